@@ -1,0 +1,5 @@
+"""``python -m molotov`` is the ``molotov`` command."""
+
+from molotov.cli import main
+
+main()

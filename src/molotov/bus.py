@@ -1,0 +1,301 @@
+"""The stats bus: one shared-memory block, a control block plus one slot per worker process.
+
+Layout (every number an aligned little int64 "word"; text stored as UTF-8 bytes):
+
+* control block (:class:`Control`): magic, format version, slot and scenario counts, the stop
+  reason (0 while running) and the force flag (cancel in-flight steps);
+* one slot per process, written by that process alone and read by the parent:
+  - :class:`Counter` words (pid, active workers, failures that belong to no scenario, ...),
+  - per scenario: successes, failures, sum and max of durations (µs), then the
+    :data:`~molotov.histogram.NBUCKETS` duration buckets,
+  - an error table of :data:`ERROR_ENTRIES` entries: count, kind, text length, traceback
+    length, then the text and traceback bytes. An entry's text is written before the slot's
+    ``ERROR_ENTRIES`` counter is raised to publish it, so the parent never reads a half entry.
+
+One writer per slot means no locks: the parent's reads of whole words see either the old or
+the new value, and once the writers have exited the final read is exact.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from enum import IntEnum
+from multiprocessing import shared_memory
+
+from molotov.histogram import NBUCKETS, Histogram, bucket_of
+from molotov.snapshot import ErrorKind, ErrorStat, ScenarioStats, Snapshot
+
+MAGIC = 0x4D4F4C4F544F5631  # "MOLOTOV1"
+FORMAT_VERSION = 1
+WORD = 8
+
+
+class Control(IntEnum):
+    MAGIC = 0
+    VERSION = 1
+    SLOTS = 2
+    SCENARIOS = 3
+    STOP = 4
+    FORCE = 5
+
+
+CONTROL_WORDS = 8
+
+
+class StopReason(IntEnum):
+    RUNNING = 0
+    DURATION = 1
+    SIGNAL = 2
+    EXCEPTION = 3
+    FAIL = 4
+    SIZING = 5
+    PARENT_GONE = 6
+    FINISHED = 7
+
+
+class Counter(IntEnum):
+    PID = 0
+    RUNNING = 1  # 1 while the process is running its workers
+    WORKERS = 2  # workers currently running steps
+    WORKERS_STARTED = 3
+    PICK_FAILURES = 4  # steps that failed before a scenario was chosen
+    CONNECTION_FAILURES = 5  # failed steps whose error was a connection error
+    SETUP_FAILURES = 6
+    SESSION_SETUP_FAILURES = 7
+    ERROR_ENTRIES = 8
+    ERRORS_DROPPED = 9
+
+
+COUNTER_WORDS = 16
+
+# Per-scenario block: these words, then the histogram buckets.
+SC_OK, SC_FAILED, SC_SUM_US, SC_MAX_US = range(4)
+SCENARIO_HEADER = 4
+SCENARIO_WORDS = SCENARIO_HEADER + NBUCKETS
+
+ERROR_ENTRIES = 64
+ERROR_TEXT_BYTES = 256
+ERROR_TRACEBACK_BYTES = 4096
+E_COUNT, E_KIND, E_TEXT_LEN, E_TB_LEN = range(4)
+ERROR_HEADER = 4
+ERROR_WORDS = ERROR_HEADER + (ERROR_TEXT_BYTES + ERROR_TRACEBACK_BYTES) // WORD
+
+
+def _slot_words(nscenarios: int) -> int:
+    return COUNTER_WORDS + nscenarios * SCENARIO_WORDS + ERROR_ENTRIES * ERROR_WORDS
+
+
+def _clip(text: str, limit: int, keep_end: bool = False) -> bytes:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return data
+    data = data[-limit:] if keep_end else data[:limit]
+    return data.decode("utf-8", "ignore").encode("utf-8")
+
+
+class SlotWriter:
+    """The one process's writing end of its slot. Methods here run on the hot path."""
+
+    def __init__(self, bus: StatsBus, index: int) -> None:
+        self._words = bus.words
+        self._bytes = bus.bytes
+        self._base = bus.slot_base(index)
+        self._scenario_bases = [
+            self._base + COUNTER_WORDS + i * SCENARIO_WORDS for i in range(bus.nscenarios)
+        ]
+        self._errors_base = self._base + COUNTER_WORDS + bus.nscenarios * SCENARIO_WORDS
+        self._error_index: dict[tuple[int, str], int] = {}
+
+    def set(self, counter: Counter, value: int) -> None:
+        self._words[self._base + counter] = value
+
+    def add(self, counter: Counter, amount: int = 1) -> None:
+        self._words[self._base + counter] += amount
+
+    def step_done(self, scenario: int, ok: bool, duration_us: int) -> None:
+        """Count one finished step of scenario ``scenario`` and its duration."""
+        words = self._words
+        base = self._scenario_bases[scenario]
+        words[base + (SC_OK if ok else SC_FAILED)] += 1
+        words[base + SC_SUM_US] += duration_us
+        if duration_us > words[base + SC_MAX_US]:
+            words[base + SC_MAX_US] = duration_us
+        words[base + SCENARIO_HEADER + bucket_of(duration_us)] += 1
+
+    def error(self, kind: ErrorKind, message: str, traceback: str = "") -> None:
+        """Count one occurrence of an error; the first of each (kind, message) stores its text."""
+        key = (int(kind), message)
+        index = self._error_index.get(key)
+        words = self._words
+        if index is not None:
+            words[self._errors_base + index * ERROR_WORDS + E_COUNT] += 1
+            return
+        published = words[self._base + Counter.ERROR_ENTRIES]
+        if published >= ERROR_ENTRIES:
+            words[self._base + Counter.ERRORS_DROPPED] += 1
+            return
+        entry = self._errors_base + published * ERROR_WORDS
+        text = _clip(message, ERROR_TEXT_BYTES)
+        tb = _clip(traceback, ERROR_TRACEBACK_BYTES, keep_end=True)
+        start = (entry + ERROR_HEADER) * WORD
+        self._bytes[start : start + len(text)] = text
+        start += ERROR_TEXT_BYTES
+        self._bytes[start : start + len(tb)] = tb
+        words[entry + E_KIND] = int(kind)
+        words[entry + E_TEXT_LEN] = len(text)
+        words[entry + E_TB_LEN] = len(tb)
+        words[entry + E_COUNT] = 1
+        words[self._base + Counter.ERROR_ENTRIES] = published + 1
+        self._error_index[key] = published
+
+
+class StatsBus:
+    """The shared-memory block. Create it in the parent before forking; children inherit it."""
+
+    def __init__(self, shm: shared_memory.SharedMemory, scenario_names: list[str]) -> None:
+        self._shm = shm
+        self.bytes = shm.buf
+        self.words = shm.buf.cast("q")
+        self.scenario_names = list(scenario_names)
+        self.nscenarios = len(scenario_names)
+        self.nslots = self.words[Control.SLOTS]
+        self._slot_words = _slot_words(self.nscenarios)
+        self._error_text: dict[tuple[int, int], tuple[ErrorKind, str, str]] = {}
+        self._owner_pid = os.getpid()
+
+    @classmethod
+    def create(cls, nslots: int, scenario_names: list[str]) -> StatsBus:
+        words = CONTROL_WORDS + nslots * _slot_words(len(scenario_names))
+        shm = shared_memory.SharedMemory(create=True, size=words * WORD)
+        control = shm.buf.cast("q")
+        control[Control.MAGIC] = MAGIC
+        control[Control.VERSION] = FORMAT_VERSION
+        control[Control.SLOTS] = nslots
+        control[Control.SCENARIOS] = len(scenario_names)
+        control.release()
+        return cls(shm, scenario_names)
+
+    @property
+    def name(self) -> str:
+        return self._shm.name
+
+    def slot_base(self, index: int) -> int:
+        if not 0 <= index < self.nslots:
+            raise IndexError(f"no slot {index} (the bus has {self.nslots})")
+        return CONTROL_WORDS + index * self._slot_words
+
+    def writer(self, index: int) -> SlotWriter:
+        return SlotWriter(self, index)
+
+    # -- control block -------------------------------------------------------------------
+
+    def request_stop(self, reason: StopReason) -> None:
+        """Ask every worker to stop; the first reason given is the one kept."""
+        if self.words[Control.STOP] == StopReason.RUNNING:
+            self.words[Control.STOP] = reason
+
+    @property
+    def stop_reason(self) -> StopReason:
+        return StopReason(self.words[Control.STOP])
+
+    def force(self) -> None:
+        """Ask every worker to cancel its in-flight step now."""
+        self.request_stop(StopReason.SIGNAL)
+        self.words[Control.FORCE] = 1
+
+    @property
+    def forced(self) -> bool:
+        return bool(self.words[Control.FORCE])
+
+    # -- reading -------------------------------------------------------------------------
+
+    def counter(self, index: int, counter: Counter) -> int:
+        return int(self.words[self.slot_base(index) + counter])
+
+    def snapshot(self) -> Snapshot:
+        """Sum every slot into an immutable :class:`Snapshot`."""
+        totals = [0] * COUNTER_WORDS
+        per_scenario: list[list[Histogram]] = [[] for _ in range(self.nscenarios)]
+        ok = [0] * self.nscenarios
+        failed = [0] * self.nscenarios
+        errors: dict[tuple[ErrorKind, str], list[object]] = {}
+        running = 0
+        pids: list[int] = []
+        words = self.words
+        for slot in range(self.nslots):
+            base = self.slot_base(slot)
+            counters = words[base : base + COUNTER_WORDS].tolist()
+            totals = [a + b for a, b in zip(totals, counters)]
+            running += counters[Counter.RUNNING]
+            if counters[Counter.PID]:
+                pids.append(counters[Counter.PID])
+            for i in range(self.nscenarios):
+                sbase = base + COUNTER_WORDS + i * SCENARIO_WORDS
+                head = words[sbase : sbase + SCENARIO_HEADER].tolist()
+                ok[i] += head[SC_OK]
+                failed[i] += head[SC_FAILED]
+                count = head[SC_OK] + head[SC_FAILED]
+                if count:
+                    start = sbase + SCENARIO_HEADER
+                    buckets = tuple(words[start : start + NBUCKETS].tolist())
+                    per_scenario[i].append(
+                        Histogram(buckets, count, head[SC_SUM_US], head[SC_MAX_US])
+                    )
+            self._read_errors(slot, counters[Counter.ERROR_ENTRIES], errors)
+        scenarios = tuple(
+            ScenarioStats(name, ok[i], failed[i], Histogram.merge(per_scenario[i]))
+            for i, name in enumerate(self.scenario_names)
+        )
+        return Snapshot(
+            taken_at=time.monotonic(),
+            scenarios=scenarios,
+            errors=tuple(
+                ErrorStat(kind, message, int(count), str(tb))  # type: ignore[call-overload]
+                for (kind, message), (count, tb) in errors.items()
+            ),
+            workers=totals[Counter.WORKERS],
+            workers_started=totals[Counter.WORKERS_STARTED],
+            processes_running=running,
+            pick_failures=totals[Counter.PICK_FAILURES],
+            connection_failures=totals[Counter.CONNECTION_FAILURES],
+            setup_failures=totals[Counter.SETUP_FAILURES],
+            session_setup_failures=totals[Counter.SESSION_SETUP_FAILURES],
+            errors_dropped=totals[Counter.ERRORS_DROPPED],
+            pids=tuple(pids),
+        )
+
+    def _read_errors(
+        self, slot: int, published: int, into: dict[tuple[ErrorKind, str], list[object]]
+    ) -> None:
+        words = self.words
+        base = self.slot_base(slot) + COUNTER_WORDS + self.nscenarios * SCENARIO_WORDS
+        for index in range(min(published, ERROR_ENTRIES)):
+            entry = base + index * ERROR_WORDS
+            cached = self._error_text.get((slot, index))
+            if cached is None:
+                # Published entries never change their text: decode each once.
+                start = (entry + ERROR_HEADER) * WORD
+                text_len = words[entry + E_TEXT_LEN]
+                tb_len = words[entry + E_TB_LEN]
+                text = bytes(self.bytes[start : start + text_len]).decode("utf-8", "replace")
+                tb_start = start + ERROR_TEXT_BYTES
+                tb = bytes(self.bytes[tb_start : tb_start + tb_len]).decode("utf-8", "replace")
+                cached = (ErrorKind(words[entry + E_KIND]), text, tb)
+                self._error_text[(slot, index)] = cached
+            kind, text, tb = cached
+            merged = into.setdefault((kind, text), [0, tb])
+            merged[0] = int(merged[0]) + words[entry + E_COUNT]  # type: ignore[call-overload]
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release this process's mapping; in the creating process also remove the block."""
+        self.words.release()
+        self.bytes.release()
+        self._shm.close()
+        if os.getpid() == self._owner_pid:
+            try:
+                self._shm.unlink()
+            except FileNotFoundError:
+                pass

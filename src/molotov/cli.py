@@ -1,0 +1,204 @@
+"""The ``molotov`` command line: Molotov 2.x's flags, parsed with typer into a RunConfig.
+
+Only this module knows about flags. Heavy imports (aiohttp, the runner) wait until a run
+really starts, so ``--help`` and ``--version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from molotov._version import __version__
+from molotov.config import (
+    DEFAULT_SCENARIO,
+    DEFAULT_STATSD_ADDRESS,
+    RunConfig,
+    parse_duration,
+)
+
+app = typer.Typer(
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit(0)
+
+
+def _duration(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether a parameter was set on the command line (or the environment), not defaulted."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
+
+@app.command(help="Load test an HTTP service with the scenarios of SCENARIO.")
+def molotov(
+    ctx: typer.Context,
+    scenario: Annotated[
+        str,
+        typer.Argument(
+            help="Scenario file path or dotted module name; with --config, the test name."
+        ),
+    ] = DEFAULT_SCENARIO,
+    workers: Annotated[int, typer.Option("-w", "--workers", min=1, help="Workers per process.")] = 1,
+    processes: Annotated[
+        int, typer.Option("-p", "--processes", min=1, help="Worker processes.")
+    ] = 1,
+    duration: Annotated[
+        str | None,
+        typer.Option(
+            "-d", "--duration", help="Duration: seconds, or 30s, 5m, 1h. Default: unlimited."
+        ),
+    ] = None,
+    max_runs: Annotated[
+        int | None, typer.Option("-r", "--max-runs", min=1, help="Steps per worker.")
+    ] = None,
+    ramp_up: Annotated[
+        float, typer.Option("--ramp-up", min=0, help="Seconds over which workers start.")
+    ] = 0.0,
+    delay: Annotated[
+        float, typer.Option("--delay", min=0, help="Seconds to sleep after every step.")
+    ] = 0.0,
+    sizing: Annotated[
+        bool, typer.Option("--sizing", help="Ramp workers up until failures exceed the tolerance.")
+    ] = False,
+    sizing_tolerance: Annotated[
+        float, typer.Option("--sizing-tolerance", min=0, help="Failure/success ratio, in %.")
+    ] = 5.0,
+    console_update: Annotated[
+        float,
+        typer.Option("--console-update", min=0.01, help="Seconds between console updates."),
+    ] = 0.2,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on stdout.")] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "-v", "--verbose", count=True, help="-v: tracebacks; -vv: requests and responses."
+        ),
+    ] = 0,
+    exception: Annotated[
+        bool, typer.Option("-x", "--exception", help="Stop everything at the first failure.")
+    ] = False,
+    fail: Annotated[
+        int | None, typer.Option("-f", "--fail", min=1, help="Stop and exit 1 at N failures.")
+    ] = None,
+    console: Annotated[
+        bool, typer.Option("-c", "--console", help="Plain console lines instead of a live view.")
+    ] = False,
+    statsd: Annotated[bool, typer.Option("--statsd", help="Send metrics to StatsD.")] = False,
+    statsd_address: Annotated[
+        str, typer.Option("--statsd-address", help="udp://HOST:PORT or tcp://HOST:PORT.")
+    ] = DEFAULT_STATSD_ADDRESS,
+    uvloop: Annotated[
+        bool, typer.Option("--uvloop/--no-uvloop", help="Run workers on uvloop (default).")
+    ] = True,
+    use_extension: Annotated[
+        list[str] | None,
+        typer.Option("--use-extension", help="Extension file or module (one or more)."),
+    ] = None,
+    force_shutdown: Annotated[
+        bool, typer.Option("--force-shutdown", help="Cancel in-flight steps when stopping.")
+    ] = False,
+    single_mode: Annotated[
+        str | None, typer.Option("-s", "--single-mode", help="Run only this scenario.")
+    ] = None,
+    single_run: Annotated[
+        bool, typer.Option("--single-run", help="Each worker runs every scenario once.")
+    ] = False,
+    disable_dns_resolve: Annotated[
+        bool, typer.Option("--disable-dns-resolve", help="Resolve host names on every request.")
+    ] = False,
+    config: Annotated[
+        str | None, typer.Option("--config", help="A molotov.json file; SCENARIO is the test.")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Run event loops in debug mode.")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Run a bundled scenario against a built-in server.")
+    ] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    run_config = RunConfig(
+        scenario=scenario,
+        workers=workers,
+        processes=processes,
+        duration=_duration(duration),
+        max_runs=max_runs,
+        ramp_up=ramp_up,
+        delay=delay,
+        sizing=sizing,
+        sizing_tolerance=sizing_tolerance,
+        console_update=console_update,
+        quiet=quiet,
+        verbose=verbose,
+        exception=exception,
+        fail=fail,
+        console=console,
+        statsd=statsd,
+        statsd_address=statsd_address,
+        uvloop=uvloop,
+        use_extension=tuple(use_extension or ()),
+        force_shutdown=force_shutdown,
+        single_mode=single_mode,
+        single_run=single_run,
+        disable_dns_resolve=disable_dns_resolve,
+        config=config,
+        debug=debug,
+        demo=demo,
+    )
+    explicit = {name for name in ctx.params if _given(ctx, name)}
+    from molotov.start import start
+
+    raise typer.Exit(start(run_config, explicit))
+
+
+def expand_extensions(argv: Sequence[str]) -> list[str]:
+    """Molotov 2.x took ``--use-extension a b c``: rewrite it as one flag per value."""
+    result: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item == "--use-extension":
+            values = []
+            i += 1
+            while i < len(items) and not items[i].startswith("-"):
+                values.append(items[i])
+                i += 1
+            if not values:
+                result.append(item)  # let the parser say that a value is missing
+            for value in values:
+                result += ["--use-extension", value]
+            continue
+        if item == "--":
+            result += items[i:]
+            break
+        result.append(item)
+        i += 1
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    command = typer.main.get_command(app)
+    args = expand_extensions(sys.argv[1:] if argv is None else argv)
+    command.main(args=args, prog_name="molotov", standalone_mode=True)
+

@@ -1,0 +1,288 @@
+"""The run's configuration: one frozen :class:`RunConfig`, built once at the edge.
+
+It comes from the command line, optionally overridden by a test entry of a ``molotov.json``
+file (``{"molotov": {"tests": {NAME: {option: value}}}}``, keys are the long option names with
+underscores). Everything after the CLI reads this value and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_SCENARIO = "loadtest.py"
+DEFAULT_TEST = "test"
+DEFAULT_STATSD_ADDRESS = "udp://localhost:8125"
+SIZING_WORKERS = 500
+SIZING_RAMP_UP = 300.0
+
+
+class ConfigError(Exception):
+    """A configuration problem worth one readable line (exit code 1)."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every option of a run, named after the long command-line flags."""
+
+    scenario: str = DEFAULT_SCENARIO
+    workers: int = 1
+    processes: int = 1
+    duration: float | None = None
+    max_runs: int | None = None
+    ramp_up: float = 0.0
+    delay: float = 0.0
+    sizing: bool = False
+    sizing_tolerance: float = 5.0
+    console_update: float = 0.2
+    quiet: bool = False
+    verbose: int = 0
+    exception: bool = False
+    fail: int | None = None
+    console: bool = False
+    statsd: bool = False
+    statsd_address: str = DEFAULT_STATSD_ADDRESS
+    uvloop: bool = True
+    use_extension: tuple[str, ...] = ()
+    force_shutdown: bool = False
+    single_mode: str | None = None
+    single_run: bool = False
+    disable_dns_resolve: bool = False
+    config: str | None = None
+    debug: bool = False
+    demo: bool = False
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+    def as_args(self) -> argparse.Namespace:
+        """The ``args`` handed to fixtures: a mutable copy, as Molotov 2.x's argparse namespace."""
+        return argparse.Namespace(**dataclasses.asdict(self))
+
+    def check(self) -> None:
+        """Reject combinations that no run can honour (raises :class:`ConfigError`)."""
+        if self.quiet and self.verbose:
+            raise ConfigError("You can't use -q and -v at the same time")
+        if self.single_mode and self.single_run:
+            raise ConfigError("You can't use --single-mode and --single-run at the same time")
+        positive = {"workers": self.workers, "processes": self.processes}
+        for name, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1 (got {value})")
+        for name, opt in {"max_runs": self.max_runs, "fail": self.fail}.items():
+            if opt is not None and opt < 1:
+                raise ConfigError(f"{name} must be at least 1 (got {opt})")
+        if self.duration is not None and self.duration <= 0:
+            raise ConfigError(f"duration must be positive (got {self.duration})")
+        for name, number in {"ramp_up": self.ramp_up, "delay": self.delay}.items():
+            if number < 0:
+                raise ConfigError(f"{name} must not be negative (got {number})")
+        if self.console_update <= 0:
+            raise ConfigError(f"console_update must be positive (got {self.console_update})")
+        parse_statsd_address(self.statsd_address)
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds from ``30``, ``1.5``, ``30s``, ``5m``, ``1h`` or ``1h30m``."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return float(text)
+    if not isinstance(text, str):
+        raise ValueError(f"not a duration: {text!r}")
+    value = text.strip().lower()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ValueError(f"not a duration: {text!r} (use seconds, or e.g. 30s, 5m, 1h)")
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+def parse_statsd_address(address: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of ``udp://HOST:PORT`` or ``tcp://HOST:PORT``."""
+    parts = urlsplit(address)
+    if parts.scheme not in ("udp", "tcp"):
+        raise ConfigError(f"statsd address {address!r}: the scheme must be udp:// or tcp://")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"statsd address {address!r}: {exc}") from None
+    if not parts.hostname or port is None:
+        raise ConfigError(f"statsd address {address!r}: expected {parts.scheme}://HOST:PORT")
+    return parts.scheme, parts.hostname, port
+
+
+# How a JSON value of each option is checked and converted. Keys are exactly the options a
+# test entry may set; anything else is an error.
+def _json_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("an integer")
+    return value
+
+
+def _json_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("a number")
+    return float(value)
+
+
+def _json_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("true or false")
+    return value
+
+
+def _json_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a string")
+    return value
+
+
+def _json_duration(value: Any) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise TypeError("a duration (seconds, or a string like '30s', '5m')") from None
+
+
+def _json_verbose(value: Any) -> int:
+    return int(value) if isinstance(value, bool) else _json_int(value)
+
+
+def _json_str_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise TypeError("a string or a list of strings")
+
+
+def _optional(convert: Any) -> Any:
+    def check(value: Any) -> Any:
+        return None if value is None else convert(value)
+
+    return check
+
+
+JSON_OPTIONS: Mapping[str, Any] = {
+    "scenario": _json_str,
+    "workers": _json_int,
+    "processes": _json_int,
+    "duration": _optional(_json_duration),
+    "max_runs": _optional(_json_int),
+    "ramp_up": _json_float,
+    "delay": _json_float,
+    "sizing": _json_bool,
+    "sizing_tolerance": _json_float,
+    "console_update": _json_float,
+    "quiet": _json_bool,
+    "verbose": _json_verbose,
+    "exception": _json_bool,
+    "fail": _optional(_json_int),
+    "console": _json_bool,
+    "statsd": _json_bool,
+    "statsd_address": _json_str,
+    "uvloop": _json_bool,
+    "use_extension": _json_str_list,
+    "force_shutdown": _json_bool,
+    "single_mode": _optional(_json_str),
+    "single_run": _json_bool,
+    "disable_dns_resolve": _json_bool,
+    "debug": _json_bool,
+}
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The parsed ``molotov`` section of a config file, with its ``tests`` mapping checked."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"Can't find the config file {str(path)!r}") from None
+    except OSError as exc:
+        raise ConfigError(f"Can't read the config file {str(path)!r}: {exc.strerror}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"Can't parse the config file {str(path)!r}: {exc.msg} "
+            f"(line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(document, dict) or not isinstance(document.get("molotov"), dict):
+        raise ConfigError(f"Bad config {str(path)!r}: no 'molotov' key")
+    section: dict[str, Any] = document["molotov"]
+    tests = section.get("tests")
+    if not isinstance(tests, dict):
+        raise ConfigError(f"Bad config {str(path)!r}: no 'molotov/tests' key")
+    for name, entry in tests.items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"Bad config {str(path)!r}: test {name!r} must be an object")
+    return section
+
+
+def test_options(section: Mapping[str, Any], name: str, path: str | Path) -> dict[str, Any]:
+    """The validated, converted options of test ``name`` in a config's ``molotov`` section."""
+    tests: Mapping[str, Any] = section["tests"]
+    if name not in tests:
+        available = ", ".join(sorted(tests)) or "none"
+        raise ConfigError(f"Can't find {name!r} in the config (available: {available})")
+    options: dict[str, Any] = {}
+    for key, value in tests[name].items():
+        convert = JSON_OPTIONS.get(key)
+        if convert is None:
+            raise ConfigError(
+                f"Bad config {str(path)!r}: unknown option {key!r} in test {name!r} "
+                f"(options are the long flag names with underscores, e.g. 'max_runs')"
+            )
+        try:
+            options[key] = convert(value)
+        except TypeError as exc:
+            raise ConfigError(
+                f"Bad config {str(path)!r}: option {key!r} of test {name!r} must be {exc}, "
+                f"got {value!r}"
+            ) from None
+    return options
+
+
+def apply_config_file(config: RunConfig, test_name: str) -> tuple[RunConfig, set[str]]:
+    """``config`` with the options of ``test_name`` from ``config.config`` laid over it.
+
+    Also returns the names of the options the test entry set.
+    """
+    assert config.config is not None
+    path = Path(config.config)
+    options = test_options(read_config_file(path), test_name, path)
+    scenario = options.get("scenario", config.scenario)
+    if scenario == test_name and "scenario" not in options:
+        scenario = DEFAULT_SCENARIO
+    # A relative scenario path is taken from the working directory, as Molotov did, or failing
+    # that from the config file's own folder, so a config works from anywhere.
+    beside = path.parent / scenario
+    if not Path(scenario).exists() and beside.exists():
+        scenario = str(beside)
+    given = set(options)
+    options["scenario"] = scenario
+    return config.replace(**options), given
+
+
+def apply_sizing_defaults(config: RunConfig, explicit: set[str]) -> RunConfig:
+    """``--sizing`` ramps 500 workers over 300 s unless ``-w``/``--ramp-up`` were given."""
+    if not config.sizing:
+        return config
+    changes: dict[str, Any] = {}
+    if "workers" not in explicit:
+        changes["workers"] = SIZING_WORKERS
+    if "ramp_up" not in explicit:
+        changes["ramp_up"] = SIZING_RAMP_UP
+    return config.replace(**changes)

@@ -1,0 +1,52 @@
+"""``molotov --demo``: the bundled scenario file against the built-in target server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from molotov.config import RunConfig
+
+SCENARIO = Path(__file__).with_name("loadtest.py")
+DEMO_DURATION = 10.0
+DEMO_WORKERS = 10
+STARTUP_TIMEOUT = 30.0
+
+
+@contextmanager
+def target_server() -> Iterator[str]:
+    """Start the target in a process of its own; yield its URL; stop it however we leave."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "molotov.demo.server", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline().split()
+        if len(line) != 2 or line[0] != "PORT":
+            raise RuntimeError("the demo target server did not start")
+        url = f"http://127.0.0.1:{line[1]}"
+        os.environ["TARGET_URL"] = url
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def demo_config(config: RunConfig, explicit: set[str], url: str) -> RunConfig:
+    """The demo's defaults (10 s, 10 workers) where the flags left them unset."""
+    changes: dict[str, object] = {"scenario": str(SCENARIO)}
+    if "duration" not in explicit and "max_runs" not in explicit:
+        changes["duration"] = DEMO_DURATION
+    if "workers" not in explicit:
+        changes["workers"] = DEMO_WORKERS
+    return config.replace(**changes)

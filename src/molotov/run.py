@@ -1,0 +1,179 @@
+"""From a :class:`RunConfig` to an exit code: load, check, run, summarise.
+
+Exit codes: 0 the run ended and no gate failed (whatever the number of failures); 1 a gate
+failed (``--fail``, ``-x``), the run could not start or never reached its target, or a
+pre-run check failed; 2 (from the CLI) the command line could not be parsed.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from molotov import api
+from molotov.config import ConfigError, RunConfig
+from molotov.console import make_console
+from molotov.loader import LoadError, load_module
+from molotov.report import closing_lines, summary_lines
+from molotov.runner import RunResult, Runner, dead_process_messages, fork_available
+from molotov.snapshot import ErrorKind
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+class RunError(Exception):
+    """Stops the run before it starts, with one line (and a traceback with ``-v``)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def _out(config: RunConfig, text: str) -> None:
+    if not config.quiet:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def load_registry(config: RunConfig) -> api.Registry:
+    """Import the extensions and the scenario module into a fresh registry, and check it."""
+    registry = api.reset()
+    try:
+        for extension in config.use_extension:
+            load_module(extension, "extension")
+        load_module(config.scenario)
+    except LoadError as exc:
+        raise RunError(str(exc), exc.detail) from None
+    if not registry.scenarios:
+        raise RunError(
+            f"No scenario found in {config.scenario!r}: decorate an async function with "
+            "@scenario() (a weight of 0 leaves a scenario out)"
+        )
+    if config.single_mode and config.single_mode not in registry.scenarios:
+        available = ", ".join(sorted(registry.scenarios))
+        raise RunError(f"Can't find {config.single_mode!r} in the scenarios ({available})")
+    return registry
+
+
+def _banner(config: RunConfig, registry: api.Registry) -> str:
+    bounds = []
+    if config.duration:
+        bounds.append(f"for {config.duration:g}s")
+    if config.max_runs:
+        bounds.append(f"{config.max_runs} run(s) per worker")
+    if config.single_run:
+        bounds.append("each scenario once per worker")
+    until = ", ".join(bounds) or "until stopped (Ctrl-C)"
+    return (
+        f"Molotov: {len(registry.scenarios)} scenario(s) from {config.scenario!r}, "
+        f"{config.processes} process(es) x {config.workers} worker(s), {until}"
+    )
+
+
+@contextmanager
+def _global_fixtures(config: RunConfig, registry: api.Registry) -> Iterator[None]:
+    setup = registry.fixture("global_setup")
+    if setup is not None:
+        try:
+            setup(config.as_args())
+        except Exception as exc:
+            raise RunError(
+                f"global_setup() failed: {type(exc).__name__}: {exc}", traceback.format_exc()
+            ) from None
+    try:
+        yield
+    finally:
+        teardown = registry.fixture("global_teardown")
+        if teardown is not None:
+            try:
+                teardown()
+            except Exception as exc:
+                _err(f"global_teardown() failed: {type(exc).__name__}: {exc}")
+                if config.verbose:
+                    _err(traceback.format_exc().rstrip())
+
+
+def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
+    """The exit code of a finished run and the lines that explain a non-zero one."""
+    snapshot = result.snapshot
+    problems = dead_process_messages(result)
+    if config.fail is not None and snapshot.failures >= config.fail:
+        problems.append(f"--fail {config.fail}: {snapshot.failures} failure(s)")
+    if config.exception and snapshot.failures:
+        problems.append("-x: stopped at the first failure")
+    started = snapshot.workers_started
+    setup_failures = snapshot.setup_failures + snapshot.session_setup_failures
+    if started and setup_failures >= started and not snapshot.steps:
+        first = next(
+            (e.message for e in snapshot.errors if e.kind in (ErrorKind.SETUP, ErrorKind.SESSION_SETUP)),
+            "",
+        )
+        problems.append(f"every worker failed to set up: {first}")
+    if snapshot.failures and not snapshot.successes and (
+        snapshot.connection_failures == snapshot.failures
+    ):
+        # Connection messages read "cannot connect to HOST:PORT (reason)": one line per target.
+        targets = sorted(
+            {e.message.split(" (", 1)[0] for e in snapshot.errors if e.kind is ErrorKind.CONNECTION}
+        )
+        problems += targets or ["cannot connect to the target"]
+    return (EXIT_FAILED if problems else EXIT_OK), problems
+
+
+def _print_summary(config: RunConfig, result: RunResult) -> None:
+    snapshot = result.snapshot
+    for line in summary_lines(snapshot, result.elapsed):
+        _out(config, line)
+    if result.sizing is not None:
+        sizing = result.sizing
+        if sizing.reached:
+            for line in (
+                "",
+                "Sizing is over!",
+                "",
+                f"Error Ratio {sizing.ratio:.2f} % obtained with {sizing.workers} workers.",
+                "",
+                f"OVERALL: SUCCESSES: {snapshot.successes} | FAILURES: {snapshot.failures}",
+                f"LAST MINUTE: SUCCESSES: {sizing.minute_successes} "
+                f"| FAILURES: {sizing.minute_failures}",
+            ):
+                _out(config, line)
+        else:
+            _out(config, "Sizing was not finished. (interrupted)")
+    for line in closing_lines(snapshot):
+        _out(config, line)
+
+
+def execute(config: RunConfig) -> int:
+    """Run a load test as configured; return the process exit code."""
+    try:
+        config.check()
+        if config.processes > 1 and not fork_available():
+            raise RunError("-p/--processes above 1 needs fork(), which this platform lacks")
+        registry = load_registry(config)
+        console = make_console(config.quiet, config.console, config.verbose)
+        with _global_fixtures(config, registry):
+            console.start(_banner(config, registry))
+            try:
+                result = Runner(config, registry, console).run()
+            finally:
+                console.stop()
+    except (ConfigError, RunError) as exc:
+        _err(str(exc))
+        detail = getattr(exc, "detail", "")
+        if config.verbose and detail:
+            _err(detail.rstrip())
+        return EXIT_FAILED
+    code, problems = _verdict(config, result)
+    for problem in problems:
+        _err(problem)
+    _print_summary(config, result)
+    return code

@@ -1,0 +1,212 @@
+"""The parent process: fork the worker processes, watch the bus, stop them, sum up.
+
+The parent never runs scenarios. It creates the stats bus, forks ``--processes`` children
+(they inherit the loaded scenario module and the bus), then loops every ``--console-update``
+seconds: read a snapshot, apply the stop conditions (duration, ``--fail``, sizing, signals)
+by setting the bus's stop flag, and feed the console. Whatever way the run ends, the children
+are reaped and the shared memory is unlinked.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+
+from molotov.api import Registry
+from molotov.bus import StatsBus, StopReason
+from molotov.config import RunConfig
+from molotov.console import Console
+from molotov.snapshot import ErrorKind, Snapshot
+from molotov.worker import process_main
+
+JOIN_GRACE = 5.0  # seconds a child gets to exit after the run before it is killed
+SIZING_WINDOW = 60.0
+SIZING_MIN_SAMPLES = 100
+
+
+@dataclass(frozen=True)
+class SizingResult:
+    reached: bool
+    ratio: float = 0.0
+    workers: int = 0
+    minute_successes: int = 0
+    minute_failures: int = 0
+
+
+class Sizing:
+    """Watches the failure/success ratio over the last minute while workers ramp up."""
+
+    def __init__(self, tolerance: float) -> None:
+        self.tolerance = tolerance
+        self._window: deque[tuple[float, int, int]] = deque()
+        self.result = SizingResult(reached=False)
+
+    def update(self, snapshot: Snapshot) -> bool:
+        now = snapshot.taken_at
+        self._window.append((now, snapshot.successes, snapshot.failures))
+        while self._window[0][0] < now - SIZING_WINDOW:
+            self._window.popleft()
+        _, first_ok, first_failed = self._window[0]
+        ok = snapshot.successes - first_ok
+        failed = snapshot.failures - first_failed
+        if self.result.reached or ok + failed < SIZING_MIN_SAMPLES:
+            return self.result.reached
+        ratio = 100.0 * failed / ok if ok else float("inf")
+        if ratio > self.tolerance:
+            self.result = SizingResult(True, ratio, snapshot.workers, ok, failed)
+        return self.result.reached
+
+
+@dataclass
+class RunResult:
+    snapshot: Snapshot
+    elapsed: float
+    stop_reason: StopReason
+    dead_processes: list[tuple[int, int]] = field(default_factory=list)
+    sizing: SizingResult | None = None
+
+
+class _SignalState:
+    """Ctrl-C once: graceful stop; twice: cancel in-flight steps; three times: kill."""
+
+    def __init__(self, bus: StatsBus, force_shutdown: bool) -> None:
+        self.bus = bus
+        self.force_shutdown = force_shutdown
+        self.count = 0
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count == 1 and not self.force_shutdown:
+            self.bus.request_stop(StopReason.SIGNAL)
+        else:
+            self.bus.force()
+
+
+@contextmanager
+def _signals_to(state: _SignalState) -> Iterator[None]:
+    previous = {sig: signal.signal(sig, state.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def fork_available() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+class Runner:
+    def __init__(self, config: RunConfig, registry: Registry, console: Console) -> None:
+        self.config = config
+        self.registry = registry
+        self.console = console
+
+    def run(self) -> RunResult:
+        names = [s.name for s in self.registry.sorted_scenarios()]
+        bus = StatsBus.create(self.config.processes, names)
+        try:
+            return self._run(bus)
+        finally:
+            bus.close()
+
+    def _run(self, bus: StatsBus) -> RunResult:
+        config = self.config
+        # Fork, so children inherit the loaded scenario module and the bus without pickling.
+        context = multiprocessing.get_context("fork")
+        state = _SignalState(bus, config.force_shutdown)
+        sizing = Sizing(config.sizing_tolerance) if config.sizing else None
+        processes: list[multiprocessing.process.BaseProcess] = []
+        started = time.monotonic()
+        deadline = started + config.duration if config.duration else None
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with _signals_to(state):
+            try:
+                for index in range(config.processes):
+                    process = context.Process(  # type: ignore[attr-defined]
+                        target=process_main,
+                        args=(config, self.registry, bus, index),
+                        name=f"molotov-worker-{index}",
+                        daemon=False,
+                    )
+                    process.start()
+                    processes.append(process)
+                self._watch(bus, processes, started, deadline, sizing, state)
+            finally:
+                self._reap(bus, processes)
+        elapsed = time.monotonic() - started
+        snapshot = bus.snapshot()
+        self.console.update(snapshot, elapsed, None)
+        dead = [(i, p.exitcode or 0) for i, p in enumerate(processes) if p.exitcode]
+        return RunResult(
+            snapshot=snapshot,
+            elapsed=elapsed,
+            stop_reason=bus.stop_reason,
+            dead_processes=dead,
+            sizing=sizing.result if sizing else None,
+        )
+
+    def _watch(
+        self,
+        bus: StatsBus,
+        processes: list[multiprocessing.process.BaseProcess],
+        started: float,
+        deadline: float | None,
+        sizing: Sizing | None,
+        state: _SignalState,
+    ) -> None:
+        config = self.config
+        while True:
+            alive = [p for p in processes if p.exitcode is None]
+            if not alive:
+                return
+            if state.count >= 3:
+                for process in alive:
+                    process.kill()
+            now = time.monotonic()
+            timeout = config.console_update
+            if deadline is not None and bus.stop_reason == StopReason.RUNNING:
+                timeout = min(timeout, max(0.0, deadline - now))
+            multiprocessing.connection.wait([p.sentinel for p in alive], timeout)
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                bus.request_stop(StopReason.DURATION)
+            snapshot = bus.snapshot()
+            if config.fail is not None and snapshot.failures >= config.fail:
+                bus.request_stop(StopReason.FAIL)
+            if sizing is not None and sizing.update(snapshot):
+                bus.request_stop(StopReason.SIZING)
+            remaining = max(0.0, deadline - now) if deadline is not None else None
+            self.console.update(snapshot, now - started, remaining)
+
+    def _reap(self, bus: StatsBus, processes: list[multiprocessing.process.BaseProcess]) -> None:
+        """Make sure no child outlives the run, however it ended."""
+        bus.request_stop(StopReason.FINISHED)
+        for process in processes:
+            process.join(JOIN_GRACE)
+            if process.exitcode is None:
+                bus.force()
+                process.join(JOIN_GRACE)
+            if process.exitcode is None:
+                process.kill()
+                process.join()
+
+
+def dead_process_messages(result: RunResult) -> list[str]:
+    messages = []
+    for index, code in result.dead_processes:
+        how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        messages.append(f"worker process {index} {how}")
+    crashes = [e for e in result.snapshot.errors if e.kind is ErrorKind.WORKER]
+    messages += [e.message for e in crashes]
+    return messages
+

@@ -1,0 +1,135 @@
+"""The ``aiohttp.ClientSession`` each worker runs its scenarios with, and its context.
+
+Request events (``sending_request``, ``response_received``) and ``-vv`` request dumps come
+from an aiohttp client middleware that is installed only when something listens, so a plain
+run pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from molotov.events import EventSender
+
+_contexts: weakref.WeakKeyDictionary[aiohttp.ClientSession, SessionContext] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class SessionContext:
+    """What a scenario can learn about the worker running it; accepts new attributes."""
+
+    def __init__(self, worker_id: int, args: argparse.Namespace, statsd: Any) -> None:
+        self.worker_id = worker_id
+        self.args = args
+        self.step = 0
+        self.statsd = statsd
+
+
+def get_context(session: aiohttp.ClientSession) -> SessionContext:
+    """The :class:`SessionContext` of a session molotov created for a worker."""
+    try:
+        return _contexts[session]
+    except KeyError:
+        raise ValueError("this session was not created by molotov") from None
+
+
+_UNREADABLE = "***WARNING: Molotov can't display this body***"
+_BINARY = "**** Binary content ****"
+_COMPRESSED = ("gzip", "compress", "deflate", "identity", "br", "zstd")
+
+
+def _body_text(body: Any, headers: Any) -> str:
+    if headers.get("Content-Encoding") in _COMPRESSED:
+        return _BINARY
+    value = getattr(body, "_value", body)  # aiohttp payloads keep the original value
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return _UNREADABLE
+    return _UNREADABLE if value else ""
+
+
+def format_request(request: aiohttp.ClientRequest) -> str:
+    lines = [">" * 45, f"{request.method} {request.url}"]
+    lines += [f"{k}: {v}" for k, v in request.headers.items()]
+    body = _body_text(request.body, request.headers)
+    if body:
+        lines += ["", body]
+    return "\n".join(lines)
+
+
+async def format_response(response: aiohttp.ClientResponse) -> str:
+    lines = ["=" * 45, f"HTTP/{response.version.major}.{response.version.minor} "
+             f"{response.status} {response.reason}"]
+    lines += [f"{k}: {v}" for k, v in response.headers.items()]
+    # read() keeps the body on the response, so the scenario can still read it afterwards.
+    body = _body_text(await response.read(), response.headers)
+    if body:
+        lines += ["", body]
+    lines.append("<" * 45)
+    return "\n".join(lines)
+
+
+def _dump(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+Middleware = Callable[
+    [aiohttp.ClientRequest, Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]]],
+    Awaitable[aiohttp.ClientResponse],
+]
+
+
+def _request_middleware(
+    events: EventSender, verbose: int, session_ref: Callable[[], aiohttp.ClientSession | None]
+) -> Middleware:
+    async def middleware(
+        request: aiohttp.ClientRequest,
+        handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
+    ) -> aiohttp.ClientResponse:
+        session = session_ref()
+        if verbose > 1:
+            _dump(format_request(request))
+        await events.send("sending_request", session=session, request=request)
+        response = await handler(request)
+        if verbose > 1:
+            _dump(await format_response(response))
+        await events.send("response_received", session=session, response=response, request=request)
+        return response
+
+    return middleware
+
+
+def create_session(
+    worker_id: int,
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    events: EventSender,
+    statsd: Any,
+    verbose: int,
+    dns_cache: bool,
+) -> aiohttp.ClientSession:
+    """A session for one worker, built from the ``setup()`` options where it gave any."""
+    kwargs = dict(options)
+    if "connector" not in kwargs:
+        # A load generator wants every connection it asks for: no pool cap.
+        kwargs["connector"] = aiohttp.TCPConnector(limit=0, use_dns_cache=dns_cache)
+    holder: list[weakref.ReferenceType[aiohttp.ClientSession]] = []
+    if verbose > 1 or events.wants_requests:
+        middleware = _request_middleware(events, verbose, lambda: holder[0]() if holder else None)
+        kwargs["middlewares"] = (*tuple(kwargs.get("middlewares", ())), middleware)
+    session = aiohttp.ClientSession(**kwargs)
+    holder.append(weakref.ref(session))
+    _contexts[session] = SessionContext(worker_id, args, statsd)
+    return session
