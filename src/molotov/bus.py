@@ -18,6 +18,7 @@ the new value, and once the writers have exited the final read is exact.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from enum import IntEnum
@@ -94,6 +95,23 @@ def _clip(text: str, limit: int, keep_end: bool = False) -> bytes:
     return data.decode("utf-8", "ignore").encode("utf-8")
 
 
+def _buffer(shm: shared_memory.SharedMemory) -> memoryview:
+    buf = shm.buf
+    if buf is None:
+        raise ValueError("the stats bus is closed")
+    return buf
+
+
+class _ErrorTotal:
+    """An error's count summed over slots while a snapshot is built."""
+
+    __slots__ = ("count", "traceback")
+
+    def __init__(self, traceback: str) -> None:
+        self.count = 0
+        self.traceback = traceback
+
+
 class SlotWriter:
     """The one process's writing end of its slot. Methods here run on the hot path."""
 
@@ -119,7 +137,7 @@ class SlotWriter:
         base = self._scenario_bases[scenario]
         words[base + (SC_OK if ok else SC_FAILED)] += 1
         words[base + SC_SUM_US] += duration_us
-        if duration_us > words[base + SC_MAX_US]:
+        if duration_us > words[base + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
             words[base + SC_MAX_US] = duration_us
         words[base + SCENARIO_HEADER + bucket_of(duration_us)] += 1
 
@@ -155,8 +173,8 @@ class StatsBus:
 
     def __init__(self, shm: shared_memory.SharedMemory, scenario_names: list[str]) -> None:
         self._shm = shm
-        self.bytes = shm.buf
-        self.words = shm.buf.cast("q")
+        self.bytes: memoryview = _buffer(shm)
+        self.words: memoryview = self.bytes.cast("q")
         self.scenario_names = list(scenario_names)
         self.nscenarios = len(scenario_names)
         self.nslots = self.words[Control.SLOTS]
@@ -168,7 +186,7 @@ class StatsBus:
     def create(cls, nslots: int, scenario_names: list[str]) -> StatsBus:
         words = CONTROL_WORDS + nslots * _slot_words(len(scenario_names))
         shm = shared_memory.SharedMemory(create=True, size=words * WORD)
-        control = shm.buf.cast("q")
+        control = _buffer(shm).cast("q")
         control[Control.MAGIC] = MAGIC
         control[Control.VERSION] = FORMAT_VERSION
         control[Control.SLOTS] = nslots
@@ -219,14 +237,14 @@ class StatsBus:
         per_scenario: list[list[Histogram]] = [[] for _ in range(self.nscenarios)]
         ok = [0] * self.nscenarios
         failed = [0] * self.nscenarios
-        errors: dict[tuple[ErrorKind, str], list[object]] = {}
+        errors: dict[tuple[ErrorKind, str], _ErrorTotal] = {}
         running = 0
         pids: list[int] = []
         words = self.words
         for slot in range(self.nslots):
             base = self.slot_base(slot)
             counters = words[base : base + COUNTER_WORDS].tolist()
-            totals = [a + b for a, b in zip(totals, counters)]
+            totals = [a + b for a, b in zip(totals, counters, strict=True)]
             running += counters[Counter.RUNNING]
             if counters[Counter.PID]:
                 pids.append(counters[Counter.PID])
@@ -251,8 +269,8 @@ class StatsBus:
             taken_at=time.monotonic(),
             scenarios=scenarios,
             errors=tuple(
-                ErrorStat(kind, message, int(count), str(tb))  # type: ignore[call-overload]
-                for (kind, message), (count, tb) in errors.items()
+                ErrorStat(kind, message, total.count, total.traceback)
+                for (kind, message), total in errors.items()
             ),
             workers=totals[Counter.WORKERS],
             workers_started=totals[Counter.WORKERS_STARTED],
@@ -266,7 +284,7 @@ class StatsBus:
         )
 
     def _read_errors(
-        self, slot: int, published: int, into: dict[tuple[ErrorKind, str], list[object]]
+        self, slot: int, published: int, into: dict[tuple[ErrorKind, str], _ErrorTotal]
     ) -> None:
         words = self.words
         base = self.slot_base(slot) + COUNTER_WORDS + self.nscenarios * SCENARIO_WORDS
@@ -284,8 +302,10 @@ class StatsBus:
                 cached = (ErrorKind(words[entry + E_KIND]), text, tb)
                 self._error_text[(slot, index)] = cached
             kind, text, tb = cached
-            merged = into.setdefault((kind, text), [0, tb])
-            merged[0] = int(merged[0]) + words[entry + E_COUNT]  # type: ignore[call-overload]
+            total = into.get((kind, text))
+            if total is None:
+                total = into[(kind, text)] = _ErrorTotal(tb)
+            total.count += words[entry + E_COUNT]
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -295,7 +315,5 @@ class StatsBus:
         self.bytes.release()
         self._shm.close()
         if os.getpid() == self._owner_pid:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 self._shm.unlink()
-            except FileNotFoundError:
-                pass

@@ -57,7 +57,9 @@ def molotov(
             help="Scenario file path or dotted module name; with --config, the test name."
         ),
     ] = DEFAULT_SCENARIO,
-    workers: Annotated[int, typer.Option("-w", "--workers", min=1, help="Workers per process.")] = 1,
+    workers: Annotated[
+        int, typer.Option("-w", "--workers", min=1, help="Workers per process.")
+    ] = 1,
     processes: Annotated[
         int, typer.Option("-p", "--processes", min=1, help="Worker processes.")
     ] = 1,
@@ -201,4 +203,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = typer.main.get_command(app)
     args = expand_extensions(sys.argv[1:] if argv is None else argv)
     command.main(args=args, prog_name="molotov", standalone_mode=True)
-

@@ -17,7 +17,7 @@ from molotov.config import ConfigError, RunConfig
 from molotov.console import make_console
 from molotov.loader import LoadError, load_module
 from molotov.report import closing_lines, summary_lines
-from molotov.runner import RunResult, Runner, dead_process_messages, fork_available
+from molotov.runner import Runner, RunResult, dead_process_messages, fork_available
 from molotov.snapshot import ErrorKind
 
 EXIT_OK = 0
@@ -113,12 +113,18 @@ def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
     setup_failures = snapshot.setup_failures + snapshot.session_setup_failures
     if started and setup_failures >= started and not snapshot.steps:
         first = next(
-            (e.message for e in snapshot.errors if e.kind in (ErrorKind.SETUP, ErrorKind.SESSION_SETUP)),
+            (
+                e.message
+                for e in snapshot.errors
+                if e.kind in (ErrorKind.SETUP, ErrorKind.SESSION_SETUP)
+            ),
             "",
         )
         problems.append(f"every worker failed to set up: {first}")
-    if snapshot.failures and not snapshot.successes and (
-        snapshot.connection_failures == snapshot.failures
+    if (
+        snapshot.failures
+        and not snapshot.successes
+        and (snapshot.connection_failures == snapshot.failures)
     ):
         # Connection messages read "cannot connect to HOST:PORT (reason)": one line per target.
         targets = sorted(

@@ -132,7 +132,7 @@ class Runner:
         with _signals_to(state):
             try:
                 for index in range(config.processes):
-                    process = context.Process(  # type: ignore[attr-defined]
+                    process = context.Process(
                         target=process_main,
                         args=(config, self.registry, bus, index),
                         name=f"molotov-worker-{index}",
@@ -209,4 +209,3 @@ def dead_process_messages(result: RunResult) -> list[str]:
     crashes = [e for e in result.snapshot.errors if e.kind is ErrorKind.WORKER]
     messages += [e.message for e in crashes]
     return messages
-

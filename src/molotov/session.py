@@ -69,8 +69,9 @@ def format_request(request: aiohttp.ClientRequest) -> str:
 
 
 async def format_response(response: aiohttp.ClientResponse) -> str:
-    lines = ["=" * 45, f"HTTP/{response.version.major}.{response.version.minor} "
-             f"{response.status} {response.reason}"]
+    version = response.version
+    protocol = f"HTTP/{version.major}.{version.minor}" if version else "HTTP"
+    lines = ["=" * 45, f"{protocol} {response.status} {response.reason}"]
     lines += [f"{k}: {v}" for k, v in response.headers.items()]
     # read() keeps the body on the response, so the scenario can still read it afterwards.
     body = _body_text(await response.read(), response.headers)

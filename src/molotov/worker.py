@@ -26,7 +26,7 @@ from molotov.api import Registry, Scenario
 from molotov.bus import Counter, SlotWriter, StatsBus, StopReason
 from molotov.config import RunConfig, parse_statsd_address
 from molotov.events import EventSender
-from molotov.session import create_session
+from molotov.session import create_session, get_context
 from molotov.snapshot import ErrorKind
 
 MONITOR_INTERVAL = 0.05  # how often a process looks at the bus's stop flag
@@ -284,19 +284,15 @@ class ProcessRun:
             self.stop(StopReason.EXCEPTION)
 
     async def _steps(self, wid: int, session: aiohttp.ClientSession) -> None:
-        from molotov.session import get_context
-
         context = get_context(session)
         slot = self.slot
         events = self.events
         index_of = self._scenario_index
         extra_delay = self.config.delay
         clock: Callable[[], int] = time.perf_counter_ns
-        step = 0
-        for scenario in self._plan(wid):
+        for step, scenario in enumerate(self._plan(wid), start=1):
             if self.stopping:
                 break
-            step += 1
             context.step = step
             if events:
                 info = scenario.as_event_dict()
@@ -360,8 +356,11 @@ def process_main(config: RunConfig, registry: Registry, bus: StatsBus, index: in
         loop.set_debug(config.debug)
         loop.run_until_complete(ProcessRun(config, registry, bus, index).main())
     except BaseException as exc:
-        slot.error(ErrorKind.WORKER, f"worker process crashed: {describe_error(exc)[1]}",
-                   _format_traceback(exc))
+        slot.error(
+            ErrorKind.WORKER,
+            f"worker process crashed: {describe_error(exc)[1]}",
+            _format_traceback(exc),
+        )
         code = EXIT_CRASHED
     finally:
         with contextlib.suppress(Exception):

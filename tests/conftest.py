@@ -1,0 +1,162 @@
+"""Shared test fixtures: a real aiohttp target on 127.0.0.1 and a runner for the real CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+SHM = Path("/dev/shm")
+
+
+@dataclass
+class Target:
+    """A live aiohttp server in a thread of the test process; counts what it served."""
+
+    url: str = ""
+    hits: Counter[str] = field(default_factory=Counter)
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def reset(self) -> None:
+        self.hits.clear()
+
+    @property
+    def total(self) -> int:
+        return sum(self.hits.values())
+
+
+def _make_app(target: Target) -> web.Application:
+    async def count(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        target.hits[request.path] += 1
+        return await handler(request)
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.match_info["code"]), text="status")
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.query.get("s", "1")))
+        return web.Response(text="slow")
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"got": await request.json(), "method": request.method})
+
+    async def data(request: web.Request) -> web.Response:
+        return web.json_response({"items": [1, 2, 3]})
+
+    app = web.Application(middlewares=[web.middleware(count)])
+    app.router.add_get("/", ok)
+    app.router.add_get("/status/{code}", status)
+    app.router.add_get("/slow", slow)
+    app.router.add_post("/echo", echo)
+    app.router.add_get("/data", data)
+    return app
+
+
+@pytest.fixture(scope="session")
+def _target_server() -> Iterator[Target]:
+    target = Target()
+    ready = threading.Event()
+    stop: list[asyncio.Event] = []
+
+    async def serve() -> None:
+        runner = web.AppRunner(_make_app(target), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        target.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        target.loop = asyncio.get_running_loop()
+        stop.append(asyncio.Event())
+        ready.set()
+        await stop[0].wait()
+        await runner.cleanup()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(10), "the test target did not start"
+    yield target
+    assert target.loop is not None
+    target.loop.call_soon_threadsafe(stop[0].set)
+    thread.join(10)
+
+
+@pytest.fixture
+def target(_target_server: Target) -> Target:
+    """The target server, with its request counts reset for this test."""
+    _target_server.reset()
+    return _target_server
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write a scenario module (dedented) into the test's temp dir; return its path."""
+
+    def write(source: str, name: str = "loadtest.py") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(source))
+        return path
+
+    return write
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+
+def molotov_env(target_url: str = "", **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOLOTOV_")}
+    env["TARGET_URL"] = target_url
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def run_molotov(target: Target, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run the real ``molotov`` command (``python -m molotov``) and wait for it."""
+
+    def run(*args: str, cwd: Path | None = None, timeout: float = 60, **env: str) -> Result:
+        done = subprocess.run(
+            [sys.executable, "-m", "molotov", *args],
+            cwd=cwd or tmp_path,
+            env=molotov_env(target.url, **env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+def _shm_entries() -> set[str]:
+    return {p.name for p in SHM.iterdir()} if SHM.is_dir() else set()
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_shared_memory() -> Iterator[None]:
+    """Every test must leave /dev/shm as it found it: the stats bus is always unlinked."""
+    before = _shm_entries()
+    yield
+    leftover = {name for name in _shm_entries() - before if name.startswith("psm_")}
+    assert not leftover, f"shared memory left behind: {leftover}"
