@@ -143,6 +143,7 @@ def run_molotov(target: Target, tmp_path: Path):  # type: ignore[no-untyped-def]
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
+            check=False,
         )
         return Result(done.returncode, done.stdout, done.stderr)
 
