@@ -16,8 +16,10 @@ from molotov._version import __version__
 from molotov.config import (
     DEFAULT_SCENARIO,
     DEFAULT_STATSD_ADDRESS,
+    ConfigError,
     RunConfig,
     parse_duration,
+    parse_statsd_address,
 )
 
 app = typer.Typer(
@@ -31,6 +33,14 @@ def _version(value: bool) -> None:
     if value:
         print(__version__)
         raise typer.Exit(0)
+
+
+def _statsd_address(value: str) -> str:
+    try:
+        parse_statsd_address(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
 
 
 def _duration(value: str | None) -> float | None:
@@ -106,7 +116,12 @@ def molotov(
     ] = False,
     statsd: Annotated[bool, typer.Option("--statsd", help="Send metrics to StatsD.")] = False,
     statsd_address: Annotated[
-        str, typer.Option("--statsd-address", help="udp://HOST:PORT or tcp://HOST:PORT.")
+        str,
+        typer.Option(
+            "--statsd-address",
+            callback=_statsd_address,
+            help="udp://HOST:PORT or tcp://HOST:PORT.",
+        ),
     ] = DEFAULT_STATSD_ADDRESS,
     uvloop: Annotated[
         bool, typer.Option("--uvloop/--no-uvloop", help="Run workers on uvloop (default).")

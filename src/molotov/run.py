@@ -162,8 +162,11 @@ def execute(config: RunConfig) -> int:
     """Run a load test as configured; return the process exit code."""
     try:
         config.check()
-        if config.processes > 1 and not fork_available():
-            raise RunError("-p/--processes above 1 needs fork(), which this platform lacks")
+        if not fork_available():
+            # Workers are forked so they inherit the loaded scenarios; see DESIGN.md.
+            raise RunError(
+                f"molotov runs its workers in forked processes, and {sys.platform} has no fork()"
+            )
         registry = load_registry(config)
         console = make_console(config.quiet, config.console, config.verbose)
         with _global_fixtures(config, registry):
