@@ -159,5 +159,5 @@ def no_leftover_shared_memory() -> Iterator[None]:
     """Every test must leave /dev/shm as it found it: the stats bus is always unlinked."""
     before = _shm_entries()
     yield
-    leftover = {name for name in _shm_entries() - before if name.startswith("psm_")}
+    leftover = {name for name in _shm_entries() - before if name.startswith("molotov-")}
     assert not leftover, f"shared memory left behind: {leftover}"

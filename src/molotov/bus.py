@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import time
 from enum import IntEnum
 from multiprocessing import shared_memory
@@ -185,7 +186,9 @@ class StatsBus:
     @classmethod
     def create(cls, nslots: int, scenario_names: list[str]) -> StatsBus:
         words = CONTROL_WORDS + nslots * _slot_words(len(scenario_names))
-        shm = shared_memory.SharedMemory(create=True, size=words * WORD)
+        # A recognisable name (pid of the run) tells an operator what a segment in /dev/shm is.
+        name = f"molotov-{os.getpid()}-{secrets.token_hex(4)}"
+        shm = shared_memory.SharedMemory(name=name, create=True, size=words * WORD)
         control = _buffer(shm).cast("q")
         control[Control.MAGIC] = MAGIC
         control[Control.VERSION] = FORMAT_VERSION

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,20 +95,26 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 
 def parse_duration(text: str | float) -> float:
-    """Seconds from ``30``, ``1.5``, ``30s``, ``5m``, ``1h`` or ``1h30m``."""
+    """Seconds from ``30``, ``1.5``, ``30s``, ``5m``, ``1h`` or ``1h30m`` (finite only)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text)
-    if not isinstance(text, str):
+        seconds = float(text)
+    elif not isinstance(text, str):
         raise ValueError(f"not a duration: {text!r}")
-    value = text.strip().lower()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    parts = _DURATION_PART.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        raise ValueError(f"not a duration: {text!r} (use seconds, or e.g. 30s, 5m, 1h)")
-    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    else:
+        value = text.strip().lower()
+        try:
+            seconds = float(value)
+        except ValueError:
+            parts = _DURATION_PART.findall(value)
+            if not parts or "".join(n + u for n, u in parts) != value:
+                raise ValueError(
+                    f"not a duration: {text!r} (use seconds, or e.g. 30s, 5m, 1h)"
+                ) from None
+            seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    # float() also reads "nan" and "inf": a run would then never reach its deadline.
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a duration: {text!r} (it must be a finite number of seconds)")
+    return seconds
 
 
 def parse_statsd_address(address: str) -> tuple[str, str, int]:
@@ -133,8 +140,9 @@ def _json_int(value: Any) -> int:
 
 
 def _json_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError("a number")
+    # JSON readers accept NaN and Infinity: neither is a usable delay or tolerance.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError("a finite number")
     return float(value)
 
 

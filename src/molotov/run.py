@@ -181,6 +181,10 @@ def execute(config: RunConfig) -> int:
         if config.verbose and detail:
             _err(detail.rstrip())
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        # Only possible before the workers start (the run itself handles Ctrl-C).
+        _err("Interrupted before the run started")
+        return EXIT_FAILED
     code, problems = _verdict(config, result)
     for problem in problems:
         _err(problem)

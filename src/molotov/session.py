@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from molotov.events import EventSender
+from molotov.listeners import EventSender
 
 _contexts: weakref.WeakKeyDictionary[aiohttp.ClientSession, SessionContext] = (
     weakref.WeakKeyDictionary()

@@ -25,7 +25,7 @@ import aiohttp
 from molotov.api import Registry, Scenario
 from molotov.bus import Counter, SlotWriter, StatsBus, StopReason
 from molotov.config import RunConfig, parse_statsd_address
-from molotov.events import EventSender
+from molotov.listeners import EventSender
 from molotov.session import create_session, get_context
 from molotov.snapshot import ErrorKind
 
