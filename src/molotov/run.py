@@ -7,6 +7,7 @@ pre-run check failed; 2 (from the CLI) the command line could not be parsed.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -46,10 +47,18 @@ def _err(text: str) -> None:
 def load_registry(config: RunConfig) -> api.Registry:
     """Import the extensions and the scenario module into a fresh registry, and check it."""
     registry = api.reset()
+    loaded: set[str] = set()
     try:
-        for extension in config.use_extension:
-            load_module(extension, "extension")
-        load_module(config.scenario)
+        for target, what in [
+            *((e, "extension") for e in config.use_extension),
+            (config.scenario, ""),
+        ]:
+            # `--use-extension a.py loadtest.py` (argparse style) may name the scenario too:
+            # a module imported twice would register its fixtures twice.
+            key = os.path.realpath(target) if os.path.isfile(target) else target
+            if key not in loaded:
+                loaded.add(key)
+                load_module(target, what)
     except LoadError as exc:
         raise RunError(str(exc), exc.detail) from None
     if not registry.scenarios:

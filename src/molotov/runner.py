@@ -44,9 +44,10 @@ class SizingResult:
 class Sizing:
     """Watches the failure/success ratio over the last minute while workers ramp up."""
 
-    def __init__(self, tolerance: float) -> None:
+    def __init__(self, tolerance: float, started: float) -> None:
         self.tolerance = tolerance
-        self._window: deque[tuple[float, int, int]] = deque()
+        # The window starts at zero counts when the run starts, not at the first look.
+        self._window: deque[tuple[float, int, int]] = deque([(started, 0, 0)])
         self.result = SizingResult(reached=False)
 
     def update(self, snapshot: Snapshot) -> bool:
@@ -123,9 +124,9 @@ class Runner:
         # Fork, so children inherit the loaded scenario module and the bus without pickling.
         context = multiprocessing.get_context("fork")
         state = _SignalState(bus, config.force_shutdown)
-        sizing = Sizing(config.sizing_tolerance) if config.sizing else None
         processes: list[multiprocessing.process.BaseProcess] = []
         started = time.monotonic()
+        sizing = Sizing(config.sizing_tolerance, started) if config.sizing else None
         deadline = started + config.duration if config.duration else None
         sys.stdout.flush()
         sys.stderr.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,11 +21,18 @@ STARTUP_TIMEOUT = 30.0
 @contextmanager
 def target_server() -> Iterator[str]:
     """Start the target in a process of its own; yield its URL; stop it however we leave."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "molotov.demo.server", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    # A terminal's Ctrl-C reaches the whole process group: the server ignores it (an ignored
+    # signal survives exec), so it serves the steps that finish after the first Ctrl-C and
+    # stops when this function terminates it, after the run.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "molotov.demo.server", "--port", "0"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         assert server.stdout is not None
         line = server.stdout.readline().split()

@@ -61,7 +61,9 @@ async def serve(port: int) -> None:
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopped.set)
+        # `molotov --demo` starts it with SIGINT ignored: only the run decides when it stops.
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            loop.add_signal_handler(sig, stopped.set)
     await stopped.wait()
     await runner.cleanup()
 
