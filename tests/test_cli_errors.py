@@ -19,6 +19,7 @@ import pytest
 
 import molotov
 from conftest import Result, molotov_env
+from support import proc_stat as _stat
 
 # A scenario that would hit the target if it ever ran: the "no traffic" checks rely on it.
 GOOD = """
@@ -470,16 +471,6 @@ def test_console_script_behaves_like_python_m(run_molotov, write_scenario, targe
 
 
 # -- the demo ---------------------------------------------------------------------------------
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, start time) of a process, or None once it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return fields[0], int(fields[1]), int(fields[19])
 
 
 def _cmdline(pid: int) -> str:

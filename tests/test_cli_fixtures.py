@@ -6,13 +6,14 @@ to ``log.jsonl`` beside the scenario module, and the tests read them once the ru
 
 from __future__ import annotations
 
-import json
 import re
 import textwrap
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from support import read_log
 
 HEADER = textwrap.dedent(
     """\
@@ -119,13 +120,6 @@ def scenario_file(write_scenario):
         return write_scenario(HEADER + textwrap.dedent(body), name)
 
     return write
-
-
-def read_log(tmp_path: Path) -> list[dict]:
-    path = tmp_path / "log.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def records_of(records: list[dict], what: str) -> list[dict]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from molotov import __version__
+from support import read_log
 
 # Every scenario module starts with this: the target URL and a line-per-record log file.
 HEADER = textwrap.dedent(
@@ -61,13 +62,6 @@ def scenario_file(write_scenario):
         return write_scenario(HEADER + textwrap.dedent(body), name)
 
     return write
-
-
-def read_log(tmp_path: Path) -> list[dict]:
-    path = tmp_path / "log.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def summary(stdout: str) -> tuple[int, int]:

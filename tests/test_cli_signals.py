@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Target, molotov_env
+from support import proc_stat as _stat
 
 SAFETY = 60.0  # seconds: the longest any run below may take before the test gives up
 
@@ -64,16 +65,6 @@ def scenario_source(body: str) -> str:
 
 
 # -- processes --------------------------------------------------------------------------------
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, start time) of a process, or None once it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return fields[0], int(fields[1]), int(fields[19])
 
 
 def _alive(pid: int, started: int) -> bool:
