@@ -365,6 +365,8 @@ def test_a_dying_worker_process_is_reported(
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     index = [i for i in (0, 1) if reported.format(i) in lines]
     assert len(index) == 1, run.stderr
+    # The console says so when it happens, not only at the end.
+    assert reported.format(index[0]) + "; the others go on" in run.stdout
     assert assert_summary(run.stdout) == (7, 0)
     assert target.total == 7
     # The survivor tore down its worker; the victim could not; the parent still did its part.

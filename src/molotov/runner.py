@@ -166,8 +166,15 @@ class Runner:
         state: _SignalState,
     ) -> None:
         config = self.config
+        reported: set[int] = set()
         while True:
             alive = [p for p in processes if p.exitcode is None]
+            for index, process in enumerate(processes):
+                if process.exitcode and index not in reported:
+                    reported.add(index)
+                    self.console.print(
+                        f"{death_message(index, process.exitcode)}; the others go on"
+                    )
             if not alive:
                 return
             if state.count >= 3:
@@ -202,11 +209,13 @@ class Runner:
                 process.join()
 
 
+def death_message(index: int, code: int) -> str:
+    how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    return f"worker process {index} {how}"
+
+
 def dead_process_messages(result: RunResult) -> list[str]:
-    messages = []
-    for index, code in result.dead_processes:
-        how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        messages.append(f"worker process {index} {how}")
+    messages = [death_message(index, code) for index, code in result.dead_processes]
     crashes = [e for e in result.snapshot.errors if e.kind is ErrorKind.WORKER]
     messages += [e.message for e in crashes]
     return messages
