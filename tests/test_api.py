@@ -33,7 +33,8 @@ from molotov import (
 from molotov._version import __version__ as package_version
 from molotov.api import SINGLE_FIXTURES, Registry, Scenario, get_registry
 from molotov.listeners import EventSender
-from molotov.session import SessionContext, create_session
+from molotov.bus import StatsBus
+from molotov.session import SessionContext, SessionFactory
 from molotov.sync import json_request as sync_json_request
 from molotov.sync import request as sync_request
 
@@ -398,18 +399,12 @@ def test_variables_do_not_survive_reset():
 
 def test_get_context_of_a_molotov_session():
     args = argparse.Namespace(workers=2)
+    bus = StatsBus.create(1, [])
 
     async def check():
         events_sender = EventSender([], on_error=lambda event, exc: None)
-        session = create_session(
-            worker_id=7,
-            args=args,
-            options={},
-            events=events_sender,
-            statsd=None,
-            verbose=0,
-            dns_cache=True,
-        )
+        factory = SessionFactory(args=args, events=events_sender, slot=bus.writer(0))
+        session = factory.create(7, {})
         try:
             context = get_context(session)
             assert isinstance(context, SessionContext)
@@ -422,7 +417,10 @@ def test_get_context_of_a_molotov_session():
         finally:
             await session.close()
 
-    asyncio.run(check())
+    try:
+        asyncio.run(check())
+    finally:
+        bus.close()
 
 
 def test_get_context_of_a_foreign_session_is_an_error():

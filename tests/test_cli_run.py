@@ -95,7 +95,7 @@ def test_workers_times_runs_is_exact(scenario_file, run_molotov, target):
     assert PERCENTILES.search(overall[0]), overall[0]
     per_scenario = [line for line in result.lines if line.startswith("  get_root: ")]
     assert len(per_scenario) == 1
-    assert per_scenario[0].startswith("  get_root: 15 ok, 0 failed (0.0%) ")
+    assert per_scenario[0].startswith("  get_root: count=15 failures=0.0% ")
     assert PERCENTILES.search(per_scenario[0]), per_scenario[0]
     assert "Workers started: 3" in result.stdout
 
@@ -129,11 +129,10 @@ def test_assertion_error_is_a_failure_and_errors_are_aggregated(scenario_file, r
     check_closing_lines(result.stdout, 0, 10)
     assert target.hits["/"] == 10
     error_lines = [line for line in result.lines if "AssertionError: wrong status" in line]
-    counted = [line for line in error_lines if re.search(r"\b\d+ x ", line)]
+    counted = [line for line in error_lines if re.search(r"\): \d+$", line)]
     assert len(counted) == 1, result.stdout
-    assert "10 x " in counted[0]
-    assert "[scenario]" in counted[0]
-    assert "  broken: 0 ok, 10 failed (100.0%)" in result.stdout
+    assert counted[0] == "  scenario (AssertionError: wrong status): 10"
+    assert "  broken: count=10 failures=100.0%" in result.stdout
 
 
 def test_unchecked_http_500_is_a_success(scenario_file, run_molotov, target):
@@ -390,8 +389,8 @@ def test_scenario_picker_chooses_and_ignores_weights(scenario_file, run_molotov,
         steps.setdefault(record["wid"], []).append(record["step"])
     assert steps == {0: [1, 2, 3, 4, 5], 1: [1, 2, 3, 4, 5]}
     # Odd steps (3 of 5 per worker) are "rare" whatever its weight.
-    assert "  rare: 6 ok, 0 failed (0.0%)" in result.stdout
-    assert "  common: 4 ok, 0 failed (0.0%)" in result.stdout
+    assert "  rare: count=6 failures=0.0%" in result.stdout
+    assert "  common: count=4 failures=0.0%" in result.stdout
 
 
 def test_weights_are_roughly_respected(scenario_file, run_molotov, target):
@@ -588,8 +587,8 @@ def test_verbose_shows_one_traceback_per_distinct_error(scenario_file, run_molot
     assert result.stdout.count("Traceback (most recent call last)") == 2, result.stdout
     assert "ValueError: odd step" in result.stdout
     assert "KeyError: 'even step'" in result.stdout
-    assert "8 x [scenario] ValueError: odd step" in result.stdout
-    assert "8 x [scenario] KeyError: 'even step'" in result.stdout
+    assert "scenario (ValueError: odd step): 8" in result.stdout
+    assert "scenario (KeyError: 'even step'): 8" in result.stdout
 
 
 def test_without_verbose_there_is_no_traceback(scenario_file, run_molotov):
@@ -603,7 +602,7 @@ def test_without_verbose_there_is_no_traceback(scenario_file, run_molotov):
     result = run_molotov("-w", "1", "-r", "2", "loadtest.py")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    assert "2 x [scenario] ValueError: nope" in result.stdout
+    assert "scenario (ValueError: nope): 2" in result.stdout
 
 
 def test_very_verbose_dumps_requests_and_responses(scenario_file, run_molotov, target):

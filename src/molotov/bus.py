@@ -5,7 +5,9 @@ Layout (every number an aligned little int64 "word"; text stored as UTF-8 bytes)
 * control block (:class:`Control`): magic, format version, slot and scenario counts, the stop
   reason (0 while running) and the force flag (cancel in-flight steps);
 * one slot per process, written by that process alone and read by the parent:
-  - :class:`Counter` words (pid, active workers, failures that belong to no scenario, ...),
+  - :class:`Counter` words (pid, active workers, failures that belong to no scenario,
+    requests, responses by status class, response bytes, request errors by kind, ...),
+  - the request-latency block: count, sum and max (µs), then the latency buckets,
   - per scenario: successes, failures, sum and max of durations (µs), then the
     :data:`~molotov.histogram.NBUCKETS` duration buckets,
   - an error table of :data:`ERROR_ENTRIES` entries: count, kind, text length, traceback
@@ -67,9 +69,14 @@ class Counter(IntEnum):
     SESSION_SETUP_FAILURES = 7
     ERROR_ENTRIES = 8
     ERRORS_DROPPED = 9
+    REQUESTS = 10
+    STATUS_1XX = 11  # then 2xx .. 5xx
+    RESPONSE_BYTES = 16
+    REQUEST_ERRORS = 17  # then one word per kind of errors.REQUEST_ERROR_KINDS
 
 
-COUNTER_WORDS = 16
+COUNTER_WORDS = 32
+REQUEST_ERROR_WORDS = 6
 
 # Per-scenario block: these words, then the histogram buckets.
 SC_OK, SC_FAILED, SC_SUM_US, SC_MAX_US = range(4)
@@ -85,7 +92,7 @@ ERROR_WORDS = ERROR_HEADER + (ERROR_TEXT_BYTES + ERROR_TRACEBACK_BYTES) // WORD
 
 
 def _slot_words(nscenarios: int) -> int:
-    return COUNTER_WORDS + nscenarios * SCENARIO_WORDS + ERROR_ENTRIES * ERROR_WORDS
+    return COUNTER_WORDS + (1 + nscenarios) * SCENARIO_WORDS + ERROR_ENTRIES * ERROR_WORDS
 
 
 def _clip(text: str, limit: int, keep_end: bool = False) -> bytes:
@@ -120,10 +127,9 @@ class SlotWriter:
         self._words = bus.words
         self._bytes = bus.bytes
         self._base = bus.slot_base(index)
-        self._scenario_bases = [
-            self._base + COUNTER_WORDS + i * SCENARIO_WORDS for i in range(bus.nscenarios)
-        ]
-        self._errors_base = self._base + COUNTER_WORDS + bus.nscenarios * SCENARIO_WORDS
+        self._requests = self._base + COUNTER_WORDS
+        self._scenario_bases = [bus.scenario_base(index, i) for i in range(bus.nscenarios)]
+        self._errors_base = bus.errors_base(index)
         self._error_index: dict[tuple[int, str], int] = {}
 
     def set(self, counter: Counter, value: int) -> None:
@@ -141,6 +147,29 @@ class SlotWriter:
         if duration_us > words[base + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
             words[base + SC_MAX_US] = duration_us
         words[base + SCENARIO_HEADER + bucket_of(duration_us)] += 1
+
+    def request_done(self, status: int, latency_us: int) -> None:
+        """Count one response (its headers arrived) and its latency."""
+        words = self._words
+        base = self._base
+        words[base + Counter.REQUESTS] += 1
+        status_class = status // 100
+        if 1 <= status_class <= 5:
+            words[base + Counter.STATUS_1XX - 1 + status_class] += 1
+        block = self._requests
+        words[block + SC_OK] += 1
+        words[block + SC_SUM_US] += latency_us
+        if latency_us > words[block + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
+            words[block + SC_MAX_US] = latency_us
+        words[block + SCENARIO_HEADER + bucket_of(latency_us)] += 1
+
+    def request_failed(self, kind_index: int) -> None:
+        """Count one request that got no response (``kind_index`` in REQUEST_ERROR_KINDS)."""
+        self._words[self._base + Counter.REQUESTS] += 1
+        self._words[self._base + Counter.REQUEST_ERRORS + kind_index] += 1
+
+    def response_bytes(self, size: int) -> None:
+        self._words[self._base + Counter.RESPONSE_BYTES] += size
 
     def error(self, kind: ErrorKind, message: str, traceback: str = "") -> None:
         """Count one occurrence of an error; the first of each (kind, message) stores its text."""
@@ -206,6 +235,13 @@ class StatsBus:
             raise IndexError(f"no slot {index} (the bus has {self.nslots})")
         return CONTROL_WORDS + index * self._slot_words
 
+    def scenario_base(self, slot: int, scenario: int) -> int:
+        """Where scenario ``scenario``'s block starts (-1: the request-latency block)."""
+        return self.slot_base(slot) + COUNTER_WORDS + (1 + scenario) * SCENARIO_WORDS
+
+    def errors_base(self, slot: int) -> int:
+        return self.scenario_base(slot, self.nscenarios)
+
     def writer(self, index: int) -> SlotWriter:
         return SlotWriter(self, index)
 
@@ -238,6 +274,7 @@ class StatsBus:
         """Sum every slot into an immutable :class:`Snapshot`."""
         totals = [0] * COUNTER_WORDS
         per_scenario: list[list[Histogram]] = [[] for _ in range(self.nscenarios)]
+        latencies: list[Histogram] = []
         ok = [0] * self.nscenarios
         failed = [0] * self.nscenarios
         errors: dict[tuple[ErrorKind, str], _ErrorTotal] = {}
@@ -251,18 +288,16 @@ class StatsBus:
             running += counters[Counter.RUNNING]
             if counters[Counter.PID]:
                 pids.append(counters[Counter.PID])
+            latency = self._histogram(self.scenario_base(slot, -1))
+            if latency is not None:
+                latencies.append(latency)
             for i in range(self.nscenarios):
-                sbase = base + COUNTER_WORDS + i * SCENARIO_WORDS
-                head = words[sbase : sbase + SCENARIO_HEADER].tolist()
-                ok[i] += head[SC_OK]
-                failed[i] += head[SC_FAILED]
-                count = head[SC_OK] + head[SC_FAILED]
-                if count:
-                    start = sbase + SCENARIO_HEADER
-                    buckets = tuple(words[start : start + NBUCKETS].tolist())
-                    per_scenario[i].append(
-                        Histogram(buckets, count, head[SC_SUM_US], head[SC_MAX_US])
-                    )
+                sbase = self.scenario_base(slot, i)
+                ok[i] += words[sbase + SC_OK]
+                failed[i] += words[sbase + SC_FAILED]
+                histogram = self._histogram(sbase)
+                if histogram is not None:
+                    per_scenario[i].append(histogram)
             self._read_errors(slot, counters[Counter.ERROR_ENTRIES], errors)
         scenarios = tuple(
             ScenarioStats(name, ok[i], failed[i], Histogram.merge(per_scenario[i]))
@@ -284,13 +319,31 @@ class StatsBus:
             session_setup_failures=totals[Counter.SESSION_SETUP_FAILURES],
             errors_dropped=totals[Counter.ERRORS_DROPPED],
             pids=tuple(pids),
+            requests=totals[Counter.REQUESTS],
+            statuses=tuple(totals[Counter.STATUS_1XX : Counter.STATUS_1XX + 5]),
+            response_bytes=totals[Counter.RESPONSE_BYTES],
+            request_errors_by_kind=tuple(
+                totals[Counter.REQUEST_ERRORS : Counter.REQUEST_ERRORS + REQUEST_ERROR_WORDS]
+            ),
+            request_latency=Histogram.merge(latencies),
         )
+
+    def _histogram(self, base: int) -> Histogram | None:
+        """The histogram of a block (a scenario's, or the request-latency one), if not empty."""
+        words = self.words
+        head = words[base : base + SCENARIO_HEADER].tolist()
+        count = head[SC_OK] + head[SC_FAILED]
+        if not count:
+            return None
+        start = base + SCENARIO_HEADER
+        buckets = tuple(words[start : start + NBUCKETS].tolist())
+        return Histogram(buckets, count, head[SC_SUM_US], head[SC_MAX_US])
 
     def _read_errors(
         self, slot: int, published: int, into: dict[tuple[ErrorKind, str], _ErrorTotal]
     ) -> None:
         words = self.words
-        base = self.slot_base(slot) + COUNTER_WORDS + self.nscenarios * SCENARIO_WORDS
+        base = self.errors_base(slot)
         for index in range(min(published, ERROR_ENTRIES)):
             entry = base + index * ERROR_WORDS
             cached = self._error_text.get((slot, index))

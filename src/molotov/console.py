@@ -14,6 +14,12 @@ import sys
 from typing import TextIO
 
 from molotov.histogram import format_percentiles
+from molotov.report import (
+    LATENCY_PERCENTILES,
+    durations_text,
+    request_errors_text,
+    statuses_text,
+)
 from molotov.snapshot import ErrorStat, Snapshot
 
 PLAIN_PROGRESS_EVERY = 2.0  # seconds between two progress lines in plain mode
@@ -30,21 +36,20 @@ def _clock(seconds: float) -> str:
     )
 
 
-def error_line(error: ErrorStat) -> str:
-    return f"{error.count} x [{error.kind.label}] {error.message}"
-
-
 class _Rates:
-    """Steps per second between two consecutive snapshots."""
+    """Steps and requests per second between two consecutive snapshots."""
 
     def __init__(self) -> None:
         self._last: Snapshot | None = None
-        self.per_second = 0.0
+        self.steps = 0.0
+        self.requests = 0.0
 
     def update(self, snapshot: Snapshot) -> None:
         last = self._last
         if last is not None and snapshot.taken_at > last.taken_at:
-            self.per_second = (snapshot.steps - last.steps) / (snapshot.taken_at - last.taken_at)
+            seconds = snapshot.taken_at - last.taken_at
+            self.steps = (snapshot.steps - last.steps) / seconds
+            self.requests = (snapshot.requests - last.requests) / seconds
         self._last = snapshot
 
 
@@ -78,7 +83,7 @@ class Console:
         return fresh
 
     def describe_error(self, error: ErrorStat) -> str:
-        text = f"ERROR [{error.kind.label}] {error.message}"
+        text = f"ERROR {error.kind.label} ({error.message})"
         if self.verbose and error.traceback:
             text += "\n" + error.traceback.rstrip()
         return text
@@ -107,7 +112,8 @@ class PlainConsole(Console):
             self.print(
                 f"[{_clock(elapsed)}]{left} workers={snapshot.workers} "
                 f"successes={snapshot.successes} failures={snapshot.failures} "
-                f"steps/s={self._rates.per_second:.1f} {format_percentiles(snapshot.durations)}"
+                f"steps/s={self._rates.steps:.1f} requests/s={self._rates.requests:.1f} "
+                f"{statuses_text(snapshot)} {format_percentiles(snapshot.durations)}"
             )
 
 
@@ -156,12 +162,18 @@ class LiveConsole(Console):
                 (f"{snapshot.successes}", "green"),
                 ("  FAILURES ", "bold"),
                 (f"{snapshot.failures}", "red" if snapshot.failures else "green"),
-                f"  {self._rates.per_second:.1f} steps/s",
+                f"  {self._rates.steps:.1f} steps/s",
             ),
         )
+        table.add_row(
+            "Requests",
+            f"{snapshot.requests}  {self._rates.requests:.1f} requests/s  "
+            f"{statuses_text(snapshot)}  errors: {request_errors_text(snapshot)}",
+        )
         table.add_row("Durations", format_percentiles(snapshot.durations))
+        table.add_row("Latency", durations_text(snapshot.request_latency, LATENCY_PERCENTILES))
         for error in snapshot.top_errors(TOP_ERRORS):
-            table.add_row("Error", Text(error_line(error), style="red"))
+            table.add_row("Error", Text(error.line(), style="red"))
         outer = Table.grid()
         outer.add_row(Text(self._banner, style="bold cyan"))
         outer.add_row(table)

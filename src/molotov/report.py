@@ -5,12 +5,13 @@ Molotov's three closing lines always come last, so scripts that parse them keep 
 
 from __future__ import annotations
 
-from molotov import __version__
-from molotov.console import error_line
+from molotov._version import __version__
+from molotov.errors import REQUEST_ERROR_KINDS
 from molotov.histogram import Histogram, format_percentiles, format_us
 from molotov.snapshot import Snapshot
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99, 99.9)
+LATENCY_PERCENTILES = (50, 95, 99)
 
 
 def hello_line() -> str:
@@ -25,36 +26,61 @@ def closing_lines(snapshot: Snapshot) -> list[str]:
     ]
 
 
-def _durations(histogram: Histogram) -> str:
+def format_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
+        size /= 1000
+    return f"{size:.1f}TB"
+
+
+def statuses_text(snapshot: Snapshot) -> str:
+    """``2xx=30 4xx=10``, or ``none``."""
+    return " ".join(f"{k}={v}" for k, v in snapshot.status_classes().items()) or "none"
+
+
+def request_errors_text(snapshot: Snapshot) -> str:
+    """``refused=3 timeout=1``, or ``none``."""
+    counts = zip(REQUEST_ERROR_KINDS, snapshot.request_errors_by_kind, strict=True)
+    return " ".join(f"{kind.label}={n}" for kind, n in counts if n) or "none"
+
+
+def durations_text(histogram: Histogram, percents: tuple[float, ...] = SUMMARY_PERCENTILES) -> str:
     if not histogram.count:
-        return "no step finished"
-    return (
-        f"{format_percentiles(histogram, SUMMARY_PERCENTILES)} "
-        f"max={format_us(histogram.max_us)} mean={format_us(histogram.mean_us)}"
-    )
+        return "none"
+    return f"{format_percentiles(histogram, percents)} max={format_us(histogram.max_us)}"
 
 
 def summary_lines(snapshot: Snapshot, elapsed: float) -> list[str]:
-    """Duration, rates, scenario-duration percentiles overall and per scenario, errors."""
-    rate = snapshot.steps / elapsed if elapsed > 0 else 0.0
+    """Rates, responses, latency and duration percentiles overall and per scenario, errors."""
+
+    def rate(count: int) -> str:
+        return f"{count / elapsed:.1f}/s" if elapsed > 0 else "-"
+
+    steps = snapshot.steps
     lines = [
-        f"Duration: {elapsed:.2f}s | Steps: {snapshot.steps} | Steps/s: {rate:.1f} "
+        f"Duration: {elapsed:.2f}s | Steps: {steps} ({rate(steps)}) "
+        f"| Requests: {snapshot.requests} ({rate(snapshot.requests)}) "
         f"| Workers started: {snapshot.workers_started}",
-        f"Scenario durations: {_durations(snapshot.durations)}",
+        f"Responses: {statuses_text(snapshot)} | Request errors: {request_errors_text(snapshot)} "
+        f"| Received: {format_bytes(snapshot.response_bytes)}",
+        f"Request latency: {durations_text(snapshot.request_latency, LATENCY_PERCENTILES)}",
+        f"Scenario durations: {_scenario_text(steps, snapshot.failures, snapshot.durations)}",
     ]
-    for stats in snapshot.scenarios:
-        if not stats.steps:
-            lines.append(f"  {stats.name}: not run")
-            continue
-        failed = 100.0 * stats.failures / stats.steps
-        lines.append(
-            f"  {stats.name}: {stats.successes} ok, {stats.failures} failed ({failed:.1f}%) "
-            f"{_durations(stats.durations)}"
-        )
+    lines += [
+        f"  {stats.name}: {_scenario_text(stats.steps, stats.failures, stats.durations)}"
+        for stats in snapshot.scenarios
+    ]
     errors = snapshot.top_errors()
     if errors:
         lines.append("Errors:")
-        lines += [f"  {error_line(error)}" for error in errors]
+        lines += [f"  {error.line()}" for error in errors]
         if snapshot.errors_dropped:
-            lines.append(f"  {snapshot.errors_dropped} x more errors of other kinds, not listed")
+            lines.append(f"  more errors of other kinds, not listed: {snapshot.errors_dropped}")
     return lines
+
+
+def _scenario_text(steps: int, failures: int, durations: Histogram) -> str:
+    if not steps:
+        return "not run"
+    return f"count={steps} failures={100.0 * failures / steps:.1f}% {durations_text(durations)}"

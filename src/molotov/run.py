@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from molotov import api
 from molotov.config import ConfigError, RunConfig
 from molotov.console import make_console
+from molotov.errors import CONNECT_KINDS, unreachable_targets
 from molotov.loader import LoadError, load_module
 from molotov.report import closing_lines, summary_lines
 from molotov.runner import Runner, RunResult, dead_process_messages, fork_available
@@ -135,11 +136,8 @@ def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
         and not snapshot.successes
         and (snapshot.connection_failures == snapshot.failures)
     ):
-        # Connection messages read "cannot connect to HOST:PORT (reason)": one line per target.
-        targets = sorted(
-            {e.message.split(" (", 1)[0] for e in snapshot.errors if e.kind is ErrorKind.CONNECTION}
-        )
-        problems += targets or ["cannot connect to the target"]
+        messages = [e.message for e in snapshot.errors if e.kind in CONNECT_KINDS]
+        problems += unreachable_targets(messages) or ["cannot connect to the target"]
     return (EXIT_FAILED if problems else EXIT_OK), problems
 
 

@@ -1,20 +1,24 @@
 """The ``aiohttp.ClientSession`` each worker runs its scenarios with, and its context.
 
-Request events (``sending_request``, ``response_received``) and ``-vv`` request dumps come
-from an aiohttp client middleware that is installed only when something listens, so a plain
-run pays nothing for them.
+Every request is counted into the stats bus by an aiohttp client middleware. Request events
+(``sending_request``, ``response_received``) and ``-vv`` request dumps come from a second
+middleware that is installed only when something listens, so a plain run pays nothing for them.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from molotov.bus import SlotWriter
+from molotov.errors import REQUEST_ERROR_KINDS, request_error_kind
 from molotov.listeners import EventSender
 
 _contexts: weakref.WeakKeyDictionary[aiohttp.ClientSession, SessionContext] = (
@@ -112,25 +116,67 @@ def _request_middleware(
     return middleware
 
 
-def create_session(
-    worker_id: int,
-    args: argparse.Namespace,
-    options: dict[str, Any],
-    events: EventSender,
-    statsd: Any,
-    verbose: int,
-    dns_cache: bool,
-) -> aiohttp.ClientSession:
-    """A session for one worker, built from the ``setup()`` options where it gave any."""
-    kwargs = dict(options)
-    if "connector" not in kwargs:
-        # A load generator wants every connection it asks for: no pool cap.
-        kwargs["connector"] = aiohttp.TCPConnector(limit=0, use_dns_cache=dns_cache)
-    holder: list[weakref.ReferenceType[aiohttp.ClientSession]] = []
-    if verbose > 1 or events.wants_requests:
-        middleware = _request_middleware(events, verbose, lambda: holder[0]() if holder else None)
-        kwargs["middlewares"] = (*tuple(kwargs.get("middlewares", ())), middleware)
-    session = aiohttp.ClientSession(**kwargs)
-    holder.append(weakref.ref(session))
-    _contexts[session] = SessionContext(worker_id, args, statsd)
-    return session
+def _recording_middleware(slot: SlotWriter) -> Middleware:
+    """Counts every request into the process's bus slot: status class, latency, bytes, errors.
+
+    Request latency runs from the moment aiohttp hands the request to the middleware chain
+    (so it includes getting a pooled connection or opening one) to the arrival of the
+    response headers. Response bytes are the body bytes received, counted when the body has
+    been read to its end.
+    """
+    clock = time.perf_counter_ns
+    kind_index = {kind: i for i, kind in enumerate(REQUEST_ERROR_KINDS)}
+
+    async def middleware(
+        request: aiohttp.ClientRequest,
+        handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
+    ) -> aiohttp.ClientResponse:
+        started = clock()
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            kind = request_error_kind(exc)
+            if kind is not None:
+                slot.request_failed(kind_index[kind])
+            raise
+        slot.request_done(response.status, (clock() - started) // 1000)
+        content = response.content
+        content.on_eof(lambda: slot.response_bytes(content.total_bytes))
+        return response
+
+    return middleware
+
+
+@dataclass(frozen=True)
+class SessionFactory:
+    """Makes the session of each worker of a process, wired to that process's bus slot."""
+
+    args: argparse.Namespace
+    events: EventSender
+    slot: SlotWriter
+    statsd: Any = None
+    verbose: int = 0
+    dns_cache: bool = True
+
+    def create(self, worker_id: int, options: dict[str, Any]) -> aiohttp.ClientSession:
+        """A session built from the ``setup()`` options where it gave any."""
+        kwargs = dict(options)
+        if "connector" not in kwargs:
+            # A load generator wants every connection it asks for: no pool cap.
+            kwargs["connector"] = aiohttp.TCPConnector(limit=0, use_dns_cache=self.dns_cache)
+        # The first middleware wraps the others: recording goes last, closest to the request,
+        # so the time event handlers take is not counted as request latency.
+        middlewares: list[Middleware] = list(kwargs.get("middlewares", ()))
+        holder: list[weakref.ReferenceType[aiohttp.ClientSession]] = []
+        if self.verbose > 1 or self.events.wants_requests:
+            middlewares.append(
+                _request_middleware(
+                    self.events, self.verbose, lambda: holder[0]() if holder else None
+                )
+            )
+        middlewares.append(_recording_middleware(self.slot))
+        kwargs["middlewares"] = tuple(middlewares)
+        session = aiohttp.ClientSession(**kwargs)
+        holder.append(weakref.ref(session))
+        _contexts[session] = SessionContext(worker_id, self.args, self.statsd)
+        return session

@@ -13,7 +13,7 @@ from molotov.histogram import Histogram
 
 
 class ErrorKind(IntEnum):
-    """What raised: the part of a run an aggregated error came from."""
+    """What went wrong: a transport error of a request, or the part of a run that raised."""
 
     SCENARIO = 1
     CONNECTION = 2
@@ -23,10 +23,27 @@ class ErrorKind(IntEnum):
     EVENT = 6
     PICKER = 7
     WORKER = 8
+    REFUSED = 9
+    RESET = 10
+    TIMEOUT = 11
+    DNS = 12
+    TLS = 13
 
     @property
     def label(self) -> str:
-        return self.name.lower().replace("_", " ")
+        return _LABELS.get(self, self.name.lower().replace("_", " "))
+
+
+_LABELS = {
+    ErrorKind.CONNECTION: "connection error",
+    ErrorKind.REFUSED: "connection refused",
+    ErrorKind.RESET: "connection reset",
+    ErrorKind.DNS: "dns error",
+    ErrorKind.TLS: "tls error",
+    ErrorKind.WORKER: "worker process",
+}
+
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 
 
 @dataclass(frozen=True)
@@ -37,6 +54,10 @@ class ErrorStat:
     message: str
     count: int
     traceback: str = ""
+
+    def line(self) -> str:
+        """``connection refused (127.0.0.1:8080): 10``."""
+        return f"{self.kind.label} ({self.message}): {self.count}"
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,19 @@ class Snapshot:
     session_setup_failures: int = 0
     errors_dropped: int = 0
     pids: tuple[int, ...] = field(default=())
+    requests: int = 0
+    statuses: tuple[int, ...] = (0, 0, 0, 0, 0)  # responses by status class, 1xx to 5xx
+    response_bytes: int = 0
+    request_errors_by_kind: tuple[int, ...] = (0, 0, 0, 0, 0, 0)  # see errors.REQUEST_ERROR_KINDS
+    request_latency: Histogram = field(default_factory=Histogram.empty)
+
+    @property
+    def request_errors(self) -> int:
+        return sum(self.request_errors_by_kind)
+
+    def status_classes(self) -> dict[str, int]:
+        """``{"2xx": 30, "4xx": 10}``: the classes that were seen."""
+        return {name: n for name, n in zip(STATUS_CLASSES, self.statuses, strict=True) if n}
 
     @property
     def successes(self) -> int:

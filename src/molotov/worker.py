@@ -16,7 +16,6 @@ import random
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,30 +24,13 @@ import aiohttp
 from molotov.api import Registry, Scenario
 from molotov.bus import Counter, SlotWriter, StatsBus, StopReason
 from molotov.config import RunConfig, parse_statsd_address
+from molotov.errors import CONNECT_KINDS, describe_error, format_traceback
 from molotov.listeners import EventSender
-from molotov.session import create_session, get_context
+from molotov.session import SessionFactory, get_context
 from molotov.snapshot import ErrorKind
 
 MONITOR_INTERVAL = 0.05  # how often a process looks at the bus's stop flag
 EXIT_CRASHED = 3  # a worker process's exit code when molotov itself failed in it
-
-
-def describe_error(exc: BaseException) -> tuple[ErrorKind, str]:
-    """The aggregation key of an exception: its kind and a one-line message."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
-        return ErrorKind.CONNECTION, f"cannot connect to {exc.host}:{exc.port} ({reason})"
-    text = str(exc)
-    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    if not text and exc.__traceback__ is not None:
-        # A bare `assert` says nothing: where it stands is the message.
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        message += f" ({os.path.basename(frame.filename)}:{frame.lineno})"
-    return ErrorKind.SCENARIO, message
-
-
-def _format_traceback(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 class _Picker:
@@ -100,6 +82,14 @@ class ProcessRun:
         self._scenario_index = {s.name: i for i, s in enumerate(registry.sorted_scenarios())}
         self.events = EventSender(registry.event_handlers, self._event_failed)
         self.statsd = self._statsd_client() if config.statsd else None
+        self.sessions = SessionFactory(
+            args=self.args,
+            events=self.events,
+            slot=self.slot,
+            statsd=self.statsd,
+            verbose=config.verbose,
+            dns_cache=not config.disable_dns_resolve,
+        )
 
     def _statsd_client(self) -> Any:
         import statsd
@@ -112,7 +102,7 @@ class ProcessRun:
     # -- errors ---------------------------------------------------------------------------
 
     def report(self, kind: ErrorKind, message: str, exc: BaseException | None) -> None:
-        tb = _format_traceback(exc) if exc is not None and self.config.verbose else ""
+        tb = format_traceback(exc) if exc is not None and self.config.verbose else ""
         self.slot.error(kind, message, tb)
 
     def _event_failed(self, event: str, exc: BaseException) -> None:
@@ -216,15 +206,7 @@ class ProcessRun:
                 self.report(ErrorKind.SETUP, f"setup() failed: {describe_error(exc)[1]}", exc)
                 return
         try:
-            session = create_session(
-                wid,
-                self.args,
-                options,
-                self.events,
-                self.statsd,
-                self.config.verbose,
-                dns_cache=not self.config.disable_dns_resolve,
-            )
+            session = self.sessions.create(wid, options)
         except Exception as exc:
             self.slot.add(Counter.SETUP_FAILURES)
             message = f"cannot create a session with the setup() options: {exc}"
@@ -323,7 +305,7 @@ class ProcessRun:
 
     def _record_failure(self, exc: Exception) -> None:
         kind, message = describe_error(exc)
-        if kind is ErrorKind.CONNECTION:
+        if kind in CONNECT_KINDS:
             self.slot.add(Counter.CONNECTION_FAILURES)
         self.report(kind, message, exc)
         if self.config.exception:
@@ -359,7 +341,7 @@ def process_main(config: RunConfig, registry: Registry, bus: StatsBus, index: in
         slot.error(
             ErrorKind.WORKER,
             f"worker process crashed: {describe_error(exc)[1]}",
-            _format_traceback(exc),
+            format_traceback(exc),
         )
         code = EXIT_CRASHED
     finally:

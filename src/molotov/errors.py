@@ -1,0 +1,82 @@
+"""How an exception is aggregated: its kind and a one-line message.
+
+Connection-level errors of aiohttp are told apart (refused, reset, timeout, DNS, TLS, other
+connection errors) and keyed by the ``HOST:PORT`` they concern, so a dead target with 10,000
+refused connections is one line with a count. Anything else a scenario raises is keyed by its
+type and message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import traceback
+
+import aiohttp
+
+from molotov.snapshot import ErrorKind
+
+# The kinds a request itself can fail with, in the order of the bus's request-error counters.
+REQUEST_ERROR_KINDS = (
+    ErrorKind.REFUSED,
+    ErrorKind.RESET,
+    ErrorKind.TIMEOUT,
+    ErrorKind.DNS,
+    ErrorKind.TLS,
+    ErrorKind.CONNECTION,
+)
+# The kinds that mean "could not reach the target at all".
+CONNECT_KINDS = frozenset({ErrorKind.REFUSED, ErrorKind.DNS, ErrorKind.TLS, ErrorKind.CONNECTION})
+
+
+def _address(exc: aiohttp.ClientConnectorError) -> str:
+    host = f"[{exc.host}]" if ":" in exc.host else exc.host
+    return f"{host}:{exc.port}"
+
+
+def request_error_kind(exc: BaseException) -> ErrorKind | None:
+    """The request-level kind of an exception, or None when it is not a transport error."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return ErrorKind.DNS
+    if isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
+        return ErrorKind.TLS
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return ErrorKind.REFUSED
+        return ErrorKind.CONNECTION
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return ErrorKind.TIMEOUT
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, ConnectionResetError)):
+        return ErrorKind.RESET
+    if isinstance(exc, aiohttp.ClientOSError) and isinstance(exc.__cause__, ConnectionResetError):
+        return ErrorKind.RESET
+    if isinstance(exc, (aiohttp.ClientConnectionError, OSError)):
+        return ErrorKind.CONNECTION
+    return None
+
+
+def describe_error(exc: BaseException) -> tuple[ErrorKind, str]:
+    """The aggregation key of an exception a step (or a fixture) raised."""
+    kind = request_error_kind(exc)
+    if kind is not None and isinstance(exc, aiohttp.ClientConnectorError):
+        message = _address(exc)
+        if kind is ErrorKind.CONNECTION:
+            reason = exc.os_error.strerror or type(exc.os_error).__name__
+            message += f", {reason}"
+        return kind, message
+    text = str(exc)
+    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if not text and exc.__traceback__ is not None:
+        # A bare `assert` says nothing: where it stands is the message.
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        message += f" at {os.path.basename(frame.filename)}:{frame.lineno}"
+    return kind or ErrorKind.SCENARIO, message
+
+
+def format_traceback(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def unreachable_targets(messages: list[str]) -> list[str]:
+    """``cannot connect to HOST:PORT`` lines from the messages of connect-kind errors."""
+    return sorted({f"cannot connect to {m.split(', ')[0]}" for m in messages})
