@@ -212,11 +212,15 @@ def test_minus_gives_what_was_recorded_since():
     expected = histogram_of(later_values)
     assert delta.buckets == expected.buckets
     assert delta.count == 3
-    assert delta.total_us == sum(later_values)
-    # The max stays the all-time max: it is only a bound for the interval.
-    assert delta.max_us == 40_000
-    assert now.minus(now).count == 0
-    assert now.minus(Histogram.empty()) == now
+    # Known by its buckets only: its max is the top of its highest bucket (3000 here).
+    assert delta.max_us == bucket_bounds(bucket_of(3000))[1]
+    assert delta.percentile_us(100) == delta.max_us
+    assert delta.percentile_us(50) == bucket_bounds(bucket_of(700))[1]
+    assert now.minus(now) == Histogram.empty()
+
+
+def test_from_buckets_of_nothing_is_empty():
+    assert Histogram.from_buckets([0] * NBUCKETS) == Histogram.empty()
 
 
 # -- formatting ---------------------------------------------------------------------------

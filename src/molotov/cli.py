@@ -16,15 +16,19 @@ from molotov._version import __version__
 from molotov.config import (
     DEFAULT_SCENARIO,
     DEFAULT_STATSD_ADDRESS,
+    DEFAULT_STATSD_PREFIX,
     ConfigError,
     RunConfig,
     parse_duration,
     parse_statsd_address,
 )
+from molotov.thresholds import ThresholdError, parse_thresholds
 
 app = typer.Typer(
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # Every option can also come from MOLOTOV_<LONG_OPTION> (MOLOTOV_START_AT, ...), which is
+    # how a container or a Kubernetes Job configures a run; the command line wins.
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "MOLOTOV"},
     rich_markup_mode=None,
 )
 
@@ -41,6 +45,14 @@ def _statsd_address(value: str) -> str:
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from None
     return value
+
+
+def _thresholds(values: list[str] | None) -> list[str]:
+    try:
+        parse_thresholds(values or ())
+    except ThresholdError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return values or []
 
 
 def _duration(value: str | None) -> float | None:
@@ -123,6 +135,31 @@ def molotov(
             help="udp://HOST:PORT or tcp://HOST:PORT.",
         ),
     ] = DEFAULT_STATSD_ADDRESS,
+    statsd_prefix: Annotated[
+        str,
+        typer.Option(
+            "--statsd-prefix", help="Prefix of the run's metrics; {hostname} and {index} expand."
+        ),
+    ] = DEFAULT_STATSD_PREFIX,
+    statsd_interval: Annotated[
+        float,
+        typer.Option("--statsd-interval", min=0.05, help="Seconds between two StatsD flushes."),
+    ] = 1.0,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            callback=_thresholds,
+            help="A pass/fail gate, e.g. 'p99<250ms' or 'login:failure_rate<1%' (repeatable).",
+        ),
+    ] = None,
+    report: Annotated[
+        str | None,
+        typer.Option(
+            "--report",
+            help="Write a JSON report there at the end ('-': as the last line of stdout).",
+        ),
+    ] = None,
     uvloop: Annotated[
         bool, typer.Option("--uvloop/--no-uvloop", help="Run workers on uvloop (default).")
     ] = True,
@@ -151,7 +188,13 @@ def molotov(
     ] = False,
     version: Annotated[
         bool | None,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            allow_from_autoenv=False,  # a MOLOTOV_VERSION variable must not hijack a run
+            help="Print the version.",
+        ),
     ] = None,
 ) -> None:
     run_config = RunConfig(
@@ -181,6 +224,10 @@ def molotov(
         config=config,
         debug=debug,
         demo=demo,
+        threshold=tuple(threshold or ()),
+        report=report,
+        statsd_prefix=statsd_prefix,
+        statsd_interval=statsd_interval,
     )
     explicit = {name for name in ctx.params if _given(ctx, name)}
     from molotov.start import start

@@ -11,7 +11,9 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 DEFAULT_SCENARIO = "loadtest.py"
 DEFAULT_TEST = "test"
 DEFAULT_STATSD_ADDRESS = "udp://localhost:8125"
+DEFAULT_STATSD_PREFIX = "molotov"
 SIZING_WORKERS = 500
 SIZING_RAMP_UP = 300.0
 
@@ -59,6 +62,10 @@ class RunConfig:
     config: str | None = None
     debug: bool = False
     demo: bool = False
+    threshold: tuple[str, ...] = ()
+    report: str | None = None
+    statsd_prefix: str = DEFAULT_STATSD_PREFIX
+    statsd_interval: float = 1.0
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
@@ -87,6 +94,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must not be negative (got {number})")
         if self.console_update <= 0:
             raise ConfigError(f"console_update must be positive (got {self.console_update})")
+        if self.statsd_interval <= 0:
+            raise ConfigError(f"statsd_interval must be positive (got {self.statsd_interval})")
         parse_statsd_address(self.statsd_address)
 
 
@@ -209,6 +218,10 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "single_run": _json_bool,
     "disable_dns_resolve": _json_bool,
     "debug": _json_bool,
+    "threshold": _json_str_list,
+    "report": _optional(_json_str),
+    "statsd_prefix": _json_str,
+    "statsd_interval": _json_float,
 }
 
 
@@ -294,3 +307,11 @@ def apply_sizing_defaults(config: RunConfig, explicit: set[str]) -> RunConfig:
     if "ramp_up" not in explicit:
         changes["ramp_up"] = SIZING_RAMP_UP
     return config.replace(**changes)
+
+
+def expand_placeholders(text: str) -> str:
+    """``{hostname}`` and ``{index}`` (a Kubernetes Indexed Job's ``JOB_COMPLETION_INDEX``,
+    else 0) in a report path or a StatsD prefix, so every load generator gets its own."""
+    return text.replace("{hostname}", socket.gethostname()).replace(
+        "{index}", os.environ.get("JOB_COMPLETION_INDEX", "0")
+    )

@@ -63,13 +63,18 @@ class Histogram:
             max(h.max_us for h in live),
         )
 
+    @classmethod
+    def from_buckets(cls, buckets: Sequence[int]) -> Histogram:
+        """A histogram known by its buckets only: its max is the top of its highest bucket."""
+        top = max((i for i, n in enumerate(buckets) if n), default=None)
+        if top is None:
+            return cls.empty()
+        return cls(tuple(buckets), sum(buckets), 0, bucket_bounds(top)[1])
+
     def minus(self, earlier: Histogram) -> Histogram:
-        """What was recorded since ``earlier`` (max stays the all-time max: it is a bound)."""
-        return Histogram(
-            tuple(a - b for a, b in zip(self.buckets, earlier.buckets, strict=True)),
-            self.count - earlier.count,
-            self.total_us - earlier.total_us,
-            self.max_us,
+        """What was recorded since ``earlier``, known by its buckets (see :meth:`from_buckets`)."""
+        return Histogram.from_buckets(
+            [a - b for a, b in zip(self.buckets, earlier.buckets, strict=True)]
         )
 
     @property

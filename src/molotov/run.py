@@ -7,23 +7,33 @@ pre-run check failed; 2 (from the CLI) the command line could not be parsed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from molotov import api
-from molotov.config import ConfigError, RunConfig
+from molotov import api, jsonreport
+from molotov.config import ConfigError, RunConfig, expand_placeholders
 from molotov.console import make_console
 from molotov.errors import CONNECT_KINDS, unreachable_targets
+from molotov.jsonreport import RunReport
 from molotov.loader import LoadError, load_module
 from molotov.report import closing_lines, summary_lines
 from molotov.runner import Runner, RunResult, dead_process_messages, fork_available
 from molotov.snapshot import ErrorKind
+from molotov.thresholds import (
+    ThresholdError,
+    ThresholdResult,
+    evaluate,
+    parse_thresholds,
+    result_lines,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
 class RunError(Exception):
@@ -141,9 +151,9 @@ def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
     return (EXIT_FAILED if problems else EXIT_OK), problems
 
 
-def _print_summary(config: RunConfig, result: RunResult) -> None:
+def _print_summary(config: RunConfig, result: RunResult, verdicts: list[ThresholdResult]) -> None:
     snapshot = result.snapshot
-    for line in summary_lines(snapshot, result.elapsed):
+    for line in summary_lines(snapshot, result.elapsed) + result_lines(verdicts):
         _out(config, line)
     if result.sizing is not None:
         sizing = result.sizing
@@ -175,6 +185,11 @@ def execute(config: RunConfig) -> int:
                 f"molotov runs its workers in forked processes, and {sys.platform} has no fork()"
             )
         registry = load_registry(config)
+        try:
+            thresholds = parse_thresholds(config.threshold, list(registry.scenarios))
+        except ThresholdError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
         console = make_console(config.quiet, config.console, config.verbose)
         with _global_fixtures(config, registry):
             console.start(_banner(config, registry))
@@ -193,7 +208,41 @@ def execute(config: RunConfig) -> int:
         _err("Interrupted before the run started")
         return EXIT_FAILED
     code, problems = _verdict(config, result)
+    verdicts = evaluate(thresholds, result.snapshot, result.elapsed)
+    failed = [v.threshold.text for v in verdicts if not v.passed]
+    if failed:
+        problems.append(f"threshold(s) failed: {', '.join(failed)}")
+        code = EXIT_FAILED
     for problem in problems:
         _err(problem)
-    _print_summary(config, result)
+    _print_summary(config, result, verdicts)
+    if config.report is not None and not _write_report(config, result, verdicts):
+        code = EXIT_FAILED
     return code
+
+
+def _write_report(config: RunConfig, result: RunResult, verdicts: list[ThresholdResult]) -> bool:
+    """Write the JSON report where ``--report`` says; False (and a message) if it cannot."""
+    report = RunReport(
+        snapshot=result.snapshot,
+        started_at=result.started_at,
+        ended_at=result.ended_at,
+        duration=result.elapsed,
+        options=dataclasses.asdict(config),
+        series=tuple(result.series),
+        stop_reason=result.stop_reason.name.lower(),
+    )
+    doc = jsonreport.document(report, verdicts)
+    assert config.report is not None
+    if config.report == "-":
+        # One line, the very last one of stdout, for `kubectl logs | tail -1`.
+        sys.stdout.write(jsonreport.dumps_line(doc) + "\n")
+        sys.stdout.flush()
+        return True
+    path = expand_placeholders(config.report)
+    try:
+        jsonreport.write(path, doc)
+    except OSError as exc:
+        _err(f"Cannot write the report {path!r}: {exc.strerror or exc}")
+        return False
+    return True

@@ -24,9 +24,11 @@ from molotov.api import Registry
 from molotov.bus import StatsBus, StopReason
 from molotov.config import RunConfig
 from molotov.console import Console
+from molotov.jsonreport import Second, SeriesRecorder
 from molotov.snapshot import ErrorKind, Snapshot
 from molotov.worker import process_main
 
+MAX_TICK = 0.5  # seconds between two looks at the bus, at most
 JOIN_GRACE = 5.0  # seconds a child gets to exit after the run before it is killed
 SIZING_WINDOW = 60.0
 SIZING_MIN_SAMPLES = 100
@@ -71,6 +73,9 @@ class RunResult:
     snapshot: Snapshot
     elapsed: float
     stop_reason: StopReason
+    started_at: float = 0.0  # wall clock (epoch seconds)
+    ended_at: float = 0.0
+    series: list[Second] = field(default_factory=list)
     dead_processes: list[tuple[int, int]] = field(default_factory=list)
     sizing: SizingResult | None = None
 
@@ -125,7 +130,9 @@ class Runner:
         context = multiprocessing.get_context("fork")
         state = _SignalState(bus, config.force_shutdown)
         processes: list[multiprocessing.process.BaseProcess] = []
+        started_at = time.time()
         started = time.monotonic()
+        series = SeriesRecorder(bus.snapshot(), started_at)
         sizing = Sizing(config.sizing_tolerance, started) if config.sizing else None
         deadline = started + config.duration if config.duration else None
         sys.stdout.flush()
@@ -141,7 +148,7 @@ class Runner:
                     )
                     process.start()
                     processes.append(process)
-                self._watch(bus, processes, started, deadline, sizing, state)
+                self._watch(bus, processes, started, deadline, sizing, state, series)
             finally:
                 self._reap(bus, processes)
         elapsed = time.monotonic() - started
@@ -152,6 +159,9 @@ class Runner:
             snapshot=snapshot,
             elapsed=elapsed,
             stop_reason=bus.stop_reason,
+            started_at=started_at,
+            ended_at=started_at + elapsed,
+            series=series.finish(snapshot),
             dead_processes=dead,
             sizing=sizing.result if sizing else None,
         )
@@ -164,9 +174,14 @@ class Runner:
         deadline: float | None,
         sizing: Sizing | None,
         state: _SignalState,
+        series: SeriesRecorder,
     ) -> None:
         config = self.config
         reported: set[int] = set()
+        # The loop wakes at least twice a second for the time series; the console is
+        # refreshed every --console-update seconds.
+        tick = min(config.console_update, MAX_TICK)
+        next_console = 0.0
         while True:
             alive = [p for p in processes if p.exitcode is None]
             for index, process in enumerate(processes):
@@ -181,7 +196,7 @@ class Runner:
                 for process in alive:
                     process.kill()
             now = time.monotonic()
-            timeout = config.console_update
+            timeout = tick
             if deadline is not None and bus.stop_reason == StopReason.RUNNING:
                 timeout = min(timeout, max(0.0, deadline - now))
             multiprocessing.connection.wait([p.sentinel for p in alive], timeout)
@@ -193,8 +208,11 @@ class Runner:
                 bus.request_stop(StopReason.FAIL)
             if sizing is not None and sizing.update(snapshot):
                 bus.request_stop(StopReason.SIZING)
-            remaining = max(0.0, deadline - now) if deadline is not None else None
-            self.console.update(snapshot, now - started, remaining)
+            series.update(snapshot, time.time())
+            if now >= next_console:
+                next_console = now + config.console_update
+                remaining = max(0.0, deadline - now) if deadline is not None else None
+                self.console.update(snapshot, now - started, remaining)
 
     def _reap(self, bus: StatsBus, processes: list[multiprocessing.process.BaseProcess]) -> None:
         """Make sure no child outlives the run, however it ended."""

@@ -1,0 +1,403 @@
+"""The machine-readable report: one JSON document per run, and merging many into one.
+
+The document carries the raw histogram buckets (sparse: ``[[index, count], ...]`` of the
+log-linear scheme in :mod:`molotov.histogram`, see ``histogram_encoding``) and a per-second
+time series, so reports of several load generators merge exactly: counters and buckets add,
+series rows add on the same wall-clock second. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from molotov._version import __version__
+from molotov.errors import REQUEST_ERROR_KINDS
+from molotov.histogram import MAX_US, NBUCKETS, Histogram
+from molotov.snapshot import STATUS_CLASSES, ErrorKind, ErrorStat, ScenarioStats, Snapshot
+from molotov.thresholds import PERCENTILES, ThresholdResult
+
+SCHEMA_VERSION = 1
+HISTOGRAM_ENCODING = {
+    "unit": "us",
+    "buckets": NBUCKETS,
+    "linear_below_us": 256,
+    "sub_buckets_per_power_of_two": 128,
+    "max_us": MAX_US,
+    "format": "[[bucket_index, count], ...] for the non-empty buckets; see README",
+}
+
+
+class ReportError(Exception):
+    """A report that cannot be read or merged (one line, exit 1)."""
+
+
+@dataclass(frozen=True)
+class Second:
+    """One row of the time series: what finished during one wall-clock second."""
+
+    t: int  # epoch seconds
+    steps: int
+    failures: int
+    requests: int
+    durations: Histogram
+
+    def plus(self, other: Second) -> Second:
+        return Second(
+            self.t,
+            self.steps + other.steps,
+            self.failures + other.failures,
+            self.requests + other.requests,
+            Histogram.from_buckets(
+                [
+                    a + b
+                    for a, b in zip(self.durations.buckets, other.durations.buckets, strict=True)
+                ]
+            ),
+        )
+
+
+class SeriesRecorder:
+    """Cuts a run's snapshots into per-second rows whose sums equal the final totals."""
+
+    def __init__(self, first: Snapshot, wall_start: float) -> None:
+        self._base = first
+        self._second = int(wall_start)
+        self.rows: list[Second] = []
+
+    def _row(self, snapshot: Snapshot) -> Second:
+        base = self._base
+        return Second(
+            self._second,
+            snapshot.steps - base.steps,
+            snapshot.failures - base.failures,
+            snapshot.requests - base.requests,
+            snapshot.durations.minus(base.durations),
+        )
+
+    def update(self, snapshot: Snapshot, wall_now: float) -> None:
+        if int(wall_now) > self._second:
+            self.rows.append(self._row(snapshot))
+            self._base = snapshot
+            self._second = int(wall_now)
+
+    def finish(self, snapshot: Snapshot) -> list[Second]:
+        """Close the last, partial second; returns every row."""
+        self.rows.append(self._row(snapshot))
+        self._base = snapshot
+        return self.rows
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a report holds, as values: the final snapshot, the run's times and options."""
+
+    snapshot: Snapshot
+    started_at: float  # epoch seconds
+    ended_at: float
+    duration: float  # seconds the run lasted
+    options: dict[str, Any]
+    series: tuple[Second, ...] = ()
+    stop_reason: str = ""
+    merged_from: int = 1
+    tool_version: str = __version__
+
+
+# -- encoding -------------------------------------------------------------------------------
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _ms(us: float) -> float:
+    return round(us / 1000, 3)
+
+
+def histogram_json(histogram: Histogram) -> dict[str, Any]:
+    percentiles = {f"{name}_ms": _ms(histogram.percentile_us(p)) for name, p in PERCENTILES.items()}
+    return {
+        "count": histogram.count,
+        **percentiles,
+        "max_ms": _ms(histogram.max_us),
+        "mean_ms": _ms(histogram.mean_us),
+        "sum_us": histogram.total_us,
+        "max_us": histogram.max_us,
+        "buckets": [[i, n] for i, n in enumerate(histogram.buckets) if n],
+    }
+
+
+def histogram_from_json(data: dict[str, Any]) -> Histogram:
+    buckets = _buckets(data["buckets"])
+    if sum(buckets) != int(data["count"]):
+        raise ValueError("histogram buckets do not add up to its count")
+    return Histogram(tuple(buckets), int(data["count"]), int(data["sum_us"]), int(data["max_us"]))
+
+
+def _rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 3) if seconds > 0 else 0.0
+
+
+def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> dict[str, Any]:
+    """The JSON document of a report (see the README for the schema)."""
+    snap = report.snapshot
+    seconds = report.duration
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": report.tool_version,
+        "successes": snap.successes,
+        "failures": snap.failures,
+        "started_at": _iso(report.started_at),
+        "ended_at": _iso(report.ended_at),
+        "duration_s": round(seconds, 3),
+        "stop_reason": report.stop_reason,
+        "merged_from": report.merged_from,
+        "options": report.options,
+        "totals": {
+            "steps": snap.steps,
+            "successes": snap.successes,
+            "failures": snap.failures,
+            "failure_rate": round(snap.failures / snap.steps, 6) if snap.steps else 0.0,
+            "steps_per_s": _rate(snap.steps, seconds),
+            "requests": snap.requests,
+            "requests_per_s": _rate(snap.requests, seconds),
+            "response_bytes": snap.response_bytes,
+            "request_errors": snap.request_errors,
+            "workers_started": snap.workers_started,
+            "pick_failures": snap.pick_failures,
+            "connection_failures": snap.connection_failures,
+            "setup_failures": snap.setup_failures,
+            "session_setup_failures": snap.session_setup_failures,
+        },
+        "status_classes": dict(zip(STATUS_CLASSES, snap.statuses, strict=True)),
+        "request_errors": {
+            kind.label: count
+            for kind, count in zip(REQUEST_ERROR_KINDS, snap.request_errors_by_kind, strict=True)
+        },
+        "errors": [
+            {"kind": e.kind.name.lower(), "message": e.message, "count": e.count}
+            for e in snap.top_errors()
+        ],
+        "errors_dropped": snap.errors_dropped,
+        "scenario_durations": histogram_json(snap.durations),
+        "request_latency": histogram_json(snap.request_latency),
+        "scenarios": {
+            s.name: {
+                "successes": s.successes,
+                "failures": s.failures,
+                "steps_per_s": _rate(s.steps, seconds),
+                "durations": histogram_json(s.durations),
+            }
+            for s in snap.scenarios
+        },
+        "series": [
+            {
+                "t": row.t,
+                "time": _iso(row.t),
+                "steps": row.steps,
+                "failures": row.failures,
+                "requests": row.requests,
+                "p50_ms": _ms(row.durations.percentile_us(50)),
+                "p99_ms": _ms(row.durations.percentile_us(99)),
+                "buckets": [[i, n] for i, n in enumerate(row.durations.buckets) if n],
+            }
+            for row in report.series
+        ],
+        "thresholds": [
+            {
+                "expression": r.threshold.text,
+                "observed": None if math.isnan(r.observed) else r.observed,
+                "unit": r.threshold.unit,
+                "passed": r.passed,
+            }
+            for r in thresholds
+        ],
+        "histogram_encoding": HISTOGRAM_ENCODING,
+    }
+
+
+def write(path: str | Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` to ``path`` atomically: a temp file in the same folder, then a rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump(doc, stream, indent=1)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def dumps_line(doc: dict[str, Any]) -> str:
+    """The document on one line (``--report -``)."""
+    return json.dumps(doc, separators=(",", ":"))
+
+
+# -- decoding and merging -------------------------------------------------------------------
+
+
+def _buckets(pairs: list[list[int]]) -> list[int]:
+    buckets = [0] * NBUCKETS
+    for index, count in pairs:
+        buckets[int(index)] += int(count)
+    return buckets
+
+
+def _series_row(row: dict[str, Any]) -> Second:
+    return Second(
+        int(row["t"]),
+        int(row["steps"]),
+        int(row["failures"]),
+        int(row["requests"]),
+        Histogram.from_buckets(_buckets(row["buckets"])),
+    )
+
+
+def from_document(doc: dict[str, Any]) -> RunReport:
+    """A :class:`RunReport` from a parsed document (``KeyError``/``ValueError`` if malformed)."""
+    kinds = {kind.name.lower(): kind for kind in ErrorKind}
+    request_errors = doc["request_errors"]
+    snapshot = Snapshot(
+        taken_at=0.0,
+        scenarios=tuple(
+            ScenarioStats(
+                name, int(s["successes"]), int(s["failures"]), histogram_from_json(s["durations"])
+            )
+            for name, s in doc["scenarios"].items()
+        ),
+        errors=tuple(
+            ErrorStat(kinds[e["kind"]], str(e["message"]), int(e["count"])) for e in doc["errors"]
+        ),
+        workers_started=int(doc["totals"]["workers_started"]),
+        pick_failures=int(doc["totals"]["pick_failures"]),
+        connection_failures=int(doc["totals"]["connection_failures"]),
+        setup_failures=int(doc["totals"]["setup_failures"]),
+        session_setup_failures=int(doc["totals"]["session_setup_failures"]),
+        errors_dropped=int(doc["errors_dropped"]),
+        requests=int(doc["totals"]["requests"]),
+        statuses=tuple(int(doc["status_classes"][name]) for name in STATUS_CLASSES),
+        response_bytes=int(doc["totals"]["response_bytes"]),
+        request_errors_by_kind=tuple(int(request_errors[k.label]) for k in REQUEST_ERROR_KINDS),
+        request_latency=histogram_from_json(doc["request_latency"]),
+    )
+    return RunReport(
+        snapshot=snapshot,
+        started_at=_epoch(doc["started_at"]),
+        ended_at=_epoch(doc["ended_at"]),
+        duration=float(doc["duration_s"]),
+        options=dict(doc["options"]),
+        series=tuple(_series_row(row) for row in doc["series"]),
+        stop_reason=str(doc.get("stop_reason", "")),
+        merged_from=int(doc.get("merged_from", 1)),
+        tool_version=str(doc["tool_version"]),
+    )
+
+
+def load(path: str | Path) -> RunReport:
+    """Read a report file; every problem is a :class:`ReportError` naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such report file") from None
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not a JSON report ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(doc, dict) or "schema_version" not in doc:
+        raise ReportError(f"{path}: not a molotov report (no schema_version)")
+    if doc["schema_version"] != SCHEMA_VERSION or doc.get("tool_version") != __version__:
+        raise ReportError(
+            f"{path}: written by molotov {doc.get('tool_version')} with report schema "
+            f"{doc['schema_version']}; this is molotov {__version__} (schema {SCHEMA_VERSION}): "
+            "merge reports of the same version"
+        )
+    try:
+        return from_document(doc)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ReportError(f"{path}: corrupt report ({type(exc).__name__}: {exc})") from None
+
+
+def _merge_errors(snapshots: Sequence[Snapshot]) -> tuple[ErrorStat, ...]:
+    totals: dict[tuple[ErrorKind, str], int] = {}
+    for snap in snapshots:
+        for error in snap.errors:
+            key = (error.kind, error.message)
+            totals[key] = totals.get(key, 0) + error.count
+    return tuple(ErrorStat(kind, message, count) for (kind, message), count in totals.items())
+
+
+def _merge_scenarios(snapshots: Sequence[Snapshot]) -> tuple[ScenarioStats, ...]:
+    names = sorted({s.name for snap in snapshots for s in snap.scenarios})
+    merged = []
+    for name in names:
+        parts = [s for snap in snapshots for s in snap.scenarios if s.name == name]
+        merged.append(
+            ScenarioStats(
+                name,
+                sum(p.successes for p in parts),
+                sum(p.failures for p in parts),
+                Histogram.merge([p.durations for p in parts]),
+            )
+        )
+    return tuple(merged)
+
+
+def _add(rows: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    return tuple(map(sum, zip(*rows, strict=True)))
+
+
+def merge(reports: Sequence[RunReport]) -> RunReport:
+    """One report with exactly the numbers a single run of all of them would have given."""
+    if len(reports) == 1:
+        return reports[0]
+    snaps = [r.snapshot for r in reports]
+    # Every plain integer field of a snapshot is a counter: the merge adds them.
+    counters = {
+        f.name: sum(getattr(s, f.name) for s in snaps)
+        for f in dataclasses.fields(Snapshot)
+        if f.type in ("int", int)
+    }
+    snapshot = Snapshot(
+        taken_at=0.0,
+        scenarios=_merge_scenarios(snaps),
+        errors=_merge_errors(snaps),
+        statuses=_add([s.statuses for s in snaps]),
+        request_errors_by_kind=_add([s.request_errors_by_kind for s in snaps]),
+        request_latency=Histogram.merge([s.request_latency for s in snaps]),
+        **counters,
+    )
+    seconds: dict[int, Second] = {}
+    for report in reports:
+        for row in report.series:
+            seconds[row.t] = seconds[row.t].plus(row) if row.t in seconds else row
+    started = min(r.started_at for r in reports)
+    ended = max(r.ended_at for r in reports)
+    return RunReport(
+        snapshot=snapshot,
+        started_at=started,
+        ended_at=ended,
+        duration=ended - started,
+        options=reports[0].options,
+        series=tuple(seconds[t] for t in sorted(seconds)),
+        stop_reason="merged",
+        merged_from=sum(r.merged_from for r in reports),
+    )

@@ -1,0 +1,68 @@
+"""``moloreport``: merge the JSON reports of several runs, print their summary, judge them.
+
+Counters and histogram buckets add, time series add on the same wall-clock second, so the
+merge of N reports has exactly the numbers one run doing all their work would have had.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from molotov import jsonreport
+from molotov.config import expand_placeholders
+from molotov.report import closing_lines, summary_lines
+from molotov.thresholds import ThresholdError, evaluate, parse_thresholds, result_lines
+
+app = typer.Typer(
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
+
+
+@app.command(help="Merge molotov JSON reports, print the merged summary, apply thresholds.")
+def moloreport(
+    reports: Annotated[list[str], typer.Argument(help="Report files written by --report.")],
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option("--threshold", help="A pass/fail gate, as for molotov (repeatable)."),
+    ] = None,
+    report: Annotated[
+        str | None, typer.Option("--report", help="Write the merged report there.")
+    ] = None,
+) -> None:
+    try:
+        runs = [jsonreport.load(path) for path in reports]
+    except jsonreport.ReportError as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise typer.Exit(1) from None
+    merged = jsonreport.merge(runs)
+    names = [s.name for s in merged.snapshot.scenarios]
+    try:
+        thresholds = parse_thresholds(threshold or (), names)
+    except ThresholdError as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise typer.Exit(2) from None
+    verdicts = evaluate(thresholds, merged.snapshot, merged.duration)
+    lines = [f"Merged {merged.merged_from} report(s)"]
+    lines += summary_lines(merged.snapshot, merged.duration) + result_lines(verdicts)
+    lines += closing_lines(merged.snapshot)
+    sys.stdout.write("\n".join(lines) + "\n")
+    failed = [v.threshold.text for v in verdicts if not v.passed]
+    if report is not None:
+        path = expand_placeholders(report)
+        try:
+            jsonreport.write(path, jsonreport.document(merged, verdicts))
+        except OSError as exc:
+            sys.stderr.write(f"Cannot write the report {path!r}: {exc.strerror or exc}\n")
+            raise typer.Exit(1) from None
+    if failed:
+        sys.stderr.write(f"threshold(s) failed: {', '.join(failed)}\n")
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    typer.main.get_command(app).main(prog_name="moloreport", standalone_mode=True)
