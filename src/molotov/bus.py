@@ -12,7 +12,8 @@ Layout (every number an aligned little int64 "word"; text stored as UTF-8 bytes)
     :data:`~molotov.histogram.NBUCKETS` duration buckets,
   - an error table of :data:`ERROR_ENTRIES` entries: count, kind, text length, traceback
     length, then the text and traceback bytes. An entry's text is written before the slot's
-    ``ERROR_ENTRIES`` counter is raised to publish it, so the parent never reads a half entry.
+    ``ERROR_ENTRIES`` counter is raised to publish it, so the parent never reads a half entry,
+  - the per-endpoint table of :mod:`molotov.endpoints` (written only with ``--statsd``).
 
 One writer per slot means no locks: the parent's reads of whole words see either the old or
 the new value, and once the writers have exited the final read is exact.
@@ -27,6 +28,7 @@ import time
 from enum import IntEnum
 from multiprocessing import shared_memory
 
+from molotov import endpoints
 from molotov.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.snapshot import ErrorKind, ErrorStat, ScenarioStats, Snapshot
 
@@ -92,7 +94,12 @@ ERROR_WORDS = ERROR_HEADER + (ERROR_TEXT_BYTES + ERROR_TRACEBACK_BYTES) // WORD
 
 
 def _slot_words(nscenarios: int) -> int:
-    return COUNTER_WORDS + (1 + nscenarios) * SCENARIO_WORDS + ERROR_ENTRIES * ERROR_WORDS
+    return (
+        COUNTER_WORDS
+        + (1 + nscenarios) * SCENARIO_WORDS
+        + ERROR_ENTRIES * ERROR_WORDS
+        + endpoints.TABLE_WORDS
+    )
 
 
 def _clip(text: str, limit: int, keep_end: bool = False) -> bytes:
@@ -241,6 +248,21 @@ class StatsBus:
 
     def errors_base(self, slot: int) -> int:
         return self.scenario_base(slot, self.nscenarios)
+
+    def endpoints_base(self, slot: int) -> int:
+        return self.errors_base(slot) + ERROR_ENTRIES * ERROR_WORDS
+
+    def endpoint_writer(self, slot: int, overflow_name: str) -> endpoints.EndpointWriter:
+        return endpoints.EndpointWriter(
+            self.words, self.bytes, self.endpoints_base(slot), overflow_name
+        )
+
+    def read_endpoints(
+        self, reader: endpoints.EndpointReader
+    ) -> dict[str, endpoints.EndpointDelta]:
+        """Per-endpoint deltas of every slot since ``reader`` last read."""
+        tables = [self.endpoints_base(slot) for slot in range(self.nslots)]
+        return reader.read(self.words, self.bytes, tables)
 
     def writer(self, index: int) -> SlotWriter:
         return SlotWriter(self, index)

@@ -24,8 +24,10 @@ from molotov.api import Registry
 from molotov.bus import StatsBus, StopReason
 from molotov.config import RunConfig
 from molotov.console import Console
+from molotov.endpoints import EndpointReader
 from molotov.jsonreport import Second, SeriesRecorder
 from molotov.snapshot import ErrorKind, Snapshot
+from molotov.statsd import StatsdEmitter
 from molotov.worker import process_main
 
 MAX_TICK = 0.5  # seconds between two looks at the bus, at most
@@ -110,6 +112,90 @@ def fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+class _Watch:
+    """The parent's loop over a running run: stop conditions, console, series, StatsD."""
+
+    def __init__(self, config: RunConfig, bus: StatsBus, console: Console) -> None:
+        self.config = config
+        self.bus = bus
+        self.console = console
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+        self.signals = _SignalState(bus, config.force_shutdown)
+        self.started_at = time.time()
+        self.started = time.monotonic()
+        self.deadline = self.started + config.duration if config.duration else None
+        self.series = SeriesRecorder(bus.snapshot(), self.started_at)
+        self.sizing = Sizing(config.sizing_tolerance, self.started) if config.sizing else None
+        self.statsd: StatsdEmitter | None = None
+        if config.statsd:
+            self.statsd = StatsdEmitter(config.statsd_address, config.statsd_prefix, console.print)
+        self._endpoints = EndpointReader()
+        self._reported: set[int] = set()
+        self._next_console = 0.0
+        self._next_flush = self.started + config.statsd_interval
+
+    def loop(self) -> None:
+        """Until every worker process has exited."""
+        # At least two looks a second for the time series; the console is redrawn every
+        # --console-update seconds.
+        tick = min(self.config.console_update, MAX_TICK)
+        while True:
+            alive = [p for p in self.processes if p.exitcode is None]
+            self._report_deaths()
+            if not alive:
+                return
+            if self.signals.count >= 3:
+                for process in alive:
+                    process.kill()
+            timeout = tick
+            if self.deadline is not None and self.bus.stop_reason == StopReason.RUNNING:
+                timeout = min(timeout, max(0.0, self.deadline - time.monotonic()))
+            multiprocessing.connection.wait([p.sentinel for p in alive], timeout)
+            self._tick(time.monotonic())
+
+    def _report_deaths(self) -> None:
+        for index, process in enumerate(self.processes):
+            if process.exitcode and index not in self._reported:
+                self._reported.add(index)
+                self.console.print(f"{death_message(index, process.exitcode)}; the others go on")
+
+    def _tick(self, now: float) -> None:
+        bus, config = self.bus, self.config
+        if self.deadline is not None and now >= self.deadline:
+            bus.request_stop(StopReason.DURATION)
+        snapshot = bus.snapshot()
+        if config.fail is not None and snapshot.failures >= config.fail:
+            bus.request_stop(StopReason.FAIL)
+        if self.sizing is not None and self.sizing.update(snapshot):
+            bus.request_stop(StopReason.SIZING)
+        self.series.update(snapshot, time.time())
+        if self.statsd is not None and now >= self._next_flush:
+            self._next_flush = now + config.statsd_interval
+            self.statsd.flush(snapshot, bus.read_endpoints(self._endpoints))
+        if now >= self._next_console:
+            self._next_console = now + config.console_update
+            remaining = max(0.0, self.deadline - now) if self.deadline is not None else None
+            self.console.update(snapshot, now - self.started, remaining)
+
+    def result(self) -> RunResult:
+        """The final numbers, read once every worker process has exited."""
+        elapsed = time.monotonic() - self.started
+        snapshot = self.bus.snapshot()
+        self.console.update(snapshot, elapsed, None)
+        if self.statsd is not None:
+            self.statsd.flush(snapshot, self.bus.read_endpoints(self._endpoints))
+        return RunResult(
+            snapshot=snapshot,
+            elapsed=elapsed,
+            stop_reason=self.bus.stop_reason,
+            started_at=self.started_at,
+            ended_at=self.started_at + elapsed,
+            series=self.series.finish(snapshot),
+            dead_processes=[(i, p.exitcode) for i, p in enumerate(self.processes) if p.exitcode],
+            sizing=self.sizing.result if self.sizing else None,
+        )
+
+
 class Runner:
     def __init__(self, config: RunConfig, registry: Registry, console: Console) -> None:
         self.config = config
@@ -128,16 +214,10 @@ class Runner:
         config = self.config
         # Fork, so children inherit the loaded scenario module and the bus without pickling.
         context = multiprocessing.get_context("fork")
-        state = _SignalState(bus, config.force_shutdown)
-        processes: list[multiprocessing.process.BaseProcess] = []
-        started_at = time.time()
-        started = time.monotonic()
-        series = SeriesRecorder(bus.snapshot(), started_at)
-        sizing = Sizing(config.sizing_tolerance, started) if config.sizing else None
-        deadline = started + config.duration if config.duration else None
+        watch = _Watch(config, bus, self.console)
         sys.stdout.flush()
         sys.stderr.flush()
-        with _signals_to(state):
+        with _signals_to(watch.signals):
             try:
                 for index in range(config.processes):
                     process = context.Process(
@@ -147,72 +227,11 @@ class Runner:
                         daemon=False,
                     )
                     process.start()
-                    processes.append(process)
-                self._watch(bus, processes, started, deadline, sizing, state, series)
+                    watch.processes.append(process)
+                watch.loop()
             finally:
-                self._reap(bus, processes)
-        elapsed = time.monotonic() - started
-        snapshot = bus.snapshot()
-        self.console.update(snapshot, elapsed, None)
-        dead = [(i, p.exitcode or 0) for i, p in enumerate(processes) if p.exitcode]
-        return RunResult(
-            snapshot=snapshot,
-            elapsed=elapsed,
-            stop_reason=bus.stop_reason,
-            started_at=started_at,
-            ended_at=started_at + elapsed,
-            series=series.finish(snapshot),
-            dead_processes=dead,
-            sizing=sizing.result if sizing else None,
-        )
-
-    def _watch(
-        self,
-        bus: StatsBus,
-        processes: list[multiprocessing.process.BaseProcess],
-        started: float,
-        deadline: float | None,
-        sizing: Sizing | None,
-        state: _SignalState,
-        series: SeriesRecorder,
-    ) -> None:
-        config = self.config
-        reported: set[int] = set()
-        # The loop wakes at least twice a second for the time series; the console is
-        # refreshed every --console-update seconds.
-        tick = min(config.console_update, MAX_TICK)
-        next_console = 0.0
-        while True:
-            alive = [p for p in processes if p.exitcode is None]
-            for index, process in enumerate(processes):
-                if process.exitcode and index not in reported:
-                    reported.add(index)
-                    self.console.print(
-                        f"{death_message(index, process.exitcode)}; the others go on"
-                    )
-            if not alive:
-                return
-            if state.count >= 3:
-                for process in alive:
-                    process.kill()
-            now = time.monotonic()
-            timeout = tick
-            if deadline is not None and bus.stop_reason == StopReason.RUNNING:
-                timeout = min(timeout, max(0.0, deadline - now))
-            multiprocessing.connection.wait([p.sentinel for p in alive], timeout)
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                bus.request_stop(StopReason.DURATION)
-            snapshot = bus.snapshot()
-            if config.fail is not None and snapshot.failures >= config.fail:
-                bus.request_stop(StopReason.FAIL)
-            if sizing is not None and sizing.update(snapshot):
-                bus.request_stop(StopReason.SIZING)
-            series.update(snapshot, time.time())
-            if now >= next_console:
-                next_console = now + config.console_update
-                remaining = max(0.0, deadline - now) if deadline is not None else None
-                self.console.update(snapshot, now - started, remaining)
+                self._reap(bus, watch.processes)
+        return watch.result()
 
     def _reap(self, bus: StatsBus, processes: list[multiprocessing.process.BaseProcess]) -> None:
         """Make sure no child outlives the run, however it ended."""

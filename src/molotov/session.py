@@ -18,8 +18,10 @@ from typing import Any
 import aiohttp
 
 from molotov.bus import SlotWriter
+from molotov.endpoints import EndpointWriter
 from molotov.errors import REQUEST_ERROR_KINDS, request_error_kind
 from molotov.listeners import EventSender
+from molotov.statsd import endpoint_name
 
 _contexts: weakref.WeakKeyDictionary[aiohttp.ClientSession, SessionContext] = (
     weakref.WeakKeyDictionary()
@@ -116,13 +118,14 @@ def _request_middleware(
     return middleware
 
 
-def _recording_middleware(slot: SlotWriter) -> Middleware:
+def _recording_middleware(slot: SlotWriter, endpoints: EndpointWriter | None) -> Middleware:
     """Counts every request into the process's bus slot: status class, latency, bytes, errors.
 
     Request latency runs from the moment aiohttp hands the request to the middleware chain
     (so it includes getting a pooled connection or opening one) to the arrival of the
     response headers. Response bytes are the body bytes received, counted when the body has
-    been read to its end.
+    been read to its end. With ``endpoints`` (``--statsd``), each response is also counted
+    under its Molotov-style per-request name.
     """
     clock = time.perf_counter_ns
     kind_index = {kind: i for i, kind in enumerate(REQUEST_ERROR_KINDS)}
@@ -139,7 +142,13 @@ def _recording_middleware(slot: SlotWriter) -> Middleware:
             if kind is not None:
                 slot.request_failed(kind_index[kind])
             raise
-        slot.request_done(response.status, (clock() - started) // 1000)
+        latency = (clock() - started) // 1000
+        slot.request_done(response.status, latency)
+        if endpoints is not None:
+            url = request.url
+            endpoints.record(
+                endpoint_name(request.method, url.host, url.path), response.status, latency
+            )
         content = response.content
         content.on_eof(lambda: slot.response_bytes(content.total_bytes))
         return response
@@ -157,6 +166,7 @@ class SessionFactory:
     statsd: Any = None
     verbose: int = 0
     dns_cache: bool = True
+    endpoints: EndpointWriter | None = None
 
     def create(self, worker_id: int, options: dict[str, Any]) -> aiohttp.ClientSession:
         """A session built from the ``setup()`` options where it gave any."""
@@ -174,7 +184,7 @@ class SessionFactory:
                     self.events, self.verbose, lambda: holder[0]() if holder else None
                 )
             )
-        middlewares.append(_recording_middleware(self.slot))
+        middlewares.append(_recording_middleware(self.slot, self.endpoints))
         kwargs["middlewares"] = tuple(middlewares)
         session = aiohttp.ClientSession(**kwargs)
         holder.append(weakref.ref(session))

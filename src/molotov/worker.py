@@ -23,11 +23,12 @@ import aiohttp
 
 from molotov.api import Registry, Scenario
 from molotov.bus import Counter, SlotWriter, StatsBus, StopReason
-from molotov.config import RunConfig, parse_statsd_address
+from molotov.config import RunConfig
 from molotov.errors import CONNECT_KINDS, describe_error, format_traceback
 from molotov.listeners import EventSender
 from molotov.session import SessionFactory, get_context
 from molotov.snapshot import ErrorKind
+from molotov.statsd import ScenarioStatsd, overflow_name
 
 MONITOR_INTERVAL = 0.05  # how often a process looks at the bus's stop flag
 EXIT_CRASHED = 3  # a worker process's exit code when molotov itself failed in it
@@ -81,7 +82,7 @@ class ProcessRun:
         self._active = 0
         self._scenario_index = {s.name: i for i, s in enumerate(registry.sorted_scenarios())}
         self.events = EventSender(registry.event_handlers, self._event_failed)
-        self.statsd = self._statsd_client() if config.statsd else None
+        self.statsd: ScenarioStatsd | None = self._statsd_client() if config.statsd else None
         self.sessions = SessionFactory(
             args=self.args,
             events=self.events,
@@ -89,15 +90,15 @@ class ProcessRun:
             statsd=self.statsd,
             verbose=config.verbose,
             dns_cache=not config.disable_dns_resolve,
+            endpoints=bus.endpoint_writer(index, overflow_name()) if config.statsd else None,
         )
 
-    def _statsd_client(self) -> Any:
-        import statsd
+    def _statsd_client(self) -> ScenarioStatsd:
+        from molotov.statsd import ScenarioStatsd
 
-        scheme, host, port = parse_statsd_address(self.config.statsd_address)
-        if scheme == "tcp":
-            return statsd.TCPStatsClient(host, port)
-        return statsd.StatsClient(host, port)
+        return ScenarioStatsd(
+            self.config.statsd_address, lambda text: self.slot.error(ErrorKind.STATSD, text)
+        )
 
     # -- errors ---------------------------------------------------------------------------
 
