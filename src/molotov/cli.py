@@ -20,6 +20,7 @@ from molotov.config import (
     ConfigError,
     RunConfig,
     parse_duration,
+    parse_start_at,
     parse_statsd_address,
 )
 from molotov.thresholds import ThresholdError, parse_thresholds
@@ -53,6 +54,15 @@ def _thresholds(values: list[str] | None) -> list[str]:
     except ThresholdError as exc:
         raise typer.BadParameter(str(exc)) from None
     return values or []
+
+
+def _start_at(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_start_at(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _duration(value: str | None) -> float | None:
@@ -160,6 +170,13 @@ def molotov(
             help="Write a JSON report there at the end ('-': as the last line of stdout).",
         ),
     ] = None,
+    start_at: Annotated[
+        str | None,
+        typer.Option(
+            "--start-at",
+            help="Start the workers at this time: epoch seconds or ISO 8601 UTC.",
+        ),
+    ] = None,
     uvloop: Annotated[
         bool, typer.Option("--uvloop/--no-uvloop", help="Run workers on uvloop (default).")
     ] = True,
@@ -228,6 +245,7 @@ def molotov(
         report=report,
         statsd_prefix=statsd_prefix,
         statsd_interval=statsd_interval,
+        start_at=_start_at(start_at),
     )
     explicit = {name for name in ctx.params if _given(ctx, name)}
     from molotov.start import start

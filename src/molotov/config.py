@@ -16,6 +16,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,6 +67,7 @@ class RunConfig:
     report: str | None = None
     statsd_prefix: str = DEFAULT_STATSD_PREFIX
     statsd_interval: float = 1.0
+    start_at: float | None = None  # epoch seconds
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
@@ -124,6 +126,31 @@ def parse_duration(text: str | float) -> float:
     if not math.isfinite(seconds):
         raise ValueError(f"not a duration: {text!r} (it must be a finite number of seconds)")
     return seconds
+
+
+def parse_start_at(text: str | float) -> float:
+    """Epoch seconds from ``1767225600.5`` or an ISO 8601 time (UTC when it names no zone)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    elif isinstance(text, str):
+        try:
+            value = float(text)
+        except ValueError:
+            try:
+                moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    f"not a start time: {text!r} (use epoch seconds or ISO 8601, "
+                    "e.g. 2026-11-26T15:00:00Z)"
+                ) from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            value = moment.timestamp()
+    else:
+        raise ValueError(f"not a start time: {text!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"not a start time: {text!r}")
+    return value
 
 
 def parse_statsd_address(address: str) -> tuple[str, str, int]:
@@ -186,6 +213,13 @@ def _json_str_list(value: Any) -> tuple[str, ...]:
     raise TypeError("a string or a list of strings")
 
 
+def _json_start_at(value: Any) -> float:
+    try:
+        return parse_start_at(value)
+    except ValueError:
+        raise TypeError("a start time (epoch seconds, or ISO 8601)") from None
+
+
 def _optional(convert: Any) -> Any:
     def check(value: Any) -> Any:
         return None if value is None else convert(value)
@@ -222,6 +256,7 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "report": _optional(_json_str),
     "statsd_prefix": _json_str,
     "statsd_interval": _json_float,
+    "start_at": _optional(_json_start_at),
 }
 
 

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from types import FrameType
 
 from molotov.api import Registry
@@ -121,8 +122,10 @@ class _Watch:
         self.console = console
         self.processes: list[multiprocessing.process.BaseProcess] = []
         self.signals = _SignalState(bus, config.force_shutdown)
-        self.started_at = time.time()
-        self.started = time.monotonic()
+        # The run starts now, or at --start-at: the worker processes wait for it.
+        wait = self._start_wait(config.start_at, console)
+        self.started_at = time.time() + wait
+        self.started = time.monotonic() + wait
         self.deadline = self.started + config.duration if config.duration else None
         self.series = SeriesRecorder(bus.snapshot(), self.started_at)
         self.sizing = Sizing(config.sizing_tolerance, self.started) if config.sizing else None
@@ -133,6 +136,18 @@ class _Watch:
         self._reported: set[int] = set()
         self._next_console = 0.0
         self._next_flush = self.started + config.statsd_interval
+
+    @staticmethod
+    def _start_wait(start_at: float | None, console: Console) -> float:
+        if start_at is None:
+            return 0.0
+        wait = start_at - time.time()
+        when = datetime.fromtimestamp(start_at, timezone.utc).isoformat(timespec="milliseconds")
+        if wait > 0:
+            console.print(f"Waiting {wait:.1f}s to start at {when}")
+            return wait
+        console.print(f"Warning: the start time {when} is {-wait:.1f}s past; starting now")
+        return 0.0
 
     def loop(self) -> None:
         """Until every worker process has exited."""

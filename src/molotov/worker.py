@@ -162,6 +162,9 @@ class ProcessRun:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signal.SIGTERM, self.stop)
         monitor = asyncio.create_task(self._monitor())
+        if self.config.start_at is not None:
+            # Every process (and every pod given the same --start-at) starts together.
+            await self.sleep(self.config.start_at - time.time())
         workers = self.config.workers
         self._tasks = [asyncio.create_task(self._worker(wid)) for wid in range(workers)]
         try:
