@@ -32,8 +32,8 @@ from molotov import (
 )
 from molotov._version import __version__ as package_version
 from molotov.api import SINGLE_FIXTURES, Registry, Scenario, get_registry
-from molotov.listeners import EventSender
 from molotov.bus import StatsBus
+from molotov.listeners import EventSender
 from molotov.session import SessionContext, SessionFactory
 from molotov.sync import json_request as sync_json_request
 from molotov.sync import request as sync_request

@@ -1,10 +1,156 @@
-"""``moloslave``: the name is reserved here; the repository runner lands with its own issue."""
+"""The ``moloslave`` command: run a test of a git repository's ``molotov.json``.
+
+``moloslave [OPTIONS] [REPO] [TEST]``: check REPO, clone it into a work dir, check the
+config, install its requirements into a virtual environment if it names some, then run
+``python -m molotov --config CONFIG TEST`` in the clone and exit with its exit code. The work
+dir goes away however the run ends, unless ``--directory`` or ``--keep``.
+"""
 
 from __future__ import annotations
 
+import io
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from moloslave import config as slave_config
+from moloslave import env as slave_env
+from moloslave import fetch
+from moloslave.process import Interrupted, Signals
+from molotov._version import __version__
+from molotov.config import DEFAULT_TEST, ConfigError
+
+app = typer.Typer(
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
 
 
-def main() -> None:
-    sys.stderr.write("moloslave is not part of this release yet; use `molotov` directly.\n")
-    sys.exit(2)
+class SlaveError(Exception):
+    """A problem that ends the run before the test, with one line (exit code 1)."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit(0)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _describe(options: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in options.items())
+
+
+def _work_dir(directory: Path | None) -> Path:
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix="moloslave-"))
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise SlaveError(f"--directory {str(directory)!r} must be an empty or new directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory.resolve()
+
+
+def _prepare(
+    signals: Signals, work: Path, url: str, ref: str | None, config: str, test: str
+) -> tuple[Path, slave_config.SlaveConfig, Path]:
+    """Clone, check the config, install the requirements: (clone, config, python)."""
+    repo = work / "repo"
+    _say(f"Cloning {url}" + (f" at {ref}" if ref else ""))
+    fetch.clone(url, repo, ref, io.BytesIO())  # dulwich's progress lines: not worth a log
+    checked = slave_config.load(repo, config, test)
+    python = Path(sys.executable)
+    if checked.requirements is not None:
+        _say(f"Installing {checked.requirements} into {work / 'venv'}")
+        python = slave_env.create(work / "venv")
+        requirements = repo / checked.requirements
+        code = signals.run(slave_env.pip_install_args(python, requirements), cwd=repo)
+        if signals.received is not None:
+            raise Interrupted(signals.received)  # pip had it too, and stopped
+        if code != 0:
+            raise SlaveError(f"Can't install {checked.requirements} (pip exited with {code})")
+    return repo, checked, python
+
+
+def run(
+    repo: str, test: str, ref: str | None, config: str, directory: Path | None, keep: bool
+) -> int:
+    """The whole run; its exit code."""
+    try:
+        url = fetch.check_repo(repo)
+        if ref is not None:
+            fetch.check_ref(ref)
+        work = _work_dir(directory)
+    except (fetch.FetchError, SlaveError) as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    keep = keep or directory is not None
+    with Signals() as signals:
+        try:
+            _say(f"Work dir: {work}")
+            clone, checked, python = _prepare(signals, work, url, ref, config, test)
+            args = ["-m", "molotov", "--config", checked.config, checked.test]
+            _say(f"Running: molotov {' '.join(args[2:])} ({_describe(checked.options)})")
+            env = slave_env.run_env(os.environ, checked.env, python)
+            return signals.run([str(python), *args], cwd=clone, env=env)
+        except (fetch.FetchError, ConfigError, SlaveError) as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 1
+        except Interrupted as exc:
+            sys.stderr.write(f"Interrupted ({exc}) before the test ran\n")
+            return exc.exit_code
+        finally:
+            signals.ignore()
+            if keep:
+                sys.stderr.write(f"Kept the work dir {work}\n")
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+
+
+@app.command(help="Run a molotov test of a git repository's molotov.json.")
+def moloslave(
+    repo: Annotated[
+        str,
+        typer.Argument(
+            envvar="TEST_REPO",
+            metavar="REPO",
+            show_default=False,
+            help="Git URL (https, http, git, ssh, file) or local path. Default: $TEST_REPO.",
+        ),
+    ] = "",
+    test: Annotated[
+        str,
+        typer.Argument(
+            envvar="TEST_NAME", metavar="TEST", help="Test name in the config. Default: $TEST_NAME."
+        ),
+    ] = DEFAULT_TEST,
+    ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit to run.")] = None,
+    config: Annotated[
+        str, typer.Option("--config", help="Config file, relative to the repository.")
+    ] = slave_config.DEFAULT_CONFIG,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--directory", help="Work in this (new or empty) directory and keep it."),
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary work dir.")] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    raise typer.Exit(run(repo, test, ref, config, directory, keep))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    command.main(args=args, prog_name="moloslave", standalone_mode=True)
