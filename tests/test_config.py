@@ -105,6 +105,7 @@ def test_parse_statsd_address(address, expected):
         ("tcp://localhost", "expected tcp://HOST:PORT"),
         ("udp://:8125", "expected udp://HOST:PORT"),
         ("udp://localhost:70000", "out of range"),
+        ("udp://localhost:0", "expected udp://HOST:PORT"),
         ("udp://localhost:port", "statsd address"),
     ],
 )

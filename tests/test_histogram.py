@@ -212,15 +212,20 @@ def test_minus_gives_what_was_recorded_since():
     expected = histogram_of(later_values)
     assert delta.buckets == expected.buckets
     assert delta.count == 3
-    # Known by its buckets only: its max is the top of its highest bucket (3000 here).
-    assert delta.max_us == bucket_bounds(bucket_of(3000))[1]
-    assert delta.percentile_us(100) == delta.max_us
-    assert delta.percentile_us(50) == bucket_bounds(bucket_of(700))[1]
-    assert now.minus(now) == Histogram.empty()
+    assert delta.total_us == sum(later_values)
+    # The max stays the all-time max: an observed value, and a bound for the interval.
+    assert delta.max_us == 40_000
+    assert delta.percentile_us(100) == bucket_bounds(bucket_of(3000))[1]
+    assert now.minus(now).count == 0
+    assert now.minus(Histogram.empty()) == now
 
 
-def test_from_buckets_of_nothing_is_empty():
-    assert Histogram.from_buckets([0] * NBUCKETS) == Histogram.empty()
+def test_percentiles_of_an_interval_never_exceed_the_max_seen():
+    earlier = histogram_of([5])
+    now = histogram_of([5, 1000])
+    # 1000 lies in a bucket whose top is above 1000: the max seen caps it.
+    assert bucket_bounds(bucket_of(1000))[1] > 1000
+    assert now.minus(earlier).percentile_us(99) == 1000
 
 
 # -- formatting ---------------------------------------------------------------------------

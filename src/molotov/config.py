@@ -162,7 +162,7 @@ def parse_statsd_address(address: str) -> tuple[str, str, int]:
         port = parts.port
     except ValueError as exc:
         raise ConfigError(f"statsd address {address!r}: {exc}") from None
-    if not parts.hostname or port is None:
+    if not parts.hostname or not port:
         raise ConfigError(f"statsd address {address!r}: expected {parts.scheme}://HOST:PORT")
     return parts.scheme, parts.hostname, port
 

@@ -9,10 +9,12 @@ type and message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import traceback
 
 import aiohttp
+from yarl import URL
 
 from molotov.snapshot import ErrorKind
 
@@ -55,6 +57,16 @@ def request_error_kind(exc: BaseException) -> ErrorKind | None:
     return None
 
 
+_TARGET = "_molotov_target"
+
+
+def mark_target(exc: BaseException, url: URL) -> None:
+    """Note on a transport error which ``HOST:PORT`` it concerns (not all of them say)."""
+    host = f"[{url.host}]" if url.host and ":" in url.host else url.host
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(exc, _TARGET, f"{host}:{url.port}")
+
+
 def describe_error(exc: BaseException) -> tuple[ErrorKind, str]:
     """The aggregation key of an exception a step (or a fixture) raised."""
     kind = request_error_kind(exc)
@@ -64,10 +76,14 @@ def describe_error(exc: BaseException) -> tuple[ErrorKind, str]:
             reason = exc.os_error.strerror or type(exc.os_error).__name__
             message += f", {reason}"
         return kind, message
+    target = getattr(exc, _TARGET, None)
+    if kind is not None and target is not None:
+        detail = str(exc)
+        return kind, f"{target}, {type(exc).__name__}" + (f": {detail}" if detail else "")
     text = str(exc)
     message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    if not text and exc.__traceback__ is not None:
-        # A bare `assert` says nothing: where it stands is the message.
+    if not text and kind is None and exc.__traceback__ is not None:
+        # A bare `assert` says nothing: where it stands (in the scenario) is the message.
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         message += f" at {os.path.basename(frame.filename)}:{frame.lineno}"
     return kind or ErrorKind.SCENARIO, message

@@ -63,18 +63,17 @@ class Histogram:
             max(h.max_us for h in live),
         )
 
-    @classmethod
-    def from_buckets(cls, buckets: Sequence[int]) -> Histogram:
-        """A histogram known by its buckets only: its max is the top of its highest bucket."""
-        top = max((i for i, n in enumerate(buckets) if n), default=None)
-        if top is None:
-            return cls.empty()
-        return cls(tuple(buckets), sum(buckets), 0, bucket_bounds(top)[1])
-
     def minus(self, earlier: Histogram) -> Histogram:
-        """What was recorded since ``earlier``, known by its buckets (see :meth:`from_buckets`)."""
-        return Histogram.from_buckets(
-            [a - b for a, b in zip(self.buckets, earlier.buckets, strict=True)]
+        """What was recorded since ``earlier``.
+
+        Its max stays this histogram's max: a value observed, and a bound of the interval's,
+        so the interval's percentiles never exceed a value that was really seen.
+        """
+        return Histogram(
+            tuple(a - b for a, b in zip(self.buckets, earlier.buckets, strict=True)),
+            self.count - earlier.count,
+            self.total_us - earlier.total_us,
+            self.max_us,
         )
 
     @property

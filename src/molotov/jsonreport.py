@@ -56,12 +56,7 @@ class Second:
             self.steps + other.steps,
             self.failures + other.failures,
             self.requests + other.requests,
-            Histogram.from_buckets(
-                [
-                    a + b
-                    for a, b in zip(self.durations.buckets, other.durations.buckets, strict=True)
-                ]
-            ),
+            Histogram.merge([self.durations, other.durations]),
         )
 
 
@@ -211,6 +206,8 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
                 "requests": row.requests,
                 "p50_ms": _ms(row.durations.percentile_us(50)),
                 "p99_ms": _ms(row.durations.percentile_us(99)),
+                "sum_us": row.durations.total_us,
+                "max_us": row.durations.max_us,
                 "buckets": [[i, n] for i, n in enumerate(row.durations.buckets) if n],
             }
             for row in report.series
@@ -233,7 +230,11 @@ def write(path: str | Path, doc: dict[str, Any]) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        # mkstemp makes the file private; a report is an ordinary file, as open() would make.
+        os.chmod(temp, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             json.dump(doc, stream, indent=1)
             stream.write("\n")
@@ -256,17 +257,18 @@ def dumps_line(doc: dict[str, Any]) -> str:
 def _buckets(pairs: list[list[int]]) -> list[int]:
     buckets = [0] * NBUCKETS
     for index, count in pairs:
+        if not 0 <= int(index) < NBUCKETS or int(count) < 0:
+            raise ValueError(f"bad histogram bucket {[index, count]}")
         buckets[int(index)] += int(count)
     return buckets
 
 
 def _series_row(row: dict[str, Any]) -> Second:
+    buckets = _buckets(row["buckets"])
+    # A row keeps the run's max so far (``max_us``): it caps the row's percentiles.
+    durations = Histogram(tuple(buckets), sum(buckets), int(row["sum_us"]), int(row["max_us"]))
     return Second(
-        int(row["t"]),
-        int(row["steps"]),
-        int(row["failures"]),
-        int(row["requests"]),
-        Histogram.from_buckets(_buckets(row["buckets"])),
+        int(row["t"]), int(row["steps"]), int(row["failures"]), int(row["requests"]), durations
     )
 
 

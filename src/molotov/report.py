@@ -40,7 +40,7 @@ def statuses_text(snapshot: Snapshot) -> str:
 
 
 def request_errors_text(snapshot: Snapshot) -> str:
-    """``refused=3 timeout=1``, or ``none``."""
+    """``connection refused=3 timeout=1``, or ``none``."""
     counts = zip(REQUEST_ERROR_KINDS, snapshot.request_errors_by_kind, strict=True)
     return " ".join(f"{kind.label}={n}" for kind, n in counts if n) or "none"
 

@@ -19,7 +19,7 @@ import aiohttp
 
 from molotov.bus import SlotWriter
 from molotov.endpoints import EndpointWriter
-from molotov.errors import REQUEST_ERROR_KINDS, request_error_kind
+from molotov.errors import REQUEST_ERROR_KINDS, mark_target, request_error_kind
 from molotov.listeners import EventSender
 from molotov.statsd import endpoint_name
 
@@ -141,6 +141,7 @@ def _recording_middleware(slot: SlotWriter, endpoints: EndpointWriter | None) ->
             kind = request_error_kind(exc)
             if kind is not None:
                 slot.request_failed(kind_index[kind])
+                mark_target(exc, request.url)
             raise
         latency = (clock() - started) // 1000
         slot.request_done(response.status, latency)

@@ -28,7 +28,6 @@ class ErrorKind(IntEnum):
     TIMEOUT = 11
     DNS = 12
     TLS = 13
-    STATSD = 14
 
     @property
     def label(self) -> str:
@@ -42,7 +41,6 @@ _LABELS = {
     ErrorKind.DNS: "dns error",
     ErrorKind.TLS: "tls error",
     ErrorKind.WORKER: "worker process",
-    ErrorKind.STATSD: "statsd",
 }
 
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")

@@ -17,6 +17,7 @@ then the emitter (or a scenario's client) goes quiet.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import socket
@@ -45,9 +46,16 @@ ERROR_NAMES = {
 }
 
 
+_LINE_BREAKERS = str.maketrans({":": "_", "|": "_", "@": "_", "\n": "_"})
+
+
 def endpoint_name(method: str, host: str | None, path: str) -> str:
-    """Molotov 2.x's per-request metric name, so existing dashboards keep working."""
-    return f"molotov.{HOSTNAME}.{method}.{host}.{path or '/'}"
+    """Molotov 2.x's per-request metric name, so existing dashboards keep working.
+
+    Only the characters that would break a StatsD line (``:``, ``|``, ``@``, newlines) are
+    replaced; slashes stay, as Molotov 2.x sent them.
+    """
+    return f"molotov.{HOSTNAME}.{method}.{host}.{path or '/'}".translate(_LINE_BREAKERS)
 
 
 def overflow_name() -> str:
@@ -70,29 +78,22 @@ def connect(address: str, prefix: str | None = None) -> Any:
 class ScenarioStatsd:
     """The client in ``get_context(session).statsd``: Molotov's names and the package's.
 
-    Sending errors are swallowed after one warning, so a scenario is never failed by StatsD.
+    A sending error turns it off silently, so a scenario is never failed by StatsD; the
+    parent's emitter, which talks to the same server, is the one that warns (once).
     """
 
-    def __init__(self, address: str, warn: Callable[[str], None]) -> None:
-        self._warn = warn
+    def __init__(self, address: str) -> None:
         self._client: Any = None
-        try:
+        with contextlib.suppress(OSError):
             self._client = connect(address)
-        except OSError as exc:
-            self._fail(address, exc)
-        self._address = address
-
-    def _fail(self, address: str, exc: OSError) -> None:
-        self._client = None
-        self._warn(f"StatsD at {address} is unreachable ({exc}); scenario metrics are off")
 
     def _send(self, method: str, *args: Any) -> None:
         if self._client is None:
             return
         try:
             getattr(self._client, method)(*args)
-        except OSError as exc:
-            self._fail(self._address, exc)
+        except OSError:
+            self._client = None
 
     def increment(self, stat: str, count: int = 1, rate: float = 1) -> None:
         self._send("incr", stat, count, rate)

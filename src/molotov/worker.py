@@ -96,9 +96,7 @@ class ProcessRun:
     def _statsd_client(self) -> ScenarioStatsd:
         from molotov.statsd import ScenarioStatsd
 
-        return ScenarioStatsd(
-            self.config.statsd_address, lambda text: self.slot.error(ErrorKind.STATSD, text)
-        )
+        return ScenarioStatsd(self.config.statsd_address)
 
     # -- errors ---------------------------------------------------------------------------
 
