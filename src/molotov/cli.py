@@ -170,6 +170,12 @@ def molotov(
             help="Write a JSON report there at the end ('-': as the last line of stdout).",
         ),
     ] = None,
+    step_timeout: Annotated[
+        float,
+        typer.Option(
+            "--step-timeout", min=0.001, help="Fail (and cancel) a step running longer than this."
+        ),
+    ] = 300.0,
     start_at: Annotated[
         str | None,
         typer.Option(
@@ -246,6 +252,7 @@ def molotov(
         statsd_prefix=statsd_prefix,
         statsd_interval=statsd_interval,
         start_at=_start_at(start_at),
+        step_timeout=step_timeout,
     )
     explicit = {name for name in ctx.params if _given(ctx, name)}
     from molotov.start import start

@@ -68,6 +68,7 @@ class RunConfig:
     statsd_prefix: str = DEFAULT_STATSD_PREFIX
     statsd_interval: float = 1.0
     start_at: float | None = None  # epoch seconds
+    step_timeout: float = 300.0
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
@@ -96,6 +97,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must not be negative (got {number})")
         if self.console_update <= 0:
             raise ConfigError(f"console_update must be positive (got {self.console_update})")
+        if self.step_timeout <= 0:
+            raise ConfigError(f"step_timeout must be positive (got {self.step_timeout})")
         if self.statsd_interval <= 0:
             raise ConfigError(f"statsd_interval must be positive (got {self.statsd_interval})")
         parse_statsd_address(self.statsd_address)
@@ -257,6 +260,7 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "statsd_prefix": _json_str,
     "statsd_interval": _json_float,
     "start_at": _optional(_json_start_at),
+    "step_timeout": _json_float,
 }
 
 

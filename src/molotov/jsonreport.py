@@ -13,6 +13,7 @@ import json
 import math
 import os
 import tempfile
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,16 +43,42 @@ class ReportError(Exception):
 
 @dataclass(frozen=True)
 class Second:
-    """One row of the time series: what finished during one wall-clock second."""
+    """One row of the time series: what finished during one wall-clock second.
+
+    The row's scenario durations are kept sparse (interleaved bucket index and count of the
+    non-empty buckets, in an int64 array): a run keeps a row per second, and a dense
+    histogram each would make a long run's parent grow by ~20 KB a second.
+    """
 
     t: int  # epoch seconds
     steps: int
     failures: int
     requests: int
-    durations: Histogram
+    sparse: array[int]
+    sum_us: int
+    max_us: int  # the run's largest duration so far: it caps the row's percentiles
+
+    @classmethod
+    def of(cls, t: int, steps: int, failures: int, requests: int, durations: Histogram) -> Second:
+        pairs = array("q")
+        for index, count in enumerate(durations.buckets):
+            if count:
+                pairs.extend((index, count))
+        return cls(t, steps, failures, requests, pairs, durations.total_us, durations.max_us)
+
+    @property
+    def pairs(self) -> list[tuple[int, int]]:
+        return list(zip(self.sparse[::2], self.sparse[1::2], strict=True))
+
+    @property
+    def durations(self) -> Histogram:
+        buckets = [0] * NBUCKETS
+        for index, count in self.pairs:
+            buckets[index] += count
+        return Histogram(tuple(buckets), sum(buckets), self.sum_us, self.max_us)
 
     def plus(self, other: Second) -> Second:
-        return Second(
+        return Second.of(
             self.t,
             self.steps + other.steps,
             self.failures + other.failures,
@@ -70,7 +97,7 @@ class SeriesRecorder:
 
     def _row(self, snapshot: Snapshot) -> Second:
         base = self._base
-        return Second(
+        return Second.of(
             self._second,
             snapshot.steps - base.steps,
             snapshot.failures - base.failures,
@@ -206,9 +233,9 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
                 "requests": row.requests,
                 "p50_ms": _ms(row.durations.percentile_us(50)),
                 "p99_ms": _ms(row.durations.percentile_us(99)),
-                "sum_us": row.durations.total_us,
-                "max_us": row.durations.max_us,
-                "buckets": [[i, n] for i, n in enumerate(row.durations.buckets) if n],
+                "sum_us": row.sum_us,
+                "max_us": row.max_us,
+                "buckets": [list(pair) for pair in row.pairs],
             }
             for row in report.series
         ],
@@ -267,7 +294,7 @@ def _series_row(row: dict[str, Any]) -> Second:
     buckets = _buckets(row["buckets"])
     # A row keeps the run's max so far (``max_us``): it caps the row's percentiles.
     durations = Histogram(tuple(buckets), sum(buckets), int(row["sum_us"]), int(row["max_us"]))
-    return Second(
+    return Second.of(
         int(row["t"]), int(row["steps"]), int(row["failures"]), int(row["requests"]), durations
     )
 

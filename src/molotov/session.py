@@ -23,6 +23,7 @@ from molotov.errors import REQUEST_ERROR_KINDS, mark_target, request_error_kind
 from molotov.listeners import EventSender
 from molotov.statsd import endpoint_name
 
+LOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30)
 _contexts: weakref.WeakKeyDictionary[aiohttp.ClientSession, SessionContext] = (
     weakref.WeakKeyDictionary()
 )
@@ -172,6 +173,8 @@ class SessionFactory:
     def create(self, worker_id: int, options: dict[str, Any]) -> aiohttp.ClientSession:
         """A session built from the ``setup()`` options where it gave any."""
         kwargs = dict(options)
+        # No per-request total timeout (see worker.StepTimeout): setup() may still give one.
+        kwargs.setdefault("timeout", LOAD_TIMEOUT)
         if "connector" not in kwargs:
             # A load generator wants every connection it asks for: no pool cap.
             kwargs["connector"] = aiohttp.TCPConnector(limit=0, use_dns_cache=self.dns_cache)

@@ -32,6 +32,16 @@ from molotov.statsd import ScenarioStatsd, overflow_name
 
 MONITOR_INTERVAL = 0.05  # how often a process looks at the bus's stop flag
 EXIT_CRASHED = 3  # a worker process's exit code when molotov itself failed in it
+YIELD_EVERY = 64  # steps between two forced yields of a worker (see _steps)
+
+
+class StepTimeout(TimeoutError):
+    """A step ran longer than ``--step-timeout`` and was cancelled.
+
+    Sessions have no per-request total timeout (arming a timer for every request costs ~10 %
+    of the CPU per request); this once-a-second check of every worker's step is what guards
+    against a target that never answers, as aiohttp's default 300 s total timeout did.
+    """
 
 
 class _Picker:
@@ -79,6 +89,9 @@ class ProcessRun:
         self._parent = os.getppid()
         self._stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # perf_counter_ns() when each worker's current step started, 0 between steps.
+        self._step_started = [0] * config.workers
+        self._overdue: set[int] = set()
         self._active = 0
         self._scenario_index = {s.name: i for i, s in enumerate(registry.sorted_scenarios())}
         self.events = EventSender(registry.event_handlers, self._event_failed)
@@ -148,10 +161,19 @@ class ProcessRun:
                 self.stop(StopReason.PARENT_GONE)
                 self.cancel_steps()
             now = time.monotonic()
-            if self.events and now >= next_tick:
+            if now >= next_tick:
                 next_tick = now + 1.0
-                await self.events.send("current_workers", workers=self._active)
+                self._cancel_overdue_steps()
+                if self.events:
+                    await self.events.send("current_workers", workers=self._active)
             await asyncio.sleep(MONITOR_INTERVAL)
+
+    def _cancel_overdue_steps(self) -> None:
+        limit = time.perf_counter_ns() - int(self.config.step_timeout * 1e9)
+        for wid, started in enumerate(self._step_started):
+            if started and started < limit and wid not in self._overdue:
+                self._overdue.add(wid)
+                self._tasks[wid].cancel()
 
     # -- running --------------------------------------------------------------------------
 
@@ -274,6 +296,7 @@ class ProcessRun:
         index_of = self._scenario_index
         extra_delay = self.config.delay
         clock: Callable[[], int] = time.perf_counter_ns
+        step_started = self._step_started
         for step, scenario in enumerate(self._plan(wid), start=1):
             if self.stopping:
                 break
@@ -281,13 +304,21 @@ class ProcessRun:
             if events:
                 info = scenario.as_event_dict()
                 await events.send("scenario_start", scenario=info, wid=wid)
-            started = clock()
+            started = step_started[wid] = clock()
             try:
-                await scenario.func(session, *scenario.args, **scenario.kw)
+                try:
+                    await scenario.func(session, *scenario.args, **scenario.kw)
+                finally:
+                    step_started[wid] = 0
             except asyncio.CancelledError:
                 if self.cancelled:
                     break  # a forced shutdown: the step is abandoned, not counted
-                raise
+                if wid not in self._overdue:
+                    raise
+                exc = self._step_timed_out(wid)
+                slot.step_done(index_of[scenario.name], False, (clock() - started) // 1000)
+                self._record_failure(exc)
+                delay = extra_delay
             except Exception as exc:
                 slot.step_done(index_of[scenario.name], False, (clock() - started) // 1000)
                 self._record_failure(exc)
@@ -301,9 +332,19 @@ class ProcessRun:
                 delay = scenario.delay + extra_delay
             if delay > 0:
                 await self.sleep(delay)
-            else:
-                # A scenario that never suspends must still let the monitor see a stop.
+            elif not step % YIELD_EVERY:
+                # A scenario that never suspends must still let the monitor see a stop; every
+                # step would cost ~13 % per request (each yield lets the other workers run and
+                # go cold in the caches), so only now and then.
                 await asyncio.sleep(0)
+
+    def _step_timed_out(self, wid: int) -> StepTimeout:
+        """The cancellation of an overdue step, turned back into a plain failure."""
+        self._overdue.discard(wid)
+        task = asyncio.current_task()
+        if task is not None and hasattr(task, "uncancel"):
+            task.uncancel()  # Python 3.11+: the task goes on, no longer cancelling
+        return StepTimeout(f"the step ran over {self.config.step_timeout:g}s and was cancelled")
 
     def _record_failure(self, exc: Exception) -> None:
         kind, message = describe_error(exc)
