@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+from molotov import __version__
 
 
 def read_log(tmp_path: Path) -> list[dict]:
@@ -22,3 +25,13 @@ def proc_stat(pid: int) -> tuple[str, int, int] | None:
         return None
     fields = text[text.rindex(")") + 2 :].split()
     return fields[0], int(fields[1]), int(fields[19])
+
+
+def closing(stdout: str) -> tuple[int, int]:
+    """(successes, failures) of Molotov's closing lines, which must be the last three."""
+    lines = stdout.splitlines()
+    assert lines[-3] == f"**** Molotov v{__version__}. Happy breaking! ****", stdout
+    assert lines[-1] == "*** Bye ***", stdout
+    found = re.fullmatch(r"SUCCESSES: (\d+) \| FAILURES: (\d+)", lines[-2])
+    assert found, stdout
+    return int(found[1]), int(found[2])

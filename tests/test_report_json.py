@@ -28,6 +28,7 @@ from molotov.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.jsonreport import RunReport, SeriesRecorder
 from molotov.snapshot import ScenarioStats, Snapshot
 from molotov.thresholds import PERCENTILES
+from support import closing
 
 SAFETY = 60.0  # seconds: the longest a run below may take before the test gives up
 
@@ -80,16 +81,6 @@ def scenario_file(write_scenario):
         return write_scenario(HEADER + textwrap.dedent(body), name)
 
     return write
-
-
-def closing(stdout: str) -> tuple[int, int]:
-    """(successes, failures) of Molotov's closing lines, which must be the last three."""
-    lines = stdout.splitlines()
-    assert lines[-3] == f"**** Molotov v{__version__}. Happy breaking! ****", stdout
-    assert lines[-1] == "*** Bye ***", stdout
-    found = re.fullmatch(r"SUCCESSES: (\d+) \| FAILURES: (\d+)", lines[-2])
-    assert found, stdout
-    return int(found[1]), int(found[2])
 
 
 def parse_time(text: str) -> datetime:

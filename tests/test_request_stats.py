@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from molotov import __version__
+from support import closing
 
 HEADER = textwrap.dedent(
     """\
@@ -47,15 +47,6 @@ def line_starting(stdout: str, prefix: str) -> str:
     found = [line for line in stdout.splitlines() if line.startswith(prefix)]
     assert len(found) == 1, (prefix, stdout)
     return found[0]
-
-
-def closing(stdout: str) -> tuple[int, int]:
-    lines = stdout.splitlines()
-    assert lines[-3] == f"**** Molotov v{__version__}. Happy breaking! ****", stdout
-    assert lines[-1] == "*** Bye ***", stdout
-    found = re.fullmatch(r"SUCCESSES: (\d+) \| FAILURES: (\d+)", lines[-2])
-    assert found, stdout
-    return int(found[1]), int(found[2])
 
 
 def requests_count(stdout: str) -> int:

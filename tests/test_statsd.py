@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from molotov import __version__
 from molotov.endpoints import ENTRIES
 from molotov.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.snapshot import ScenarioStats, Snapshot
 from molotov.statsd import SAMPLES_PER_FLUSH, StatsdEmitter, endpoint_name
+from support import closing
 
 HOST = socket.gethostname()
 DRAIN = 0.3  # seconds: datagrams sent at the very end of a run still arrive
@@ -123,15 +123,6 @@ def scenario_file(write_scenario):
         write_scenario(HEADER + textwrap.dedent(body))
 
     return write
-
-
-def closing(stdout: str) -> tuple[int, int]:
-    lines = stdout.splitlines()
-    assert lines[-3] == f"**** Molotov v{__version__}. Happy breaking! ****", stdout
-    assert lines[-1] == "*** Bye ***", stdout
-    found = re.fullmatch(r"SUCCESSES: (\d+) \| FAILURES: (\d+)", lines[-2])
-    assert found, stdout
-    return int(found[1]), int(found[2])
 
 
 def total(lines: list[Line], name: str, kind: str = "c") -> float:

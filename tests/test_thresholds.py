@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import pytest
 
-from molotov import __version__
 from molotov.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.snapshot import ScenarioStats, Snapshot
 from molotov.thresholds import (
@@ -26,6 +25,7 @@ from molotov.thresholds import (
     parse_thresholds,
     result_lines,
 )
+from support import closing
 
 # -- parsing ----------------------------------------------------------------------------------
 
@@ -391,15 +391,6 @@ def scenario_file(write_scenario):
         write_scenario(HEADER + textwrap.dedent(body))
 
     return write
-
-
-def closing(stdout: str) -> tuple[int, int]:
-    lines = stdout.splitlines()
-    assert lines[-3] == f"**** Molotov v{__version__}. Happy breaking! ****", stdout
-    assert lines[-1] == "*** Bye ***", stdout
-    found = re.fullmatch(r"SUCCESSES: (\d+) \| FAILURES: (\d+)", lines[-2])
-    assert found, stdout
-    return int(found[1]), int(found[2])
 
 
 def threshold_rows(stdout: str) -> dict[str, tuple[str, str]]:
