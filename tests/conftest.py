@@ -136,19 +136,25 @@ def run_molotov(target: Target, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Run the real ``molotov`` command (``python -m molotov``) and wait for it."""
 
     def run(*args: str, cwd: Path | None = None, timeout: float = 60, **env: str) -> Result:
-        done = subprocess.run(
-            [sys.executable, "-m", "molotov", *args],
-            cwd=cwd or tmp_path,
-            env=molotov_env(target.url, **env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        return Result(done.returncode, done.stdout, done.stderr)
+        argv = [sys.executable, "-m", "molotov", *args]
+        return run_command(argv, cwd or tmp_path, molotov_env(target.url, **env), timeout)
 
     return run
+
+
+def run_command(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Result:
+    """Run a command to its end, no stdin, its output captured as text."""
+    done = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
 
 
 def _orphaned_buses() -> set[str]:

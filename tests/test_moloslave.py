@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from dulwich import porcelain
 
-from conftest import Result
+from conftest import Result, run_command
 from support import proc_stat
 
 BIN = Path(sys.executable).parent
@@ -121,17 +121,7 @@ def slave_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def moloslave(slave_env: dict[str, str], tmp_path: Path):
     def run(*args: str, timeout: float = 90, **extra: str) -> Result:
-        done = subprocess.run(
-            [str(MOLOSLAVE), *args],
-            cwd=tmp_path,
-            env={**slave_env, **extra},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        return Result(done.returncode, done.stdout, done.stderr)
+        return run_command([str(MOLOSLAVE), *args], tmp_path, {**slave_env, **extra}, timeout)
 
     return run
 
