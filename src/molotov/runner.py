@@ -9,6 +9,7 @@ are reaped and the shared memory is unlinked.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import multiprocessing.connection
 import signal
@@ -232,6 +233,10 @@ class Runner:
         watch = _Watch(config, bus, self.console)
         sys.stdout.flush()
         sys.stderr.flush()
+        # What the children inherit (aiohttp, the scenario module, ...) lives as long as they
+        # do: out of the collector's sight, their full collections skip it and leave its
+        # pages shared (measured: -2.4 % CPU per request for -p 2, neutral for -p 1).
+        gc.freeze()
         with _signals_to(watch.signals):
             try:
                 for index in range(config.processes):
@@ -243,6 +248,7 @@ class Runner:
                     )
                     process.start()
                     watch.processes.append(process)
+                gc.unfreeze()  # the parent's own objects go back to the collector
                 watch.loop()
             finally:
                 self._reap(bus, watch.processes)
