@@ -51,3 +51,24 @@ async def options(worker_id, args):
     assert "SUCCESSES: 0 | FAILURES: 1" in result.stdout
     assert "Request errors: timeout=1" in result.stdout
     assert (tmp_path / "timeouts").read_text().split() == ["0.3"]
+
+
+def test_a_timed_out_step_sends_scenario_failure(write_scenario, run_molotov, target, tmp_path):
+    write_scenario(
+        SLOW
+        + """
+
+from molotov import events
+
+
+@events()
+async def seen(event, **info):
+    if event == "scenario_failure":
+        with open("failures", "a") as out:
+            out.write(type(info["exception"]).__name__ + "\\n")
+"""
+    )
+    result = run_molotov("-r", "1", "-c", "--step-timeout", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert "SUCCESSES: 0 | FAILURES: 1" in result.stdout
+    assert (tmp_path / "failures").read_text().split() == ["StepTimeout"]

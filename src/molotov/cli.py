@@ -7,7 +7,7 @@ really starts, so ``--help`` and ``--version`` stay fast.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import typer
@@ -56,20 +56,12 @@ def _thresholds(values: list[str] | None) -> list[str]:
     return values or []
 
 
-def _start_at(value: str | None) -> float | None:
+def _seconds(parse: Callable[[str], float], value: str | None) -> float | None:
+    """A duration or a time from its flag (None when not given); a bad one is a usage error."""
     if value is None:
         return None
     try:
-        return parse_start_at(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-
-def _duration(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
+        return parse(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
@@ -224,7 +216,7 @@ def molotov(
         scenario=scenario,
         workers=workers,
         processes=processes,
-        duration=_duration(duration),
+        duration=_seconds(parse_duration, duration),
         max_runs=max_runs,
         ramp_up=ramp_up,
         delay=delay,
@@ -251,7 +243,7 @@ def molotov(
         report=report,
         statsd_prefix=statsd_prefix,
         statsd_interval=statsd_interval,
-        start_at=_start_at(start_at),
+        start_at=_seconds(parse_start_at, start_at),
         step_timeout=step_timeout,
     )
     explicit = {name for name in ctx.params if _given(ctx, name)}

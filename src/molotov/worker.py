@@ -95,7 +95,7 @@ class ProcessRun:
         self._active = 0
         self._scenario_index = {s.name: i for i, s in enumerate(registry.sorted_scenarios())}
         self.events = EventSender(registry.event_handlers, self._event_failed)
-        self.statsd: ScenarioStatsd | None = self._statsd_client() if config.statsd else None
+        self.statsd = ScenarioStatsd(config.statsd_address) if config.statsd else None
         self.sessions = SessionFactory(
             args=self.args,
             events=self.events,
@@ -105,11 +105,6 @@ class ProcessRun:
             dns_cache=not config.disable_dns_resolve,
             endpoints=bus.endpoint_writer(index, overflow_name()) if config.statsd else None,
         )
-
-    def _statsd_client(self) -> ScenarioStatsd:
-        from molotov.statsd import ScenarioStatsd
-
-        return ScenarioStatsd(self.config.statsd_address)
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -308,17 +303,16 @@ class ProcessRun:
             try:
                 try:
                     await scenario.func(session, *scenario.args, **scenario.kw)
+                except asyncio.CancelledError:
+                    if self.cancelled or wid not in self._overdue:
+                        raise
+                    raise self._step_timed_out(wid) from None  # a failure like any other
                 finally:
                     step_started[wid] = 0
             except asyncio.CancelledError:
                 if self.cancelled:
                     break  # a forced shutdown: the step is abandoned, not counted
-                if wid not in self._overdue:
-                    raise
-                exc = self._step_timed_out(wid)
-                slot.step_done(index_of[scenario.name], False, (clock() - started) // 1000)
-                self._record_failure(exc)
-                delay = extra_delay
+                raise
             except Exception as exc:
                 slot.step_done(index_of[scenario.name], False, (clock() - started) // 1000)
                 self._record_failure(exc)
