@@ -14,7 +14,7 @@ import math
 import os
 import tempfile
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,67 +42,126 @@ class ReportError(Exception):
 
 
 @dataclass(frozen=True)
-class Second:
-    """One row of the time series: what finished during one wall-clock second.
+class Sparse:
+    """A histogram kept sparse: the non-empty buckets' (index, count), interleaved in an int32
+    array (a series keeps a few of these per second of the run: dense ones would make a long
+    run's parent grow by ~20 KB a second each), with its count, sum and max."""
 
-    The row's scenario durations are kept sparse (interleaved bucket index and count of the
-    non-empty buckets, in an int64 array): a run keeps a row per second, and a dense
-    histogram each would make a long run's parent grow by ~20 KB a second.
+    pairs: array[int]
+    count: int = 0
+    sum_us: int = 0
+    max_us: int = 0
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> Sparse:
+        pairs = array("i")
+        for index, count in enumerate(histogram.buckets):
+            if count:
+                pairs.extend((index, count))
+        return cls(pairs, histogram.count, histogram.total_us, histogram.max_us)
+
+    @classmethod
+    def empty(cls) -> Sparse:
+        return cls(array("i"))
+
+    def items(self) -> list[tuple[int, int]]:
+        return list(zip(self.pairs[::2], self.pairs[1::2], strict=True))
+
+    @property
+    def histogram(self) -> Histogram:
+        buckets = [0] * NBUCKETS
+        for index, count in self.items():
+            buckets[index] += count
+        return Histogram(tuple(buckets), self.count, self.sum_us, self.max_us)
+
+    def plus(self, other: Sparse) -> Sparse:
+        if not other.count:
+            return self
+        if not self.count:
+            return other
+        return Sparse.of(Histogram.merge([self.histogram, other.histogram]))
+
+
+def _zeros(n: int) -> tuple[int, ...]:
+    return (0,) * n
+
+
+@dataclass(frozen=True)
+class Second:
+    """One row of the time series: what happened during one wall-clock second.
+
+    Counters are what finished (steps, requests) or started (``started``), or was dropped,
+    during the second; ``workers`` is the number active at its end, ``target`` what the rate
+    or the stages asked for at its middle. Each histogram's max is the run's largest value so
+    far: a bound of the second's values, so its percentiles never exceed a value really seen.
     """
 
     t: int  # epoch seconds
     steps: int
     failures: int
     requests: int
-    sparse: array[int]
-    sum_us: int
-    max_us: int  # the run's largest duration so far: it caps the row's percentiles
-
-    @classmethod
-    def of(cls, t: int, steps: int, failures: int, requests: int, durations: Histogram) -> Second:
-        pairs = array("q")
-        for index, count in enumerate(durations.buckets):
-            if count:
-                pairs.extend((index, count))
-        return cls(t, steps, failures, requests, pairs, durations.total_us, durations.max_us)
-
-    @property
-    def pairs(self) -> list[tuple[int, int]]:
-        return list(zip(self.sparse[::2], self.sparse[1::2], strict=True))
-
-    @property
-    def durations(self) -> Histogram:
-        buckets = [0] * NBUCKETS
-        for index, count in self.pairs:
-            buckets[index] += count
-        return Histogram(tuple(buckets), sum(buckets), self.sum_us, self.max_us)
+    durations: Sparse
+    started: int = 0
+    dropped: int = 0
+    workers: int = 0
+    target: float | None = None
+    statuses: tuple[int, ...] = _zeros(len(STATUS_CLASSES))
+    request_errors: tuple[int, ...] = _zeros(len(REQUEST_ERROR_KINDS))
+    response_times: Sparse = dataclasses.field(default_factory=Sparse.empty)
+    request_latency: Sparse = dataclasses.field(default_factory=Sparse.empty)
 
     def plus(self, other: Second) -> Second:
-        return Second.of(
-            self.t,
-            self.steps + other.steps,
-            self.failures + other.failures,
-            self.requests + other.requests,
-            Histogram.merge([self.durations, other.durations]),
+        """Two load generators' rows of the same second, as one."""
+        target = None
+        if self.target is not None or other.target is not None:
+            target = (self.target or 0.0) + (other.target or 0.0)
+        return Second(
+            t=self.t,
+            steps=self.steps + other.steps,
+            failures=self.failures + other.failures,
+            requests=self.requests + other.requests,
+            durations=self.durations.plus(other.durations),
+            started=self.started + other.started,
+            dropped=self.dropped + other.dropped,
+            workers=self.workers + other.workers,
+            target=target,
+            statuses=_add([self.statuses, other.statuses]),
+            request_errors=_add([self.request_errors, other.request_errors]),
+            response_times=self.response_times.plus(other.response_times),
+            request_latency=self.request_latency.plus(other.request_latency),
         )
 
 
 class SeriesRecorder:
     """Cuts a run's snapshots into per-second rows whose sums equal the final totals."""
 
-    def __init__(self, first: Snapshot, wall_start: float) -> None:
+    def __init__(
+        self,
+        first: Snapshot,
+        wall_start: float,
+        target: Callable[[float], float | None] | None = None,
+    ) -> None:
         self._base = first
         self._second = int(wall_start)
+        self._target = target
         self.rows: list[Second] = []
 
     def _row(self, snapshot: Snapshot) -> Second:
         base = self._base
-        return Second.of(
-            self._second,
-            snapshot.steps - base.steps,
-            snapshot.failures - base.failures,
-            snapshot.requests - base.requests,
-            snapshot.durations.minus(base.durations),
+        return Second(
+            t=self._second,
+            steps=snapshot.steps - base.steps,
+            failures=snapshot.failures - base.failures,
+            requests=snapshot.requests - base.requests,
+            durations=Sparse.of(snapshot.durations.minus(base.durations)),
+            started=snapshot.started - base.started,
+            dropped=snapshot.dropped - base.dropped,
+            workers=snapshot.workers,
+            target=self._target(self._second + 0.5) if self._target else None,
+            statuses=_minus(snapshot.statuses, base.statuses),
+            request_errors=_minus(snapshot.request_errors_by_kind, base.request_errors_by_kind),
+            response_times=Sparse.of(snapshot.response_times.minus(base.response_times)),
+            request_latency=Sparse.of(snapshot.request_latency.minus(base.request_latency)),
         )
 
     def update(self, snapshot: Snapshot, wall_now: float) -> None:
@@ -116,6 +175,10 @@ class SeriesRecorder:
         self.rows.append(self._row(snapshot))
         self._base = snapshot
         return self.rows
+
+
+def _minus(now: tuple[int, ...], before: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(a - b for a, b in zip(now, before, strict=True))
 
 
 @dataclass(frozen=True)
@@ -168,6 +231,46 @@ def histogram_from_json(data: dict[str, Any]) -> Histogram:
     return Histogram(tuple(buckets), int(data["count"]), int(data["sum_us"]), int(data["max_us"]))
 
 
+def _brief_json(sparse: Sparse) -> dict[str, Any]:
+    """A series row's histogram: count, p50 and p99 (bucket tops), sum, max, buckets."""
+    histogram = sparse.histogram
+    return {
+        "count": sparse.count,
+        "p50_ms": _ms(histogram.percentile_us(50)),
+        "p99_ms": _ms(histogram.percentile_us(99)),
+        "sum_us": sparse.sum_us,
+        "max_us": sparse.max_us,
+        "buckets": [list(pair) for pair in sparse.items()],
+    }
+
+
+def _row_json(row: Second) -> dict[str, Any]:
+    durations = _brief_json(row.durations)
+    return {
+        "t": row.t,
+        "time": _iso(row.t),
+        "steps": row.steps,
+        "failures": row.failures,
+        "requests": row.requests,
+        "started": row.started,
+        "dropped": row.dropped,
+        "workers": row.workers,
+        "target": None if row.target is None else round(row.target, 3),
+        # The step durations' histogram, flat in the row (the schema's first form).
+        "p50_ms": durations["p50_ms"],
+        "p99_ms": durations["p99_ms"],
+        "sum_us": durations["sum_us"],
+        "max_us": durations["max_us"],
+        "buckets": durations["buckets"],
+        "status_classes": dict(zip(STATUS_CLASSES, row.statuses, strict=True)),
+        "request_errors": {
+            kind.label: n for kind, n in zip(REQUEST_ERROR_KINDS, row.request_errors, strict=True)
+        },
+        "response_times": _brief_json(row.response_times),
+        "request_latency": _brief_json(row.request_latency),
+    }
+
+
 def _rate(count: int, seconds: float) -> float:
     return round(count / seconds, 3) if seconds > 0 else 0.0
 
@@ -186,6 +289,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
         "duration_s": round(seconds, 3),
         "stop_reason": report.stop_reason,
         "merged_from": report.merged_from,
+        "model": "open" if report.options.get("rate") is not None else "closed",
         "options": report.options,
         "totals": {
             "steps": snap.steps,
@@ -202,6 +306,8 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
             "connection_failures": snap.connection_failures,
             "setup_failures": snap.setup_failures,
             "session_setup_failures": snap.session_setup_failures,
+            "started": snap.started,
+            "dropped": snap.dropped,
         },
         "status_classes": dict(zip(STATUS_CLASSES, snap.statuses, strict=True)),
         "request_errors": {
@@ -214,6 +320,8 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
         ],
         "errors_dropped": snap.errors_dropped,
         "scenario_durations": histogram_json(snap.durations),
+        "scenario_response_times": histogram_json(snap.response_times),
+        "start_lateness": histogram_json(snap.start_lateness),
         "request_latency": histogram_json(snap.request_latency),
         "scenarios": {
             s.name: {
@@ -221,24 +329,11 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
                 "failures": s.failures,
                 "steps_per_s": _rate(s.steps, seconds),
                 "durations": histogram_json(s.durations),
+                "response_times": histogram_json(s.response_times),
             }
             for s in snap.scenarios
         },
-        "series": [
-            {
-                "t": row.t,
-                "time": _iso(row.t),
-                "steps": row.steps,
-                "failures": row.failures,
-                "requests": row.requests,
-                "p50_ms": _ms(row.durations.percentile_us(50)),
-                "p99_ms": _ms(row.durations.percentile_us(99)),
-                "sum_us": row.sum_us,
-                "max_us": row.max_us,
-                "buckets": [list(pair) for pair in row.pairs],
-            }
-            for row in report.series
-        ],
+        "series": [_row_json(row) for row in report.series],
         "thresholds": [
             {
                 "expression": r.threshold.text,
@@ -290,12 +385,30 @@ def _buckets(pairs: list[list[int]]) -> list[int]:
     return buckets
 
 
+def _sparse(data: dict[str, Any]) -> Sparse:
+    """A series row's histogram; its ``max_us`` is the run's so far, a bound of the row's."""
+    buckets = _buckets(data["buckets"])
+    return Sparse.of(
+        Histogram(tuple(buckets), sum(buckets), int(data["sum_us"]), int(data["max_us"]))
+    )
+
+
 def _series_row(row: dict[str, Any]) -> Second:
-    buckets = _buckets(row["buckets"])
-    # A row keeps the run's max so far (``max_us``): it caps the row's percentiles.
-    durations = Histogram(tuple(buckets), sum(buckets), int(row["sum_us"]), int(row["max_us"]))
-    return Second.of(
-        int(row["t"]), int(row["steps"]), int(row["failures"]), int(row["requests"]), durations
+    target = row["target"]
+    return Second(
+        t=int(row["t"]),
+        steps=int(row["steps"]),
+        failures=int(row["failures"]),
+        requests=int(row["requests"]),
+        durations=_sparse(row),
+        started=int(row["started"]),
+        dropped=int(row["dropped"]),
+        workers=int(row["workers"]),
+        target=None if target is None else float(target),
+        statuses=tuple(int(row["status_classes"][name]) for name in STATUS_CLASSES),
+        request_errors=tuple(int(row["request_errors"][k.label]) for k in REQUEST_ERROR_KINDS),
+        response_times=_sparse(row["response_times"]),
+        request_latency=_sparse(row["request_latency"]),
     )
 
 
@@ -307,7 +420,11 @@ def from_document(doc: dict[str, Any]) -> RunReport:
         taken_at=0.0,
         scenarios=tuple(
             ScenarioStats(
-                name, int(s["successes"]), int(s["failures"]), histogram_from_json(s["durations"])
+                name,
+                int(s["successes"]),
+                int(s["failures"]),
+                histogram_from_json(s["durations"]),
+                histogram_from_json(s["response_times"]),
             )
             for name, s in doc["scenarios"].items()
         ),
@@ -325,6 +442,9 @@ def from_document(doc: dict[str, Any]) -> RunReport:
         response_bytes=int(doc["totals"]["response_bytes"]),
         request_errors_by_kind=tuple(int(request_errors[k.label]) for k in REQUEST_ERROR_KINDS),
         request_latency=histogram_from_json(doc["request_latency"]),
+        started=int(doc["totals"]["started"]),
+        dropped=int(doc["totals"]["dropped"]),
+        start_lateness=histogram_from_json(doc["start_lateness"]),
     )
     return RunReport(
         snapshot=snapshot,
@@ -385,6 +505,7 @@ def _merge_scenarios(snapshots: Sequence[Snapshot]) -> tuple[ScenarioStats, ...]
                 sum(p.successes for p in parts),
                 sum(p.failures for p in parts),
                 Histogram.merge([p.durations for p in parts]),
+                Histogram.merge([p.response_times for p in parts]),
             )
         )
     return tuple(merged)
@@ -412,6 +533,7 @@ def merge(reports: Sequence[RunReport]) -> RunReport:
         statuses=_add([s.statuses for s in snaps]),
         request_errors_by_kind=_add([s.request_errors_by_kind for s in snaps]),
         request_latency=Histogram.merge([s.request_latency for s in snaps]),
+        start_lateness=Histogram.merge([s.start_lateness for s in snaps]),
         **counters,
     )
     seconds: dict[int, Second] = {}
