@@ -10,9 +10,10 @@ requests were served. Three parts:
   the target served / the run's duration), its error against R, and the start lateness
   (actual start - scheduled start) p50/p99/max from the run's JSON report;
 * **CPU per request**, open against closed at the same request rate: the closed model
-  saturated (``-w 100``) gives a rate; the open model runs at 95 % of it (``--rate``), and
-  the CPU per request of the two is compared, interleaved over ``--repeat`` passes (the median
-  of the per-pass ratios, as in the main table);
+  saturated (``-w 100``) gives a rate S; at S/2, the closed model paced by ``--delay`` (50
+  workers) and the open model (``--rate S/2``) are compared, interleaved over ``--repeat``
+  passes (the median of the per-pass ratios, as in the main table). At saturation the open
+  model cannot be compared at the same rate: its arrivals would queue and drop;
 * **coordinated omission**: a 20 s run at 200 steps/s against a target that stalls for 2 s
   once (``GET /__stall?s=2`` at t = 10 s), in the closed model (2 workers, ``--delay``
   pacing them to ~200/s) and in the open model (``--rate 200``): the closed model's p99 hides
@@ -123,20 +124,29 @@ def accuracy(target: Target, pinning: Pinning, workdir: Path, seconds: float) ->
 
 
 def cpu_cost(target: Target, pinning: Pinning, scenario: Path, options: argparse.Namespace) -> None:
+    """Open against closed at one request rate: half of what the closed model reaches."""
     sink = UdpSink()
     try:
-        closed = Row("closed", "closed -w 100", [*molotov_cmd(), "-w", "100", "-q", str(scenario)])
-        probe = measure(closed, target, pinning, sink, options.warmup, options.window)
+        saturated = Row("saturated", "closed -w 100", [*molotov_cmd(), "-w", "100", "-q",
+                        str(scenario)])  # fmt: skip
+        probe = measure(saturated, target, pinning, sink, options.warmup, options.window)
         if probe is None:
-            print(f"closed model row failed: {closed.note}")
+            print(f"closed model row failed: {saturated.note}")
             return
-        rate = round(probe.rps * 0.95)
-        opened = Row(
-            "open",
-            f"open --rate {rate}",
-            [*molotov_cmd(), "--rate", str(rate), "-w", "100", "--max-workers", "400", "-q",
+        rate = max(100, round(probe.rps / 2, -2))
+        workers = 50
+        # The closed model paced to the rate: 50 workers, each sleeping 50/rate s a step.
+        closed = Row(
+            "closed",
+            f"closed -w {workers} --delay {workers / rate:.4f}",
+            [*molotov_cmd(), "-w", str(workers), "--delay", f"{workers / rate:.6f}", "-q",
              str(scenario)],
         )  # fmt: skip
+        opened = Row(
+            "open",
+            f"open --rate {rate:g} -w {workers}",
+            [*molotov_cmd(), "--rate", f"{rate:g}", "-w", str(workers), "-q", str(scenario)],
+        )
         ratios = []
         for _ in range(options.repeat):
             pair = [measure(row, target, pinning, sink, options.warmup, options.window)
@@ -149,7 +159,11 @@ def cpu_cost(target: Target, pinning: Pinning, scenario: Path, options: argparse
             ratios.append(pair[1].cpu_us / pair[0].cpu_us)
     finally:
         sink.close()
-    print(f"\nCPU per request, open against closed ({options.repeat} interleaved passes)")
+    print(
+        f"\nCPU per request, open against closed at {rate:g} req/s (half the closed model's "
+        f"{probe.rps:,.0f} req/s at -w 100, {probe.cpu_us:.1f} us/req); "
+        f"{options.repeat} interleaved passes"
+    )
     print_table(
         ["client", "req/s", "CPU us/req", "vs closed"],
         [

@@ -27,7 +27,10 @@ from molotov.shape import LoadShape, arrival_offsets, local_share
 if TYPE_CHECKING:
     from molotov.worker import ProcessRun
 
-LONG_SLEEP = 0.05  # seconds: a wait longer than this also wakes up on a stop
+# The event loop's timers have a millisecond's resolution (libuv's, under uvloop): a shorter
+# sleep would come back at once and spin until the arrival is due. The scheduler sleeps at
+# least this long, then pushes every arrival that has come due meanwhile.
+TIMER_RESOLUTION = 0.001
 
 
 def rate_shape(config: RunConfig) -> LoadShape:
@@ -142,17 +145,14 @@ class Scheduler:
         run, arrivals = self._run, self._arrivals
         end = self._end
         clock = time.monotonic_ns
-        sleep = asyncio.sleep
         try:
             for offset in self._offsets:
                 if end is not None and offset >= end:
                     break
                 due = start_ns + int(offset * 1e9)
                 wait = (due - clock()) / 1e9
-                if wait > LONG_SLEEP:
-                    await run.sleep(wait)
-                elif wait > 0:
-                    await sleep(wait)
+                if wait > 0:
+                    await run.sleep(max(wait, TIMER_RESOLUTION))
                 if run.stopping:
                     return
                 arrivals.push(due)

@@ -30,6 +30,7 @@ from molotov.statsd import ScenarioStatsd, overflow_name
 
 MONITOR_INTERVAL = 0.05  # how often a process looks at the bus's stop flag
 START_POLL = 0.002  # how often a ready process looks for the start instant
+SHORT_SLEEP = 0.05  # seconds: a sleep this short does not need to wake up on a stop
 EXIT_CRASHED = 3  # a worker process's exit code when molotov itself failed in it
 
 
@@ -98,8 +99,15 @@ class ProcessRun:
         self.pool.cancel(asyncio.current_task())
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep, but wake up as soon as the run stops."""
+        """Sleep, but wake up as soon as the run stops.
+
+        A short sleep is a plain one (callers look at ``stopping`` after it): waiting on the
+        stop event costs a task and a timeout per sleep, ~3x the plain sleep's CPU.
+        """
         if self.stopping:
+            return
+        if seconds <= SHORT_SLEEP:
+            await asyncio.sleep(seconds)
             return
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._stop_event.wait(), seconds)
