@@ -105,7 +105,8 @@ def parse(document: Any, name: str) -> Recording:
     if not isinstance(entries, list):
         raise HarError(f"{name} is not a HAR file: no 'log.entries' list")
     creator = log.get("creator")
-    pages = log.get("pages") or []
+    pages = log.get("pages", [])
+    pages = [] if pages is None else pages
     if not isinstance(pages, list):
         raise HarError(f"{name}: 'log.pages' must be a list")
     return Recording(

@@ -118,8 +118,9 @@ def render(plan: Plan, source: str) -> str:
     lines = [DOCSTRING.format(variables="\n".join(_variables(plan))), ""]
     lines += ["import asyncio"] if think else []
     lines += ["import os", "from argparse import Namespace", "from typing import Any", ""]
-    lines += ["from aiohttp import ClientSession, CookieJar", ""]
-    lines += ["from molotov import scenario, setup", ""]
+    # One block: in the project of the person who runs it, molotov is a third-party package.
+    lines += ["from aiohttp import ClientSession, CookieJar", "from molotov import scenario, setup"]
+    lines.append("")
     recorded = f"# Recorded in {source!r}" + (f" by {plan.creator!r}." if plan.creator else ".")
     lines.append(recorded)
     if plan.left_out:

@@ -242,14 +242,14 @@ def _main_origin(recording: Recording) -> tuple[str, str]:
 
 def _left_out_reason(entry: Entry, scheme: str) -> str | None:
     """Why an entry is never replayed, or None."""
+    if entry.resource_type in STREAM_TYPES or entry.response_type == "text/event-stream":
+        return "stream"
     if scheme not in ("http", "https"):
         return "scheme"
     if entry.resource_type == "preflight" or (
         entry.method == "OPTIONS" and entry.header("access-control-request-method")
     ):
         return "preflight"
-    if entry.resource_type in STREAM_TYPES or entry.response_type == "text/event-stream":
-        return "stream"
     return None
 
 

@@ -14,7 +14,6 @@ from argparse import Namespace
 from typing import Any
 
 from aiohttp import ClientSession
-
 from molotov import events, scenario, setup
 
 # The service under test: the environment variable TARGET_URL wins.
