@@ -10,6 +10,7 @@ Used by tests/test_molostart_browser.py and tests/fixtures/record_har.py.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import threading
@@ -31,10 +32,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ASSETS = {"/static/site.css", "/static/app.js", "/static/logo.png"}
+# A real 1x1 PNG: Chromium fetches an image that does not decode a second time, unrecorded.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
 TOKEN = "Bearer recorded-token-123"  # what the page's script sends: must not be copied
 
 HOME = """<!doctype html>
-<html><head><title>Home</title>
+<html><head><title>Home</title><link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/site.css"><script src="/static/app.js"></script>
 </head><body><h1>Home</h1><img src="/static/logo.png" alt="logo">
 <form method="post" action="/login">
@@ -51,7 +56,8 @@ Promise.all([
 </script></body></html>
 """
 PRODUCTS = """<!doctype html>
-<html><head><title>Products</title><link rel="stylesheet" href="/static/site.css"></head>
+<html><head><title>Products</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/site.css"></head>
 <body><h1>Products</h1></body></html>
 """
 
@@ -72,7 +78,7 @@ class Hit:
 
     @property
     def is_asset(self) -> bool:
-        return self.path in ASSETS or self.path.endswith(".ico")
+        return self.path in ASSETS
 
 
 @dataclass
@@ -95,9 +101,10 @@ def _main_app(site: Site) -> web.Application:
         return response
 
     async def asset(request: web.Request) -> web.Response:
-        kinds = {".css": "text/css", ".js": "application/javascript", ".png": "image/png"}
-        kind = kinds[Path(request.path).suffix]
-        return web.Response(body=b"/* asset */", content_type=kind)
+        if request.path.endswith(".png"):
+            return web.Response(body=PIXEL, content_type="image/png")
+        kind = "text/css" if request.path.endswith(".css") else "application/javascript"
+        return web.Response(text="/* asset */", content_type=kind)
 
     async def items(request: web.Request) -> web.Response:
         return web.json_response([{"id": i} for i in range(int(request.query["limit"]))])
@@ -149,10 +156,7 @@ def _logger(site: Site, server: str):  # type: ignore[no-untyped-def]
                 headers={name.lower(): value for name, value in request.headers.items()},
             )
         )
-        try:
-            return await handler(request)
-        except web.HTTPNotFound:
-            return web.Response(status=404, text="not found")  # favicon.ico, say
+        return await handler(request)
 
     return log
 
