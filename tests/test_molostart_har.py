@@ -370,7 +370,7 @@ def test_a_recording_of_only_assets_has_nothing_to_replay(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert (
         result.stderr
-        == "nothing to replay: the recording has only 1 static assets (--include-assets)\n"
+        == "nothing to replay, all was left out: static assets (--include-assets): 1\n"
     )
     assert not (tmp_path / "out").exists()
 

@@ -130,7 +130,6 @@ class Call:
 class Scenario:
     name: str
     number: int
-    started: float
     calls: tuple[Call, ...]
     delay: float  # seconds to sleep after it, until the next page started (--think-time)
 
@@ -286,13 +285,14 @@ class _Origins:
 class _Secrets:
     """Cookies or credential headers seen in the replayed requests, each with a variable."""
 
-    def __init__(self, prefix: str, taken: set[str]) -> None:
+    def __init__(self, prefix: str, taken: set[str], by_case: bool) -> None:
         self.prefix = prefix
         self.taken = taken
+        self.by_case = by_case
         self.by_name: dict[str, Secret] = {}
 
     def add(self, name: str) -> None:
-        key = name.lower() if self.prefix == "HEADER" else name  # header names have no case
+        key = name if self.by_case else name.lower()
         if key not in self.by_name:
             variable = pysource.unique(pysource.constant(self.prefix, name), self.taken)
             self.by_name[key] = Secret(name, variable)
@@ -329,14 +329,8 @@ def _gap(before: Entry, after: Entry) -> float:
     return gap if gap >= THINK_TIME_MIN else 0.0
 
 
-def plan(
-    recording: Recording,
-    include_hosts: Sequence[str] = (),
-    include_assets: bool = False,
-    think_time: bool = False,
-) -> Plan:
-    """Decide what of ``recording`` the generated load test replays."""
-    main_scheme, main_netloc = _main_origin(recording)
+def _included(recording: Recording, main: str, include_hosts: Sequence[str]) -> set[str]:
+    """The hosts (``host[:port]``) to replay: the recorded one and those asked for."""
     netlocs = {_origin_of(entry.url)[1] for entry in recording.entries}
     for wanted in include_hosts:
         if not any(_host_matches(netloc, wanted) for netloc in netlocs):
@@ -345,16 +339,17 @@ def plan(
                 f"--include-host {wanted!r}: no request of the recording went there "
                 f"(hosts: {hosts})"
             )
-    included = {main_netloc} | {
-        netloc for netloc in netlocs if any(_host_matches(netloc, w) for w in include_hosts)
-    }
-    taken = {MAIN_CONSTANT}  # one namespace: the constants and variables of the file
-    origins = _Origins(f"{main_scheme}://{main_netloc}", taken)
-    cookies, credentials = _Secrets("COOKIE", taken), _Secrets("HEADER", taken)
+    wanted_hosts = {n for n in netlocs if any(_host_matches(n, w) for w in include_hosts)}
+    return {main} | wanted_hosts
+
+
+def _kept_pages(
+    recording: Recording, included: set[str], include_assets: bool
+) -> tuple[list[tuple[RecordedPage, list[Entry]]], Counter[str], set[str]]:
+    """The pages with the entries to replay; how many were left out, by reason; other hosts."""
+    kept_pages: list[tuple[RecordedPage, list[Entry]]] = []
     left_out: Counter[str] = Counter()
     others: set[str] = set()
-
-    kept_pages: list[tuple[RecordedPage, list[Entry]]] = []
     for page in pages(recording):
         kept: list[Entry] = []
         for entry in page.entries:
@@ -371,10 +366,27 @@ def plan(
                 left_out[reason] += 1
         if kept:
             kept_pages.append((page, kept))
-    if not kept_pages:
-        what = ", ".join(f"{count} {LEFT_OUT[why]}" for why, count in left_out.items())
-        raise PlanError(f"nothing to replay: the recording has only {what}")
+    return kept_pages, left_out, others
 
+
+def plan(
+    recording: Recording,
+    include_hosts: Sequence[str] = (),
+    include_assets: bool = False,
+    think_time: bool = False,
+) -> Plan:
+    """Decide what of ``recording`` the generated load test replays."""
+    main_scheme, main_netloc = _main_origin(recording)
+    included = _included(recording, main_netloc, include_hosts)
+    kept_pages, left_out, others = _kept_pages(recording, included, include_assets)
+    if not kept_pages:
+        what = ", ".join(f"{LEFT_OUT[why]}: {count}" for why, count in left_out.items())
+        raise PlanError(f"nothing to replay, all was left out: {what}")
+
+    taken = {MAIN_CONSTANT}  # one namespace: the constants and variables of the file
+    origins = _Origins(f"{main_scheme}://{main_netloc}", taken)
+    cookies = _Secrets("COOKIE", taken, by_case=True)
+    credentials = _Secrets("HEADER", taken, by_case=False)  # header names have no case
     width = len(str(len(kept_pages)))
     scenarios: list[Scenario] = []
     names: set[str] = set()
@@ -401,7 +413,6 @@ def plan(
             Scenario(
                 name=pysource.unique(name, names),
                 number=number,
-                started=kept[0].started,
                 calls=tuple(calls),
                 delay=_gap(kept[-1], following[0]) if think_time and following else 0.0,
             )

@@ -124,24 +124,29 @@ def _command(folder: Path, test: str) -> str:
 @app.command(help="Write a load test (loadtest.py and molotov.json) in DIR, or from a HAR file.")
 def molostart(
     directory: Annotated[
-        Path, typer.Argument(help="Where to write the files (made if missing).")
+        Path, typer.Argument(metavar="DIR", help="Where to write the files (made if missing).")
     ] = Path(),
     target: Annotated[
         str | None,
         typer.Option(
             "--target",
+            metavar="URL",
             callback=_target,
             help=f"The URL to test (asked on a terminal; default {DEFAULT_TARGET}).",
         ),
     ] = None,
     har_file: Annotated[
         Path | None,
-        typer.Option("--har", help="Write the load test from this HAR recording instead."),
+        typer.Option(
+            "--har", metavar="FILE", help="Write the load test from this HAR recording instead."
+        ),
     ] = None,
     include_host: Annotated[
         list[str] | None,
         typer.Option(
-            "--include-host", help="With --har: replay this HOST or HOST:PORT too (repeatable)."
+            "--include-host",
+            metavar="HOST",
+            help="With --har: replay this HOST or HOST:PORT too (repeatable).",
         ),
     ] = None,
     include_assets: Annotated[
