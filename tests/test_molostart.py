@@ -71,10 +71,14 @@ def test_the_scaffold_has_what_a_newcomer_needs(tmp_path: Path) -> None:
 def test_the_scaffold_smoke_test_fails_when_the_target_fails(
     tmp_path: Path, target: Target
 ) -> None:
-    assert run_molostart("--target", target.url + "/status/503", cwd=tmp_path).returncode == 0
-    run = run_test(tmp_path)
+    """The events hook reports each 5xx, and the smoke test's threshold fails the run."""
+    assert run_molostart(cwd=tmp_path).returncode == 0
+    # f"{TARGET_URL}/" is then /status/503?x=/: the target answers 503 to every request.
+    run = run_test(tmp_path, TARGET_URL=target.url + "/status/503?x=")
     assert run.returncode == 1
-    assert "failures<1" in run.stderr
+    assert closing(run.stdout) == (0, 2)
+    assert f"server error: GET {target.url}/status/503?x=/ -> 503" in run.stdout
+    assert "threshold(s) failed: failures<1" in run.stderr
 
 
 def test_existing_files_are_kept_unless_forced(tmp_path: Path) -> None:
@@ -102,6 +106,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
         (["--target", "ftp://host"], "is not an http:// or https:// URL with a host"),
         (["--target", "http://"], "is not an http:// or https:// URL with a host"),
         (["--target", "http://h/?q=1"], "a target URL has no query or fragment"),
+        (["--target", "http://[::1"], "is not a URL (Invalid IPv6 URL)"),
+        (["--target", "http://h:99999"], "is not a URL (Port out of range 0-65535)"),
         (["--think-time"], "need --har"),
         (["--include-host", "x"], "need --har"),
         (["--har", "x.har", "--target", "http://h"], "--target is for the scaffold"),

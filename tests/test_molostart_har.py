@@ -412,6 +412,10 @@ MALFORMED = {
     "entry-string": (b'{"log": {"entries": ["x"]}}', ": entry 1 must be an object"),
     "no-request": (with_entry(request=None), ": entry 2: no 'request' object"),
     "no-url": (with_request(url=None), ": entry 2: request: no 'url'"),
+    "url-ipv6": (
+        with_request(url="http://[::1/x"),
+        ": entry 2: request: 'url' 'http://[::1/x' is not a URL",
+    ),
     "url-number": (with_request(url=3), ": entry 2: request: 'url' must be a string, got 3"),
     "no-method": (with_request(method=None), ": entry 2: request: no 'method'"),
     "headers-dict": (

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 
 class HarError(Exception):
@@ -219,6 +219,10 @@ def _entry(entry: Any, number: int, name: str) -> Entry:
     url = _text(request, "url", where_request)
     if not method or not url:
         raise HarError(f"{where_request}: empty 'method' or 'url'")
+    try:
+        urlsplit(url).port  # noqa: B018 (it raises on a malformed host or port)
+    except ValueError as exc:
+        raise HarError(f"{where_request}: 'url' {url!r} is not a URL ({exc})") from None
     headers = _pairs(request, "headers", where_request)
     cookies = [cookie for cookie, _ in _pairs(request, "cookies", where_request)]
     body, body_type = _body(request, where_request)

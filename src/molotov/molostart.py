@@ -63,7 +63,11 @@ def _version(value: bool) -> None:
 
 def check_target(value: str) -> str:
     """An ``http(s)://host[:port][/path]`` URL, without its trailing slash."""
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 (it raises on a port out of range)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise typer.BadParameter(f"{value!r} is not an http:// or https:// URL with a host")
     if parts.query or parts.fragment:
