@@ -50,3 +50,27 @@ def moloreport(*args: str, cwd: Path, timeout: float = 60) -> Result:
         else [sys.executable, "-c", "from molotov.moloreport import main; main()"]
     )
     return run_command([*argv, *args], cwd, molotov_env(), timeout)
+
+
+def summary_table(stdout: str, title: str) -> dict[str, dict[str, str]]:
+    """A table of the summary (``Steps`` or ``Times (ms)``): ``{row: {column: cell}}``.
+
+    Rows indented under another (the scenarios under ``step durations``) are named
+    ``"step durations/NAME"``.
+    """
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title + " "))
+    columns = lines[start].split()[len(title.split()) :]
+    rows: dict[str, dict[str, str]] = {}
+    group = ""
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        parts = line.split()
+        name = " ".join(parts[: -len(columns)])
+        if line.startswith("    "):
+            name = f"{group}/{name}"
+        else:
+            group = name
+        rows[name] = dict(zip(columns, parts[-len(columns) :], strict=True))
+    return rows

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from molotov import __version__
-from support import read_log
+from support import read_log, summary_table
 
 # Every scenario module starts with this: the target URL and a line-per-record log file.
 HEADER = textwrap.dedent(
@@ -50,8 +50,6 @@ async def get_root(session):
         assert resp.status == 200
 """
 
-DURATION = r"\d+(?:\.\d+)?(?:us|ms|s)"
-PERCENTILES = re.compile(rf"p50={DURATION} .*p95={DURATION} p99={DURATION}")
 
 
 @pytest.fixture
@@ -89,14 +87,19 @@ def test_workers_times_runs_is_exact(scenario_file, run_molotov, target):
     check_closing_lines(result.stdout, 15, 0)
     assert target.hits["/"] == 15
     assert target.total == 15
-    # Percentiles with units, overall and for the scenario.
-    overall = [line for line in result.lines if line.startswith("Scenario durations: ")]
-    assert len(overall) == 1
-    assert PERCENTILES.search(overall[0]), overall[0]
-    per_scenario = [line for line in result.lines if line.startswith("  get_root: ")]
-    assert len(per_scenario) == 1
-    assert per_scenario[0].startswith("  get_root: count=15 failures=0.0% ")
-    assert PERCENTILES.search(per_scenario[0]), per_scenario[0]
+    # Counts, and times in ms, overall and for the scenario.
+    steps = summary_table(result.stdout, "Steps")
+    assert steps["all"] == steps["get_root"]
+    assert steps["get_root"] | {"/s": ""} == {
+        "count": "15",
+        "failed": "0",
+        "fail%": "0.0%",
+        "/s": "",
+    }
+    times = summary_table(result.stdout, "Times (ms)")
+    assert list(times) == ["step durations", "step durations/get_root", "request latency"]
+    durations = [float(times["step durations/get_root"][c]) for c in ("min", "p50", "p99", "max")]
+    assert 0 < durations[0] <= durations[1] <= durations[2] <= durations[3]
     assert "Workers started: 3" in result.stdout
 
 
@@ -132,7 +135,8 @@ def test_assertion_error_is_a_failure_and_errors_are_aggregated(scenario_file, r
     counted = [line for line in error_lines if re.search(r"\): \d+$", line)]
     assert len(counted) == 1, result.stdout
     assert counted[0] == "  scenario (AssertionError: wrong status): 10"
-    assert "  broken: count=10 failures=100.0%" in result.stdout
+    broken = summary_table(result.stdout, "Steps")["broken"]
+    assert (broken["count"], broken["failed"], broken["fail%"]) == ("10", "10", "100.0%")
 
 
 def test_unchecked_http_500_is_a_success(scenario_file, run_molotov, target):
@@ -316,7 +320,10 @@ def test_single_mode_runs_only_that_scenario(scenario_file, run_molotov, target)
     check_closing_lines(result.stdout, 10, 0)
     assert target.hits["/data"] == 10
     assert target.hits["/"] == 0
-    assert "  alpha: not run" in result.lines
+    assert summary_table(result.stdout, "Steps")["alpha"] == {
+        "count": "0", "failed": "0", "fail%": "-", "/s": "0.0"
+    }  # fmt: skip
+    assert set(summary_table(result.stdout, "Times (ms)")["step durations/alpha"].values()) == {"-"}
 
 
 def test_single_mode_unknown_scenario_exits_1(scenario_file, run_molotov, target):
@@ -389,8 +396,9 @@ def test_scenario_picker_chooses_and_ignores_weights(scenario_file, run_molotov,
         steps.setdefault(record["wid"], []).append(record["step"])
     assert steps == {0: [1, 2, 3, 4, 5], 1: [1, 2, 3, 4, 5]}
     # Odd steps (3 of 5 per worker) are "rare" whatever its weight.
-    assert "  rare: count=6 failures=0.0%" in result.stdout
-    assert "  common: count=4 failures=0.0%" in result.stdout
+    steps_table = summary_table(result.stdout, "Steps")
+    assert (steps_table["rare"]["count"], steps_table["rare"]["failed"]) == ("6", "0")
+    assert (steps_table["common"]["count"], steps_table["common"]["failed"]) == ("4", "0")
 
 
 def test_weights_are_roughly_respected(scenario_file, run_molotov, target):

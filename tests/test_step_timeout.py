@@ -30,6 +30,9 @@ def test_a_step_over_the_step_timeout_fails_and_the_worker_goes_on(
     assert target.hits["/slow"] == 4
     errors = [line for line in result.lines if line.startswith("  timeout (")]
     assert errors == ["  timeout (StepTimeout: the step ran over 0.5s and was cancelled): 4"]
+    # The requests the timeout cut off count, as requests and as timeout errors.
+    assert "Requests: 4 (" in result.stdout
+    assert "Request errors: timeout=4" in result.stdout
     # The default session has no total timeout: the step timeout is the guard.
     assert (tmp_path / "timeouts").read_text().split() == ["None"] * 4
 

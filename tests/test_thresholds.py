@@ -45,6 +45,13 @@ def test_the_metric_list_is_the_documented_one():
         "failures",
         "errors",
         "dropped",
+        "status_1xx",
+        "status_2xx",
+        "status_3xx",
+        "status_4xx",
+        "status_5xx",
+        "status_other",
+        "http_failure_rate",
     }
 
 

@@ -36,7 +36,13 @@ from multiprocessing import shared_memory
 
 from molotov import endpoints
 from molotov.histogram import NBUCKETS, Histogram, bucket_of
-from molotov.snapshot import ErrorKind, ErrorStat, ScenarioStats, Snapshot
+from molotov.snapshot import (
+    REQUEST_ERROR_KINDS,
+    ErrorKind,
+    ErrorStat,
+    ScenarioStats,
+    Snapshot,
+)
 
 MAGIC = 0x4D4F4C4F544F5631  # "MOLOTOV1"
 FORMAT_VERSION = 1
@@ -51,6 +57,7 @@ class Control(IntEnum):
     STOP = 4
     FORCE = 5
     START_NS = 6  # the run's start instant (monotonic ns); 0 until the parent sets it
+    TEARDOWN = 7  # 1: the worker process may run global_teardown (the console is stopped)
 
 
 CONTROL_WORDS = 8
@@ -87,11 +94,12 @@ class Counter(IntEnum):
     DROPPED = 20  # open model: arrivals that never started (no free worker in --max-lag)
     WAITING = 21  # open model: arrivals waiting for a free worker now
     BUSY = 22  # open model: workers running a step now
+    FINISHING = 23  # -p 1 with a global_teardown: 1 workers done, 2 global_teardown done
     REQUEST_ERRORS = 24  # then one word per kind of errors.REQUEST_ERROR_KINDS
 
 
 COUNTER_WORDS = 48
-REQUEST_ERROR_WORDS = 6
+REQUEST_ERROR_WORDS = len(REQUEST_ERROR_KINDS)
 STATUS_WORDS = 6  # 1xx .. 5xx, other
 
 # A histogram block: these words, then the buckets. A scenario's duration block counts its
@@ -212,6 +220,10 @@ class SlotWriter:
     def request_failed(self, kind_index: int) -> None:
         """Count one request that got no response (``kind_index`` in REQUEST_ERROR_KINDS)."""
         self._words[self._base + Counter.REQUESTS] += 1
+        self._words[self._base + Counter.REQUEST_ERRORS + kind_index] += 1
+
+    def request_error(self, kind_index: int) -> None:
+        """A counted request's response failed after its headers (a broken body)."""
         self._words[self._base + Counter.REQUEST_ERRORS + kind_index] += 1
 
     def response_bytes(self, size: int) -> None:
@@ -342,12 +354,12 @@ class StatsBus:
     def set_start(self, start_ns: int) -> None:
         self.words[Control.START_NS] = start_ns
 
-    def all_ready(self) -> bool:
-        """Whether every process that is running has its first workers set up."""
-        return all(
-            self.counter(slot, Counter.READY) or not self.counter(slot, Counter.RUNNING)
-            for slot in range(self.nslots)
-        )
+    @property
+    def teardown_allowed(self) -> bool:
+        return bool(self.words[Control.TEARDOWN])
+
+    def allow_teardown(self) -> None:
+        self.words[Control.TEARDOWN] = 1
 
     # -- reading -------------------------------------------------------------------------
 

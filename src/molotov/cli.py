@@ -190,6 +190,14 @@ def molotov(
             "--step-timeout", min=0.001, help="Fail (and cancel) a step running longer than this."
         ),
     ] = 300.0,
+    graceful_stop: Annotated[
+        str,
+        typer.Option(
+            "--graceful-stop",
+            help="After a stop (-d, Ctrl-C, ...), in-flight steps get this long, then are "
+            "cancelled.",
+        ),
+    ] = "10s",
     rate: Annotated[
         str | None,
         typer.Option(
@@ -308,6 +316,7 @@ def molotov(
         statsd_interval=statsd_interval,
         start_at=_seconds(parse_start_at, start_at),
         step_timeout=step_timeout,
+        graceful_stop=_seconds(parse_duration, graceful_stop) or 0.0,
         rate=_rate(rate, stage_list),
         arrivals=arrivals,
         seed=seed,

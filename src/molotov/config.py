@@ -73,6 +73,7 @@ class RunConfig:
     statsd_interval: float = 1.0
     start_at: float | None = None  # epoch seconds
     step_timeout: float = 300.0
+    graceful_stop: float = 10.0  # seconds in-flight steps get after a stop, then cancelled
     # The open model (see molotov.scheduler): on when ``rate`` is set (the start rate when
     # there are stages, so 0 is allowed then).
     rate: float | None = None
@@ -94,9 +95,19 @@ class RunConfig:
 
     @property
     def run_length(self) -> float | None:
-        """Seconds the run lasts at most: ``-d``, cut short by the end of the last stage."""
+        """Seconds the run lasts at most: ``-d``, cut short by the end of the last stage.
+
+        With ``--ramp-up`` (closed model), ``-d`` is each worker's, from its start, as in
+        Molotov 2.x: the run lasts until the last worker's ``-d`` is over.
+        """
+        if self.duration and self.ramp_up and not self.stages and not self.open_model:
+            return self.duration + self.ramp_start(self.workers - 1)
         ends = [d for d in (self.duration, sum(s.duration for s in self.stages)) if d]
         return min(ends) if ends else None
+
+    def ramp_start(self, worker: int) -> float:
+        """Seconds from the start of the run to worker ``worker``'s start (``--ramp-up``)."""
+        return worker * self.ramp_up / self.workers
 
     @property
     def arrival_total(self) -> int | None:
@@ -136,6 +147,8 @@ class RunConfig:
             raise ConfigError(f"console_update must be positive (got {self.console_update})")
         if self.step_timeout <= 0:
             raise ConfigError(f"step_timeout must be positive (got {self.step_timeout})")
+        if not 0 <= self.graceful_stop <= 3600:
+            raise ConfigError(f"graceful_stop must be 0 to 3600 s (got {self.graceful_stop:g})")
         if self.statsd_interval <= 0:
             raise ConfigError(f"statsd_interval must be positive (got {self.statsd_interval})")
         parse_statsd_address(self.statsd_address)
@@ -429,6 +442,7 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "statsd_interval": _json_float,
     "start_at": _optional(_json_start_at),
     "step_timeout": _json_float,
+    "graceful_stop": _json_duration,
     "rate": _optional(_json_rate),
     "arrivals": _json_str,
     "seed": _optional(_json_int),

@@ -100,6 +100,7 @@ class Console:
         self.verbose = verbose
         self.stream = stream or sys.stdout
         self.open_model = open_model
+        self.stopped = False
         self._seen_errors: set[tuple[int, str]] = set()
 
     def start(self, banner: str) -> None:
@@ -119,7 +120,9 @@ class Console:
         """A line of the run's own (a warning, a notice); kept out of the live view's way."""
 
     def stop(self) -> None:
-        """Called once, before the summary is printed."""
+        """Called before the summary is printed (and may be earlier: before a worker
+        process's global_teardown); nothing is shown after it."""
+        self.stopped = True
 
     def new_errors(self, snapshot: Snapshot) -> list[ErrorStat]:
         fresh = []
@@ -159,6 +162,8 @@ class PlainConsole(Console):
         remaining: float | None,
         target: float | None = None,
     ) -> None:
+        if self.stopped:
+            return
         window = self._window
         window.update(snapshot)
         for error in self.new_errors(snapshot):
@@ -231,6 +236,8 @@ class LiveConsole(Console):
         from rich.table import Table
         from rich.text import Text
 
+        if self.stopped:
+            return
         window = self._window
         window.update(snapshot)
         for error in self.new_errors(snapshot):
@@ -293,6 +300,7 @@ class LiveConsole(Console):
         self._live.update(table, refresh=True)
 
     def stop(self) -> None:
+        super().stop()
         self._live.stop()
 
 

@@ -1,32 +1,25 @@
 """How an exception is aggregated: its kind and a one-line message.
 
-Connection-level errors of aiohttp are told apart (refused, reset, timeout, DNS, TLS, other
-connection errors) and keyed by the ``HOST:PORT`` they concern, so a dead target with 10,000
-refused connections is one line with a count. Anything else a scenario raises is keyed by its
-type and message.
+Connection-level errors of aiohttp are told apart (refused, reset, timeout, DNS, TLS, invalid
+HTTP, out of file descriptors, other connection errors) and keyed by the ``HOST:PORT`` they
+concern, so a dead target with 10,000 refused connections is one line with a count. Anything
+else a scenario raises is keyed by its type and message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import traceback
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
 from molotov.snapshot import ErrorKind
 
-# The kinds a request itself can fail with, in the order of the bus's request-error counters.
-REQUEST_ERROR_KINDS = (
-    ErrorKind.REFUSED,
-    ErrorKind.RESET,
-    ErrorKind.TIMEOUT,
-    ErrorKind.DNS,
-    ErrorKind.TLS,
-    ErrorKind.CONNECTION,
-)
 # The kinds that mean "could not reach the target at all".
 CONNECT_KINDS = frozenset({ErrorKind.REFUSED, ErrorKind.DNS, ErrorKind.TLS, ErrorKind.CONNECTION})
 
@@ -36,8 +29,24 @@ def _address(exc: aiohttp.ClientConnectorError) -> str:
     return f"{host}:{exc.port}"
 
 
+def _out_of_descriptors(exc: BaseException) -> bool:
+    os_error = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    return isinstance(os_error, OSError) and os_error.errno in (errno.EMFILE, errno.ENFILE)
+
+
 def request_error_kind(exc: BaseException) -> ErrorKind | None:
     """The request-level kind of an exception, or None when it is not a transport error."""
+    if _out_of_descriptors(exc):
+        return ErrorKind.DESCRIPTORS
+    if isinstance(exc, (aiohttp.ClientPayloadError, HttpProcessingError)) or (
+        isinstance(exc, aiohttp.ClientResponseError)
+        and isinstance(exc.__cause__, HttpProcessingError)
+    ):
+        # Not HTTP: a bad status line or header, a bad Content-Length, a broken chunk. (A
+        # ClientResponseError of raise_for_status() has no such cause: the scenario's own.)
+        return ErrorKind.PROTOCOL
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ErrorKind.CONNECTION  # never connected: the target is unreachable
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return ErrorKind.DNS
     if isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
@@ -57,6 +66,11 @@ def request_error_kind(exc: BaseException) -> ErrorKind | None:
     return None
 
 
+# What user code (a scenario, a fixture, an event handler) may raise and molotov counts as its
+# failure: anything but a cancellation. sys.exit() or a KeyboardInterrupt in a scenario is a
+# failed step like any other, never the end of the worker process.
+USER_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
 _TARGET = "_molotov_target"
 
 
@@ -65,6 +79,11 @@ def mark_target(exc: BaseException, url: URL) -> None:
     host = f"[{url.host}]" if url.host and ":" in url.host else url.host
     with contextlib.suppress(AttributeError, TypeError):
         setattr(exc, _TARGET, f"{host}:{url.port}")
+
+
+def counted_as_request(exc: BaseException) -> bool:
+    """Whether the recording middleware saw this error (and counted its request)."""
+    return hasattr(exc, _TARGET)
 
 
 def describe_error(exc: BaseException) -> tuple[ErrorKind, str]:

@@ -77,6 +77,14 @@ class Histogram:
         )
 
     @property
+    def min_us(self) -> int:
+        """The bottom of the lowest non-empty bucket: the smallest value, within 1/128."""
+        for index, hits in enumerate(self.buckets):
+            if hits:
+                return bucket_bounds(index)[0]
+        return 0
+
+    @property
     def mean_us(self) -> float:
         return self.total_us / self.count if self.count else 0.0
 

@@ -21,9 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from molotov._version import __version__
-from molotov.errors import REQUEST_ERROR_KINDS
 from molotov.histogram import MAX_US, NBUCKETS, Histogram
-from molotov.snapshot import STATUS_CLASSES, ErrorKind, ErrorStat, ScenarioStats, Snapshot
+from molotov.snapshot import (
+    REQUEST_ERROR_KINDS,
+    STATUS_CLASSES,
+    ErrorKind,
+    ErrorStat,
+    ScenarioStats,
+    Snapshot,
+)
 from molotov.thresholds import PERCENTILES, ThresholdResult
 
 SCHEMA_VERSION = 1

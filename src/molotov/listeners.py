@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from molotov.errors import USER_ERRORS
+
 EVENTS = (
     "sending_request",
     "response_received",
@@ -37,5 +39,5 @@ class EventSender:
         for handler in self._handlers:
             try:
                 await handler(event, **info)
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 self._on_error(event, exc)

@@ -25,9 +25,9 @@ import aiohttp
 from molotov.api import Registry, Scenario
 from molotov.bus import Counter, StopReason
 from molotov.config import RunConfig
-from molotov.errors import CONNECT_KINDS, describe_error
+from molotov.errors import CONNECT_KINDS, USER_ERRORS, counted_as_request, describe_error
 from molotov.session import get_context
-from molotov.snapshot import ErrorKind
+from molotov.snapshot import REQUEST_ERROR_KINDS, ErrorKind
 
 if TYPE_CHECKING:
     from molotov.scheduler import Arrivals, StageController
@@ -175,13 +175,13 @@ class WorkerPool:
                         f"not {type(result).__name__}"
                     )
                 options = result or {}
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 self._setup_failed(Counter.SETUP_FAILURES)
                 report(ErrorKind.SETUP, f"setup() failed: {describe_error(exc)[1]}", exc)
                 return
         try:
             session = self.run.sessions.create(wid, options)
-        except Exception as exc:
+        except USER_ERRORS as exc:
             self._setup_failed(Counter.SETUP_FAILURES)
             message = f"cannot create a session with the setup() options: {exc}"
             report(ErrorKind.SETUP, message, exc)
@@ -191,7 +191,7 @@ class WorkerPool:
             if setup_session is not None:
                 try:
                     await setup_session(wid, session)
-                except Exception as exc:
+                except USER_ERRORS as exc:
                     self._setup_failed(Counter.SESSION_SETUP_FAILURES)
                     message = f"setup_session() failed: {describe_error(exc)[1]}"
                     report(ErrorKind.SESSION_SETUP, message, exc)
@@ -204,7 +204,7 @@ class WorkerPool:
                 if teardown_session is not None:
                     try:
                         await teardown_session(wid, session)
-                    except Exception as exc:
+                    except USER_ERRORS as exc:
                         message = f"teardown_session() failed: {describe_error(exc)[1]}"
                         report(ErrorKind.TEARDOWN, message, exc)
         finally:
@@ -220,7 +220,7 @@ class WorkerPool:
             return
         try:
             teardown(wid)
-        except Exception as exc:
+        except USER_ERRORS as exc:
             message = f"teardown() failed: {describe_error(exc)[1]}"
             self.run.report(ErrorKind.TEARDOWN, message, exc)
 
@@ -291,7 +291,7 @@ class WorkerPool:
             if self.run.cancelled:
                 return None  # a forced shutdown: the step is abandoned, not counted
             raise
-        except Exception as exc:
+        except USER_ERRORS as exc:
             ended = clock()
             slot.step_done(index, False, (ended - started) // 1000)
             if due_ns:
@@ -316,15 +316,19 @@ class WorkerPool:
             task.uncancel()  # Python 3.11+: the task goes on, no longer cancelling
         return StepTimeout(f"the step ran over {self.config.step_timeout:g}s and was cancelled")
 
-    def _record_failure(self, exc: Exception) -> None:
+    def _record_failure(self, exc: BaseException) -> None:
         kind, message = describe_error(exc)
         if kind in CONNECT_KINDS:
             self.slot.add(Counter.CONNECTION_FAILURES)
+        elif kind is ErrorKind.PROTOCOL and not counted_as_request(exc):
+            # Invalid HTTP in a body (a broken chunk, a short one): found as the scenario
+            # reads it, after the request was counted with its status.
+            self.slot.request_error(REQUEST_ERROR_KINDS.index(kind))
         self.run.report(kind, message, exc)
         if self.config.exception:
             self.run.stop(StopReason.EXCEPTION)
 
-    def _pick_failed(self, exc: Exception) -> None:
+    def _pick_failed(self, exc: BaseException) -> None:
         self.slot.add(Counter.PICK_FAILURES)
         self.run.report(ErrorKind.PICKER, describe_error(exc)[1], exc)
         if self.config.exception:
@@ -344,7 +348,7 @@ class WorkerPool:
             step += 1
             try:
                 yield picker.pick(wid, step)
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 self._pick_failed(exc)
 
     async def closed_steps(self, wid: int, session: aiohttp.ClientSession) -> None:
@@ -352,12 +356,17 @@ class WorkerPool:
         is wanted)."""
         context = get_context(session)
         run = self.run
+        config = self.config
         stages: StageController | None = run.stages
-        extra_delay = self.config.delay
+        extra_delay = config.delay
+        # With --ramp-up, -d is this worker's own, from its (scheduled) start, as in 2.x.
+        own_end = 0
+        if config.duration and config.ramp_up and run.bus.start_ns:
+            own_end = run.bus.start_ns + int((config.ramp_start(wid) + config.duration) * 1e9)
         for step, scenario in enumerate(self._plan(wid), start=1):
             if stages is not None and wid >= stages.local_target:
                 await self._park(wid, stages)
-            if run.stopping:
+            if run.stopping or (own_end and time.monotonic_ns() >= own_end):
                 break
             context.step = step
             ok = await self.step(wid, session, scenario)
@@ -404,7 +413,7 @@ class WorkerPool:
             context.step = step
             try:
                 scenario = picker.pick(wid, step)
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 self._pick_failed(exc)
                 continue
             slot.add(Counter.BUSY)

@@ -10,15 +10,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from molotov import api, jsonreport
+from molotov import api, fixtures, jsonreport
 from molotov.config import ConfigError, RunConfig, expand_placeholders
 from molotov.console import make_console
 from molotov.errors import CONNECT_KINDS, unreachable_targets
 from molotov.jsonreport import RunReport
+from molotov.limits import raise_descriptor_limit
 from molotov.loader import LoadError, load_module
 from molotov.report import OpenModel, closing_lines, summary_lines
 from molotov.runner import Runner, RunResult, dead_process_messages, fork_available
@@ -125,26 +125,18 @@ def _open_model_notices(config: RunConfig, registry: api.Registry) -> list[str]:
 
 
 @contextmanager
-def _global_fixtures(config: RunConfig, registry: api.Registry) -> Iterator[None]:
-    setup = registry.fixture("global_setup")
-    if setup is not None:
-        try:
-            setup(config.as_args())
-        except Exception as exc:
-            raise RunError(
-                f"global_setup() failed: {type(exc).__name__}: {exc}", traceback.format_exc()
-            ) from None
+def _global_fixtures(config: RunConfig, registry: api.Registry) -> Iterator[list[RunResult]]:
+    """``global_setup`` before; ``global_teardown`` after, unless the worker process ran it."""
     try:
-        yield
+        fixtures.global_setup(registry, config.as_args())
+    except fixtures.GlobalSetupError as exc:
+        raise RunError(str(exc), exc.detail) from None
+    results: list[RunResult] = []
+    try:
+        yield results
     finally:
-        teardown = registry.fixture("global_teardown")
-        if teardown is not None:
-            try:
-                teardown()
-            except Exception as exc:
-                _err(f"global_teardown() failed: {type(exc).__name__}: {exc}")
-                if config.verbose:
-                    _err(traceback.format_exc().rstrip())
+        if not (results and results[0].global_teardown_done):
+            fixtures.global_teardown(registry, config.verbose)
 
 
 def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
@@ -223,12 +215,15 @@ def execute(config: RunConfig) -> int:
         console = make_console(
             config.quiet, config.console, config.verbose, open_model=config.open_model
         )
-        with _global_fixtures(config, registry):
+        with _global_fixtures(config, registry) as results:
             console.start(_banner(config, registry))
-            for notice in _open_model_notices(config, registry):
-                console.print(notice)
+            descriptors = raise_descriptor_limit(config.pool_limit)
+            for notice in [*_open_model_notices(config, registry), descriptors]:
+                if notice:
+                    console.print(notice)
             try:
                 result = Runner(config, registry, console).run()
+                results.append(result)
             finally:
                 console.stop()
     except (ConfigError, RunError) as exc:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import FrameType
 
+from molotov import fixtures
 from molotov.api import Registry
 from molotov.bus import Counter, StatsBus, StopReason
 from molotov.config import RunConfig
@@ -38,6 +39,7 @@ MAX_TICK = 0.5  # seconds between two looks at the bus, at most
 READY_TICK = 0.005  # seconds between two looks while the open model's workers set up
 START_MARGIN = 0.02  # seconds from "every process is ready" to the start instant
 JOIN_GRACE = 5.0  # seconds a child gets to exit after the run before it is killed
+KILL_GRACE = 5.0  # seconds from cancelling the steps that outlived --graceful-stop to a kill
 SIZING_WINDOW = 60.0
 SIZING_MIN_SAMPLES = 100
 
@@ -85,6 +87,8 @@ class RunResult:
     ended_at: float = 0.0
     series: list[Second] = field(default_factory=list)
     dead_processes: list[tuple[int, int]] = field(default_factory=list)
+    killed: list[str] = field(default_factory=list)  # processes killed for not stopping
+    global_teardown_done: bool = False  # the worker process ran it (-p 1)
     sizing: SizingResult | None = None
 
 
@@ -121,8 +125,11 @@ def fork_available() -> bool:
 class _Watch:
     """The parent's loop over a running run: stop conditions, console, series, StatsD."""
 
-    def __init__(self, config: RunConfig, bus: StatsBus, console: Console) -> None:
+    def __init__(
+        self, config: RunConfig, bus: StatsBus, console: Console, teardown_in_worker: bool
+    ) -> None:
         self.config = config
+        self.teardown_in_worker = teardown_in_worker
         self.bus = bus
         self.console = console
         self.processes: list[multiprocessing.process.BaseProcess] = []
@@ -137,6 +144,8 @@ class _Watch:
             self.statsd = StatsdEmitter(config.statsd_address, config.statsd_prefix, console.print)
         self._endpoints = EndpointReader()
         self._reported: set[int] = set()
+        self.killed: dict[int, str] = {}  # process index -> why it was killed
+        self._stop_seen: float | None = None  # when the parent first saw the stop flag
         self._next_console = 0.0
         # The run starts now, or at --start-at: the worker processes wait for it. In the open
         # model it starts once every process has its first workers set up (or at --start-at,
@@ -210,6 +219,8 @@ class _Watch:
             if self.signals.count >= 3:
                 for process in alive:
                     process.kill()
+            self._bound_the_stop(alive)
+            self._release_teardown()
             if not self.begun:
                 self._begin_when_ready()
             timeout = tick if self.begun else READY_TICK
@@ -219,9 +230,51 @@ class _Watch:
             if self.begun:
                 self._tick(time.monotonic())
 
+    def _release_teardown(self) -> None:
+        """``-p 1``: once the workers are done, the console goes away and the worker process
+        runs ``global_teardown`` (see molotov.fixtures)."""
+        bus = self.bus
+        if (
+            self.teardown_in_worker
+            and not bus.teardown_allowed
+            and bus.counter(0, Counter.FINISHING)
+        ):
+            self.console.stop()
+            bus.allow_teardown()
+
+    def _bound_the_stop(self, alive: list[multiprocessing.process.BaseProcess]) -> None:
+        """Every run ends: ``--graceful-stop`` after the stop, the steps still running are
+        cancelled; a process that still has not ended after that (stopped with SIGSTOP, or
+        running a scenario that never gives the event loop back) is killed."""
+        if self.bus.stop_reason == StopReason.RUNNING:
+            return
+        now = time.monotonic()
+        if self._stop_seen is None:
+            self._stop_seen = now
+        overdue = now - self._stop_seen - self.config.graceful_stop
+        if overdue < 0:
+            return
+        if not self.bus.forced:
+            self.console.print(
+                f"Steps still running {self.config.graceful_stop:g}s after the stop "
+                "(--graceful-stop): cancelling them"
+            )
+            self.bus.force()
+        if overdue < KILL_GRACE:
+            return
+        for process in alive:
+            index = self.processes.index(process)
+            if index not in self.killed:
+                self.killed[index] = (
+                    f"worker process {index} (pid {process.pid}) did not end "
+                    f"{self.config.graceful_stop + KILL_GRACE:g}s after the stop: killed"
+                )
+                self.console.print(self.killed[index])
+                process.kill()
+
     def _report_deaths(self) -> None:
         for index, process in enumerate(self.processes):
-            if process.exitcode and index not in self._reported:
+            if process.exitcode and index not in self._reported and index not in self.killed:
                 self._reported.add(index)
                 self.console.print(f"{death_message(index, process.exitcode)}; the others go on")
 
@@ -260,7 +313,13 @@ class _Watch:
             started_at=self.started_at if self.begun else time.time(),
             ended_at=(self.started_at if self.begun else time.time()) + elapsed,
             series=self.series.finish(snapshot) if self.begun else [],
-            dead_processes=[(i, p.exitcode) for i, p in enumerate(self.processes) if p.exitcode],
+            dead_processes=[
+                (i, p.exitcode)
+                for i, p in enumerate(self.processes)
+                if p.exitcode and i not in self.killed
+            ],
+            killed=list(self.killed.values()),
+            global_teardown_done=self.bus.counter(0, Counter.FINISHING) == 2,
             sizing=self.sizing.result if self.sizing else None,
         )
 
@@ -283,7 +342,8 @@ class Runner:
         config = self.config
         # Fork, so children inherit the loaded scenario module and the bus without pickling.
         context = multiprocessing.get_context("fork")
-        watch = _Watch(config, bus, self.console)
+        teardown = fixtures.teardown_in_worker(self.registry, config.processes)
+        watch = _Watch(config, bus, self.console, teardown)
         sys.stdout.flush()
         sys.stderr.flush()
         # What the children inherit (aiohttp, the scenario module, ...) lives as long as they
@@ -327,6 +387,7 @@ def death_message(index: int, code: int) -> str:
 
 def dead_process_messages(result: RunResult) -> list[str]:
     messages = [death_message(index, code) for index, code in result.dead_processes]
+    messages += result.killed
     crashes = [e for e in result.snapshot.errors if e.kind is ErrorKind.WORKER]
     messages += [e.message for e in crashes]
     return messages

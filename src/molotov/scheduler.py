@@ -27,9 +27,11 @@ from molotov.shape import LoadShape, arrival_offsets, local_share
 if TYPE_CHECKING:
     from molotov.worker import ProcessRun
 
-# The event loop's timers have a millisecond's resolution (libuv's, under uvloop): a shorter
-# sleep would come back at once and spin until the arrival is due. The scheduler sleeps at
-# least this long, then pushes every arrival that has come due meanwhile.
+# The event loop's timers have a millisecond's resolution (libuv's, under uvloop, whose clock
+# is cached in whole milliseconds): a shorter sleep would come back at once and spin until
+# the arrival is due, and a timer may fire up to a millisecond early. So the scheduler sleeps
+# at least this long, again if it woke up early (no arrival starts before it is due), then
+# pushes every arrival that has come due meanwhile.
 TIMER_RESOLUTION = 0.001
 
 
@@ -150,11 +152,10 @@ class Scheduler:
                 if end is not None and offset >= end:
                     break
                 due = start_ns + int(offset * 1e9)
-                wait = (due - clock()) / 1e9
-                if wait > 0:
+                while (wait := (due - clock()) / 1e9) > 0:
                     await run.sleep(max(wait, TIMER_RESOLUTION))
-                if run.stopping:
-                    return
+                    if run.stopping:
+                        return
                 arrivals.push(due)
             if end is not None:
                 # The run lasts its length, not until its last arrival: the parent's

@@ -8,6 +8,7 @@ middleware that is installed only when something listens, so a plain run pays no
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 import weakref
@@ -16,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from molotov.bus import SlotWriter
 from molotov.endpoints import EndpointWriter
-from molotov.errors import REQUEST_ERROR_KINDS, mark_target, request_error_kind
+from molotov.errors import mark_target, request_error_kind
 from molotov.listeners import EventSender
+from molotov.snapshot import REQUEST_ERROR_KINDS, ErrorKind
 from molotov.statsd import endpoint_name
 
 LOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30)
@@ -119,7 +122,33 @@ def _request_middleware(
     return middleware
 
 
-def _recording_middleware(slot: SlotWriter, endpoints: EndpointWriter | None) -> Middleware:
+# What aiohttp sends again, once, when it fails on a kept-alive connection the server had
+# closed (RFC 9112 9.3.1: idempotent methods only; see ClientSession._request).
+_RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_RETRIED_ERRORS = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)
+_NEVER_RETRIED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+_TIMEOUT = REQUEST_ERROR_KINDS.index(ErrorKind.TIMEOUT)
+
+
+def _retried_by_aiohttp(
+    session: aiohttp.ClientSession | None, request: aiohttp.ClientRequest, exc: Exception
+) -> bool:
+    """Whether aiohttp will send this failed request again at once (then only that counts)."""
+    return (
+        isinstance(exc, _RETRIED_ERRORS)
+        and not isinstance(exc, _NEVER_RETRIED)
+        and request.method in _RETRIED_METHODS
+        and session is not None
+        and getattr(session, "_retry_connection", True)
+    )
+
+
+def _recording_middleware(
+    slot: SlotWriter,
+    endpoints: EndpointWriter | None,
+    session_ref: Callable[[], aiohttp.ClientSession | None],
+    abandoned: Callable[[], bool],
+) -> Middleware:
     """Counts every request into the process's bus slot: status class, latency, bytes, errors.
 
     Request latency runs from the moment aiohttp hands the request to the middleware chain
@@ -127,22 +156,43 @@ def _recording_middleware(slot: SlotWriter, endpoints: EndpointWriter | None) ->
     response headers. Response bytes are the body bytes received, counted when the body has
     been read to its end. With ``endpoints`` (``--statsd``), each response is also counted
     under its Molotov-style per-request name.
+
+    A request counts once however aiohttp sent it: when it fails on a kept-alive connection
+    that the server had closed, aiohttp sends it again at once, and only that second attempt
+    counts. A request cut off by a cancellation (``--step-timeout``, or the scenario's own
+    ``asyncio.wait_for``) counts as a ``timeout`` error, unless the run abandons its steps
+    (``abandoned()``: a forced shutdown), which are not counted at all.
     """
     clock = time.perf_counter_ns
     kind_index = {kind: i for i, kind in enumerate(REQUEST_ERROR_KINDS)}
+    retries: dict[tuple[str, URL], int] = {}  # failed attempts aiohttp is about to send again
 
     async def middleware(
         request: aiohttp.ClientRequest,
         handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
     ) -> aiohttp.ClientResponse:
+        retrying = False
+        if retries:
+            key = (request.method, request.url)
+            if retries.get(key):
+                retries[key] -= 1
+                retrying = True
         started = clock()
         try:
             response = await handler(request)
+        except asyncio.CancelledError:
+            if not abandoned():
+                slot.request_failed(_TIMEOUT)
+            raise
         except Exception as exc:
             kind = request_error_kind(exc)
             if kind is not None:
-                slot.request_failed(kind_index[kind])
                 mark_target(exc, request.url)
+                if not retrying and _retried_by_aiohttp(session_ref(), request, exc):
+                    key = (request.method, request.url)
+                    retries[key] = retries.get(key, 0) + 1
+                else:
+                    slot.request_failed(kind_index[kind])
             raise
         latency = (clock() - started) // 1000
         slot.request_done(response.status, latency)
@@ -169,6 +219,7 @@ class SessionFactory:
     verbose: int = 0
     dns_cache: bool = True
     endpoints: EndpointWriter | None = None
+    abandoned: Callable[[], bool] = lambda: False  # the run is cancelling its steps
 
     def create(self, worker_id: int, options: dict[str, Any]) -> aiohttp.ClientSession:
         """A session built from the ``setup()`` options where it gave any."""
@@ -188,7 +239,14 @@ class SessionFactory:
                     self.events, self.verbose, lambda: holder[0]() if holder else None
                 )
             )
-        middlewares.append(_recording_middleware(self.slot, self.endpoints))
+        middlewares.append(
+            _recording_middleware(
+                self.slot,
+                self.endpoints,
+                lambda: holder[0]() if holder else None,
+                self.abandoned,
+            )
+        )
         kwargs["middlewares"] = tuple(middlewares)
         session = aiohttp.ClientSession(**kwargs)
         holder.append(weakref.ref(session))

@@ -28,6 +28,8 @@ class ErrorKind(IntEnum):
     TIMEOUT = 11
     DNS = 12
     TLS = 13
+    PROTOCOL = 14  # the response was not valid HTTP
+    DESCRIPTORS = 15  # the process ran out of file descriptors (EMFILE)
 
     @property
     def label(self) -> str:
@@ -41,7 +43,21 @@ _LABELS = {
     ErrorKind.DNS: "dns error",
     ErrorKind.TLS: "tls error",
     ErrorKind.WORKER: "worker process",
+    ErrorKind.PROTOCOL: "protocol error",
+    ErrorKind.DESCRIPTORS: "too many open files",
 }
+
+# The kinds a request itself can fail with, in the order of the bus's request-error counters.
+REQUEST_ERROR_KINDS = (
+    ErrorKind.REFUSED,
+    ErrorKind.RESET,
+    ErrorKind.TIMEOUT,
+    ErrorKind.DNS,
+    ErrorKind.TLS,
+    ErrorKind.CONNECTION,
+    ErrorKind.PROTOCOL,
+    ErrorKind.DESCRIPTORS,
+)
 
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")  # other: outside 100-599
 
@@ -94,7 +110,7 @@ class Snapshot:
     requests: int = 0
     statuses: tuple[int, ...] = (0,) * len(STATUS_CLASSES)  # responses by STATUS_CLASSES
     response_bytes: int = 0
-    request_errors_by_kind: tuple[int, ...] = (0, 0, 0, 0, 0, 0)  # see errors.REQUEST_ERROR_KINDS
+    request_errors_by_kind: tuple[int, ...] = (0,) * len(REQUEST_ERROR_KINDS)
     request_latency: Histogram = field(default_factory=Histogram.empty)
     started: int = 0  # steps started
     dropped: int = 0  # open model: arrivals that never started
@@ -106,6 +122,17 @@ class Snapshot:
     @property
     def request_errors(self) -> int:
         return sum(self.request_errors_by_kind)
+
+    @property
+    def http_failures(self) -> int:
+        """Requests that failed at the HTTP level: 4xx, 5xx, other statuses, request errors
+        (k6's ``http_req_failed``). A step fails only if its scenario checks; this does not."""
+        _, _, _, client, server, other = self.statuses
+        return client + server + other + self.request_errors
+
+    @property
+    def http_failure_rate(self) -> float:
+        return min(1.0, self.http_failures / self.requests) if self.requests else 0.0
 
     def status_classes(self) -> dict[str, int]:
         """``{"2xx": 30, "4xx": 10}``: the classes that were seen."""

@@ -31,9 +31,8 @@ import statsd as statsd_package
 
 from molotov.config import expand_placeholders, parse_statsd_address
 from molotov.endpoints import OVERFLOW_SUFFIX, EndpointDelta
-from molotov.errors import REQUEST_ERROR_KINDS
 from molotov.histogram import Histogram
-from molotov.snapshot import STATUS_CLASSES, Snapshot
+from molotov.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, Snapshot
 
 SAMPLES_PER_FLUSH = 20
 TCP_TIMEOUT = 0.5  # seconds: a silent StatsD server must not hold the parent's loop
@@ -43,7 +42,7 @@ ERROR_NAMES = {
     kind: name
     for kind, name in zip(
         REQUEST_ERROR_KINDS,
-        ("refused", "reset", "timeout", "dns", "tls", "connection"),
+        ("refused", "reset", "timeout", "dns", "tls", "connection", "protocol", "descriptors"),
         strict=True,
     )
 }

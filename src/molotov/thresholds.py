@@ -9,7 +9,11 @@ Metrics:
 * ``failure_rate``: failed steps / steps (``1%`` or ``0.01``);
 * ``rps``: steps per second; ``http_rps``: requests per second;
 * ``failures``: failed steps; ``errors``: request-level errors (refused, reset, timeout, ...);
-* ``dropped``: the open model's arrivals that never started (no free worker in time).
+* ``dropped``: the open model's arrivals that never started (no free worker in time);
+* ``status_1xx`` … ``status_5xx``, ``status_other``: responses of a status class (a number);
+* ``http_failure_rate``: requests answered 4xx, 5xx or another status outside 100-599, or
+  failed (a request error), over requests (``1%`` or ``0.01``), like k6's ``http_req_failed``:
+  a gate for HTTP failures that the scenarios do not check.
 
 Operators ``< <= > >=``. Durations take ``us``, ``ms`` or ``s`` (a bare number is ms). A
 ``SCENARIO:`` prefix limits a step metric to one scenario; ``http_*`` and ``errors`` are
@@ -25,17 +29,26 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from molotov.histogram import Histogram
-from molotov.snapshot import Snapshot
+from molotov.snapshot import STATUS_CLASSES, Snapshot
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9}
 DURATION_METRICS = (*PERCENTILES, "max", "mean")
 HTTP_METRICS = tuple(f"http_{name}" for name in DURATION_METRICS)
 RESPONSE_METRICS = tuple(f"response_{name}" for name in DURATION_METRICS)
+STATUS_METRICS = tuple(f"status_{name}" for name in STATUS_CLASSES)
 OTHER_METRICS = ("failure_rate", "rps", "http_rps", "failures", "errors", "dropped")
-METRICS = (*DURATION_METRICS, *HTTP_METRICS, *RESPONSE_METRICS, *OTHER_METRICS)
-RUN_WIDE = (*HTTP_METRICS, "http_rps", "errors", "dropped")
+RATE_METRICS = ("failure_rate", "http_failure_rate")
+METRICS = (
+    *DURATION_METRICS,
+    *HTTP_METRICS,
+    *RESPONSE_METRICS,
+    *OTHER_METRICS,
+    *STATUS_METRICS,
+    "http_failure_rate",
+)
+RUN_WIDE = (*HTTP_METRICS, "http_rps", "errors", "dropped", *STATUS_METRICS, "http_failure_rate")
 TIME_METRICS = (*DURATION_METRICS, *HTTP_METRICS, *RESPONSE_METRICS)
-COUNT_METRICS = ("failures", "errors", "dropped")
+COUNT_METRICS = ("failures", "errors", "dropped", *STATUS_METRICS)
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     ">=": operator.ge,
@@ -82,7 +95,7 @@ class ThresholdResult:
     def observed_text(self) -> str:
         if math.isnan(self.observed):
             return "n/a"
-        if self.threshold.metric == "failure_rate":
+        if self.threshold.metric in RATE_METRICS:
             return f"{self.observed * 100:.2f}%"
         if self.threshold.unit:
             return f"{self.observed:.2f}ms"
@@ -123,7 +136,7 @@ def parse_threshold(expr: str) -> Threshold:
         raise ThresholdError(f"threshold {expr!r}: {metric} is run-wide, it takes no SCENARIO:")
     if metric in TIME_METRICS:
         value = _duration_ms(raw, expr)
-    elif metric == "failure_rate":
+    elif metric in RATE_METRICS:
         value = _number(raw[:-1], expr) / 100 if raw.endswith("%") else _number(raw, expr)
     else:
         value = _number(raw, expr)
@@ -174,6 +187,10 @@ def observe(threshold: Threshold, snapshot: Snapshot, elapsed: float) -> float:
         return float(snapshot.request_errors)
     if metric == "dropped":
         return float(snapshot.dropped)
+    if metric in STATUS_METRICS:
+        return float(snapshot.statuses[STATUS_METRICS.index(metric)])
+    if metric == "http_failure_rate":
+        return snapshot.http_failure_rate if snapshot.requests else math.nan
     if threshold.scenario is None:
         durations, successes, failures = snapshot.durations, snapshot.successes, snapshot.failures
         responses = snapshot.response_times

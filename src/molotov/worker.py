@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 
+from molotov import fixtures
 from molotov.api import Registry
 from molotov.bus import Counter, SlotWriter, StatsBus, StopReason
 from molotov.config import RunConfig
@@ -30,6 +31,7 @@ from molotov.statsd import ScenarioStatsd, overflow_name
 
 MONITOR_INTERVAL = 0.05  # how often a process looks at the bus's stop flag
 START_POLL = 0.002  # how often a ready process looks for the start instant
+TEARDOWN_POLL = 0.01  # how often the worker process looks for the go of global_teardown
 SHORT_SLEEP = 0.05  # seconds: a sleep this short does not need to wake up on a stop
 EXIT_CRASHED = 3  # a worker process's exit code when molotov itself failed in it
 
@@ -58,6 +60,7 @@ class ProcessRun:
             verbose=config.verbose,
             dns_cache=not config.disable_dns_resolve,
             endpoints=bus.endpoint_writer(index, overflow_name()) if config.statsd else None,
+            abandoned=lambda: self.cancelled,
         )
         self.pool = WorkerPool(self)
         self.arrivals: Arrivals | None = None
@@ -169,7 +172,7 @@ class ProcessRun:
                 pool.spawn(pool.closed_steps)
         else:
             for wid in range(config.workers):
-                pool.spawn(pool.closed_steps, wid * config.ramp_up / config.workers)
+                pool.spawn(pool.closed_steps, config.ramp_start(wid))
         await pool.join()
 
     async def _open_model(self, arrivals: Arrivals) -> None:
@@ -211,6 +214,19 @@ def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
+def _global_teardown(
+    config: RunConfig, registry: Registry, bus: StatsBus, slot: SlotWriter
+) -> None:
+    """The only worker process runs ``global_teardown`` with the state its run built, once
+    the parent has put its console away (so what the fixture prints is not drawn over)."""
+    slot.set(Counter.FINISHING, 1)
+    parent = os.getppid()
+    while not bus.teardown_allowed and os.getppid() == parent:
+        time.sleep(TEARDOWN_POLL)
+    fixtures.global_teardown(registry, config.verbose)
+    slot.set(Counter.FINISHING, 2)
+
+
 def process_main(config: RunConfig, registry: Registry, bus: StatsBus, index: int) -> None:
     """Entry point of a forked worker process; its exit code tells the parent how it ended."""
     # Ctrl-C reaches the whole process group: the parent alone decides what it means.
@@ -224,6 +240,8 @@ def process_main(config: RunConfig, registry: Registry, bus: StatsBus, index: in
         asyncio.set_event_loop(loop)
         loop.set_debug(config.debug)
         loop.run_until_complete(ProcessRun(config, registry, bus, index).main())
+        if fixtures.teardown_in_worker(registry, config.processes):
+            _global_teardown(config, registry, bus, slot)
     except BaseException as exc:
         slot.error(
             ErrorKind.WORKER,

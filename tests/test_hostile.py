@@ -1,0 +1,215 @@
+"""Hostile servers: broken HTTP, odd statuses, stale connections, black holes, endless bodies.
+
+Every request is counted, as the server saw it, and no run hangs or crashes.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hostile import ANSWERS, Hostile, hostile_server
+from support import closing
+
+HEADER = textwrap.dedent(
+    """\
+    import asyncio
+    import os
+
+    import aiohttp
+    import molotov
+
+    URL = os.environ["TARGET_URL"]
+    PATH = os.environ.get("HOSTILE_PATH", "/")
+
+    """
+)
+
+
+@pytest.fixture
+def hostile() -> Iterator[Hostile]:
+    with hostile_server() as server:
+        yield server
+
+
+@pytest.fixture
+def scenario_file(write_scenario):
+    def write(body: str) -> Path:
+        return write_scenario(HEADER + textwrap.dedent(body))
+
+    return write
+
+
+def report(tmp_path: Path) -> dict:
+    return json.loads((tmp_path / "r.json").read_text())
+
+
+GET_PATH = """
+@molotov.scenario()
+async def get_path(session):
+    async with session.get(URL + PATH) as resp:
+        await resp.read()
+"""
+
+BROKEN = sorted(path for path in ANSWERS if path != "/status-999")
+
+
+@pytest.mark.parametrize("path", BROKEN)
+def test_invalid_http_is_a_counted_protocol_error(
+    scenario_file, run_molotov, hostile, tmp_path, path
+):
+    scenario_file(GET_PATH)
+    result = run_molotov(
+        "-w", "1", "-r", "3", "--report", "r.json", "loadtest.py",
+        TARGET_URL=hostile.url, HOSTILE_PATH=path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert closing(result.stdout) == (0, 3)
+    doc = report(tmp_path)
+    # What the server got, the tool counted: each one a request and a protocol error.
+    assert hostile.hits[path] == 3
+    assert doc["totals"]["requests"] == 3
+    assert doc["request_errors"]["protocol error"] == 3
+    assert doc["totals"]["request_errors"] == 3
+    assert "protocol error=3" in result.stdout
+    assert [e["kind"] for e in doc["errors"]] == ["protocol"]
+
+
+def test_a_status_outside_100_599_is_counted(scenario_file, run_molotov, hostile, tmp_path):
+    scenario_file(GET_PATH)
+    result = run_molotov(
+        "-w", "1", "-r", "4", "--report", "r.json", "--threshold", "status_other<1",
+        "loadtest.py", TARGET_URL=hostile.url, HOSTILE_PATH="/status-999",
+    )  # fmt: skip
+    doc = report(tmp_path)
+    assert doc["status_classes"]["other"] == 4 == hostile.hits["/status-999"]
+    assert "other=4" in result.stdout
+    assert sum(row["status_classes"]["other"] for row in doc["series"]) == 4
+    # Not an HTTP success either: counted as an HTTP failure, and the gate fails.
+    assert doc["totals"]["requests"] == 4
+    assert result.returncode == 1
+    assert "threshold(s) failed: status_other<1" in result.stderr
+
+
+def test_a_request_aiohttp_retries_on_a_stale_connection_counts_once(
+    scenario_file, run_molotov, hostile, tmp_path
+):
+    scenario_file(
+        """
+        @molotov.scenario()
+        async def stale(session):
+            async with session.get(URL + "/stale") as resp:
+                await resp.read()
+            # The server closes the kept-alive connection meanwhile: the next request meets
+            # a closed socket, and aiohttp sends it again on a new connection.
+            await asyncio.sleep(0.15)
+        """
+    )
+    result = run_molotov(
+        "-w", "1", "-r", "8", "--report", "r.json", "loadtest.py", TARGET_URL=hostile.url
+    )
+    assert result.returncode == 0, result.stderr
+    doc = report(tmp_path)
+    assert closing(result.stdout) == (8, 0)
+    assert hostile.hits["/stale"] == 8
+    assert doc["totals"]["requests"] == 8
+    assert doc["totals"]["request_errors"] == 0
+
+
+def test_http_failures_the_scenarios_do_not_check_can_gate_a_run(
+    scenario_file, run_molotov, target, tmp_path
+):
+    scenario_file(
+        """
+        @molotov.scenario()
+        async def unchecked(session):
+            step = molotov.get_context(session).step
+            async with session.get(URL + ("/status/500" if step % 4 == 0 else "/")) as resp:
+                await resp.read()
+        """
+    )
+    result = run_molotov(
+        "-w", "1", "-r", "20", "--report", "r.json", "--threshold", "failure_rate<1%",
+        "--threshold", "http_failure_rate<1%", "--threshold", "status_5xx<1",
+        "--threshold", "status_4xx<1", "loadtest.py",
+    )  # fmt: skip
+    assert closing(result.stdout) == (20, 0)
+    assert result.returncode == 1
+    assert "threshold(s) failed: http_failure_rate<1%, status_5xx<1" in result.stderr
+    assert "HTTP failures: 25.00%" in result.stdout
+    assert "25.0% of the requests failed at the HTTP level (5 of 20" in result.stdout
+    assert report(tmp_path)["status_classes"]["5xx"] == 5
+
+
+def test_connect_timeouts_mean_an_unreachable_target(scenario_file, run_molotov, tmp_path):
+    # A black hole: a listener whose accept queue is full drops new connection attempts.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        time.sleep(0.2)
+        scenario_file(
+            """
+            @molotov.setup()
+            async def setup(worker_id, args):
+                return {"timeout": aiohttp.ClientTimeout(sock_connect=0.3)}
+
+
+            @molotov.scenario()
+            async def blackholed(session):
+                async with session.get(URL + "/") as resp:
+                    await resp.read()
+            """
+        )
+        result = run_molotov(
+            "-w", "2", "-r", "2", "--report", "r.json", "loadtest.py",
+            TARGET_URL=f"http://127.0.0.1:{port}",
+        )  # fmt: skip
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+    assert result.returncode == 1, result.stdout
+    assert f"cannot connect to 127.0.0.1:{port}" in result.stderr
+    doc = report(tmp_path)
+    assert doc["totals"]["connection_failures"] == 4
+    assert doc["request_errors"]["connection error"] == 4
+
+
+def test_an_endless_body_is_cut_after_the_graceful_stop(
+    scenario_file, run_molotov, hostile, tmp_path
+):
+    scenario_file(
+        """
+        @molotov.scenario()
+        async def endless(session):
+            async with session.get(URL + "/endless") as resp:
+                await resp.read()
+        """
+    )
+    started = time.monotonic()
+    result = run_molotov(
+        "-w", "2", "-d", "1", "--graceful-stop", "0.5", "--report", "r.json", "loadtest.py",
+        TARGET_URL=hostile.url,
+    )  # fmt: skip
+    assert time.monotonic() - started < 20
+    assert result.returncode == 0, result.stderr
+    assert "Steps still running 0.5s after the stop (--graceful-stop): cancelling them" in (
+        result.stdout
+    )
+    doc = report(tmp_path)
+    assert doc["stop_reason"] == "duration"
+    assert doc["totals"]["requests"] == hostile.hits["/endless"] == 2
