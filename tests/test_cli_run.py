@@ -51,7 +51,6 @@ async def get_root(session):
 """
 
 
-
 @pytest.fixture
 def scenario_file(write_scenario):
     """Write a scenario module made of HEADER and ``body`` (dedented)."""
