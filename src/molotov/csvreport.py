@@ -68,19 +68,13 @@ def _ms(us: int) -> float:
     return round(us / 1000, 3)
 
 
-def _pairs(buckets: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
-    return [(int(index), int(count)) for index, count in buckets]
-
-
 def _percentiles(
-    buckets: Sequence[Sequence[int]], max_us: int, percents: Sequence[float]
+    buckets: Sequence[Sequence[int]], count: int, max_us: int, percents: Sequence[float]
 ) -> list[Cell]:
-    """Percentiles in ms of sparse buckets; blank cells when there is no value."""
-    pairs = _pairs(buckets)
-    count = sum(n for _, n in pairs)
+    """Percentiles in ms of ``count`` values in sparse buckets; blank cells when none."""
     if not count:
         return [""] * len(percents)
-    return [_ms(us) for us in percentiles_us(pairs, count, max_us, percents)]
+    return [_ms(us) for us in percentiles_us(buckets, count, max_us, percents)]
 
 
 def _stats_row(
@@ -105,7 +99,7 @@ def _stats_row(
         block.get("max_ms", ""),
         *rates,
         *requests,
-        *_percentiles(pairs, int(block.get("max_us") or 0), PERCENTS),
+        *_percentiles(pairs, int(block.get("count") or 0), int(block.get("max_us") or 0), PERCENTS),
     ]
 
 
@@ -158,8 +152,12 @@ def history_rows(doc: Mapping[str, Any]) -> list[list[Cell]]:
         latency = row.get("request_latency")
         request_pcts: list[Cell] = [""] * len(REQUEST_PERCENTS)
         if latency:
-            top = int(latency.get("max_us") or 0)
-            request_pcts = _percentiles(latency.get("buckets") or [], top, REQUEST_PERCENTS)
+            request_pcts = _percentiles(
+                latency.get("buckets") or [],
+                int(latency.get("count") or 0),
+                int(latency.get("max_us") or 0),
+                REQUEST_PERCENTS,
+            )
         rows.append(
             [
                 int(row["t"]),
@@ -173,7 +171,12 @@ def history_rows(doc: Mapping[str, Any]) -> list[list[Cell]]:
                 _optional(row, "started"),
                 _optional(row, "dropped"),
                 _optional(row, "target"),
-                *_percentiles(row.get("buckets") or [], int(row.get("max_us") or 0), PERCENTS),
+                *_percentiles(
+                    row.get("buckets") or [],
+                    int(row.get("steps") or 0),
+                    int(row.get("max_us") or 0),
+                    PERCENTS,
+                ),
                 *request_pcts,
                 requests,
                 steps,

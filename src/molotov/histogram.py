@@ -87,11 +87,12 @@ class Histogram:
 
 
 def percentiles_us(
-    pairs: Iterable[tuple[int, int]], count: int, max_us: int, percents: Sequence[float]
+    pairs: Iterable[Sequence[int]], count: int, max_us: int, percents: Sequence[float]
 ) -> list[int]:
     """The values at ``percents`` (each 0-100) of a histogram given as sparse buckets.
 
-    ``pairs`` are ``(bucket index, count)`` in increasing index order, as reports store them;
+    ``pairs`` are ``(bucket index, count)`` in increasing index order, as reports store them
+    (``count`` is their total);
     one pass answers every percentile, so long series stay cheap. A value is the top of its
     bucket, never above ``max_us``; an empty histogram gives 0.
     """

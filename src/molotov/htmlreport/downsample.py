@@ -18,7 +18,7 @@ Rows are read with ``dict.get``: keys that a report does not have (older reports
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,28 +62,57 @@ def _latency_source(rows: Sequence[Row]) -> str:
     return "buckets" if any(row.get("buckets") for row in rows) else ""
 
 
-def _latency_of(row: Row, source: str) -> tuple[Iterable[Sequence[int]], int]:
-    """(sparse buckets, max_us) of a row's latency histogram."""
-    if source == "buckets":
-        return row.get("buckets") or (), int(row.get("max_us") or 0)
-    block = row.get(source) or {}
-    return block.get("buckets") or (), int(block.get("max_us") or 0)
+class _Buckets:
+    """Sums over the rows of each bucket, filled in one pass over the rows."""
 
+    def __init__(self, n: int, source: str) -> None:
+        self.n = n
+        self.source = source
+        self.rows = [0] * n
+        self.counters: dict[str, list[int]] = {}
+        self.gauges: dict[str, tuple[list[float], list[int]]] = {}
+        self.keyed: dict[str, dict[str, list[int]]] = {key: {} for key in KEYED}
+        self.latency: list[dict[int, int]] = [{} for _ in range(n)]
+        self.latency_max = [0] * n
 
-def _percentiles_ms(group: Sequence[Row], source: str) -> list[float] | None:
-    """The latency percentiles of a bucket's rows, from their merged buckets (None: none)."""
-    merged: dict[int, int] = {}
-    top = 0
-    for row in group:
-        pairs, max_us = _latency_of(row, source)
-        top = max(top, max_us)
-        for index, count in pairs:
-            merged[index] = merged.get(index, 0) + count
-    count = sum(merged.values())
-    if not count:
-        return None
-    values = percentiles_us(sorted(merged.items()), count, top, LATENCY_PERCENTILES)
-    return [round(us / 1000, 3) for us in values]
+    def add(self, b: int, row: Row) -> None:
+        self.rows[b] += 1
+        for key in COUNTERS:
+            value = row.get(key)
+            if value is not None:
+                column = self.counters.get(key) or self.counters.setdefault(key, [0] * self.n)
+                column[b] += value
+        for key in GAUGES:
+            value = row.get(key)
+            if value is not None:
+                total, seen = self.gauges.get(key) or self.gauges.setdefault(
+                    key, ([0.0] * self.n, [0] * self.n)
+                )
+                total[b] += value
+                seen[b] += 1
+        for key in KEYED:
+            counts = row.get(key)
+            if counts:
+                labels = self.keyed[key]
+                for label, value in counts.items():
+                    column = labels.get(label) or labels.setdefault(label, [0] * self.n)
+                    column[b] += value
+        if self.source:
+            block = row if self.source == "buckets" else row.get(self.source) or {}
+            merged = self.latency[b]
+            for index, hits in block.get("buckets") or ():
+                merged[index] = merged.get(index, 0) + hits
+            self.latency_max[b] = max(self.latency_max[b], int(block.get("max_us") or 0))
+
+    def percentiles_ms(self, b: int) -> list[float] | None:
+        """The latency percentiles of bucket ``b``, from its merged buckets (None: none)."""
+        merged = self.latency[b]
+        count = sum(merged.values())
+        if not count:
+            return None
+        pairs = sorted(merged.items())
+        values = percentiles_us(pairs, count, self.latency_max[b], LATENCY_PERCENTILES)
+        return [round(us / 1000, 3) for us in values]
 
 
 def downsample(rows: Sequence[Row], k: int | None = None) -> Downsampled:
@@ -92,44 +121,36 @@ def downsample(rows: Sequence[Row], k: int | None = None) -> Downsampled:
         return Downsampled(k or 1, [])
     first, last = int(rows[0]["t"]), int(rows[-1]["t"])
     k = k or resolution(last - first + 1)
-    groups: list[list[Row]] = [[] for _ in range((last - first) // k + 1)]
+    n = (last - first) // k + 1
+    sums = _Buckets(n, _latency_source(rows))
     for row in rows:
-        groups[(int(row["t"]) - first) // k].append(row)
-    starts = [first + i * k for i in range(len(groups))]
+        sums.add((int(row["t"]) - first) // k, row)
+    starts = [first + i * k for i in range(n)]
     # Seconds of the run each bucket covers: k, except for the last one.
     spans = [min(k, last - start + 1) for start in starts]
+    empty = [not rows_in for rows_in in sums.rows]
 
-    columns: dict[str, Column] = {}
-    for key in COUNTERS:
-        if any(row.get(key) is not None for row in rows):
-            columns[key] = [
-                sum(int(r.get(key) or 0) for r in g) / span if g else None
-                for g, span in zip(groups, spans, strict=True)
-            ]
+    def rates(column: list[int]) -> Column:
+        return [
+            None if gap else value / span
+            for value, span, gap in zip(column, spans, empty, strict=True)
+        ]
+
+    columns: dict[str, Column] = {
+        key: rates(sums.counters[key]) for key in COUNTERS if key in sums.counters
+    }
     for key in GAUGES:
-        if any(row.get(key) is not None for row in rows):
-            column: Column = []
-            for group in groups:
-                values = [float(r[key]) for r in group if r.get(key) is not None]
-                column.append(sum(values) / len(values) if values else None)
-            columns[key] = column
-
-    keyed: dict[str, dict[str, Column]] = {}
-    for key in KEYED:
-        labels = sorted({label for row in rows for label in row.get(key) or {}})
-        if labels:
-            keyed[key] = {
-                label: [
-                    sum(int((r.get(key) or {}).get(label) or 0) for r in g) / span if g else None
-                    for g, span in zip(groups, spans, strict=True)
-                ]
-                for label in labels
-            }
-
-    source = _latency_source(rows)
+        if key in sums.gauges:
+            total, seen = sums.gauges[key]
+            columns[key] = [t / c if c else None for t, c in zip(total, seen, strict=True)]
+    keyed = {
+        key: {label: rates(labels[label]) for label in sorted(labels)}
+        for key, labels in sums.keyed.items()
+        if labels
+    }
     latency: dict[float, Column] = {}
-    if source:
-        per_bucket = [_percentiles_ms(g, source) for g in groups]
+    if sums.source:
+        per_bucket = [sums.percentiles_ms(b) for b in range(n)]
         for i, percent in enumerate(LATENCY_PERCENTILES):
             latency[percent] = [None if values is None else values[i] for values in per_bucket]
-    return Downsampled(k, starts, columns, keyed, latency, source)
+    return Downsampled(k, starts, columns, keyed, latency, sums.source)
