@@ -121,3 +121,28 @@ def open_report(
     page.on("request", lambda request: opened.requests.append(request.url))
     page.goto(path.resolve().as_uri(), wait_until="load")
     return opened
+
+
+def screenshot_top(opened: Opened, path: Path) -> None:
+    """The top of the page (verdict, run, headline numbers, the first row of charts), 1280 px
+    wide: the README's ``docs/report.png`` is made with this (see ``__main__``)."""
+    height = opened.page.evaluate(
+        """() => {
+          const chart = document.querySelector("figure.chart");
+          if (!chart) return document.documentElement.scrollHeight;
+          return Math.ceil(chart.getBoundingClientRect().bottom + window.scrollY + 16);
+        }"""
+    )
+    clip = {"x": 0, "y": 0, "width": WIDTH, "height": height}
+    opened.page.screenshot(path=str(path), clip=clip, full_page=True)
+
+
+if __name__ == "__main__":
+    # python tests/browser.py REPORT.html OUT.png: the README's screenshot of a report.
+    import sys
+
+    with chromium() as running:
+        report = open_report(running, Path(sys.argv[1]))
+        if report.errors:
+            sys.exit("\n".join(report.errors))
+        screenshot_top(report, Path(sys.argv[2]))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import WIDTH, chromium, missing, open_report
+from browser import WIDTH, chromium, missing, open_report, screenshot_top
 from conftest import molotov_env, run_command
 from molotov import htmlreport
 from molotov.histogram import Histogram, format_us, percentiles_us
@@ -198,6 +198,7 @@ def test_the_page_of_a_real_run(browser, real_run, tmp_path):
     shot = tmp_path / "report.png"
     opened.page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+    screenshot_top(opened, tmp_path / "report-top.png")  # as docs/report.png is made
 
 
 def test_dark_mode(browser, real_run, tmp_path):
@@ -235,18 +236,31 @@ def test_tables_sort_by_column(browser, real_run):
     assert opened.errors == []
 
 
+A4_PX = round((210 - 2 * 12) / 25.4 * 96)  # A4 less the page's 12 mm margins, at 96 px/inch
+
+
 def test_it_prints_on_a4(browser, real_run, tmp_path):
     opened = open_report(browser, real_run / "run.html")
     page = opened.page
     page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
-    # 180 mm of paper at 96 px per inch, minus the chart frame.
+    # Charts are redrawn at the paper's width (180 mm)...
     assert all(c["width"] <= 180 / 25.4 * 96 for c in opened.charts())
     pdf = page.pdf(format="A4", print_background=True)
     assert pdf.startswith(b"%PDF")
     (tmp_path / "report.pdf").write_bytes(pdf)
+    # ... and at the screen's again afterwards.
     page.evaluate("window.dispatchEvent(new Event('afterprint'))")
-    assert all(c["width"] > 400 for c in opened.charts())
+    assert all(c["width"] > 500 for c in opened.charts())
     assert opened.errors == []
+    # On paper nothing is wider than the page: a print layout as wide as A4's text.
+    paper = open_report(browser, real_run / "run.html", width=A4_PX, color_scheme="dark")
+    paper.page.emulate_media(media="print")
+    paper.page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert paper.page.evaluate("document.documentElement.scrollWidth") <= A4_PX
+    background = paper.page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    assert background == "rgb(255, 255, 255)"  # light on paper, even in dark mode
+    paper.page.screenshot(path=str(tmp_path / "paper.png"), full_page=True)
+    assert paper.errors == []
 
 
 # -- moloreport ------------------------------------------------------------------------------

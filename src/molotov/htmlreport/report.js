@@ -41,6 +41,7 @@
 
   function fmtMs(v) {
     if (v == null) return "—";
+    if (v === 0) return "0";
     if (v < 1) return trim((v * 1000).toFixed(0)) + "µs";
     if (v < 1000) return trim(v.toFixed(v < 10 ? 2 : 1)) + "ms";
     return trim((v / 1000).toFixed(2)) + "s";
