@@ -96,7 +96,7 @@ def check_charts(opened, doc: dict) -> list[dict]:
     assert [c["id"] for c in drawn] == planned
     assert opened.page.locator("figure.chart canvas").count() == len(planned)
     for chart in drawn:
-        assert chart["ink"] > 20, chart["id"]
+        assert chart["ink"] > 0, chart["id"]
     return drawn
 
 
@@ -116,6 +116,9 @@ def check_numbers(opened, doc: dict, exit_code: int) -> None:
     assert opened.text("[data-key=failure_rate] .value") == f"{100 * totals['failure_rate']:.2f}%"
     assert opened.text("[data-key=request_errors] .value") == count(totals["request_errors"])
     for key in ("request_latency", "scenario_durations"):
+        if not doc[key]["count"]:
+            assert opened.text(f"[data-key={key}] .value") == "—"
+            continue
         for name in ("p50", "p95", "p99"):
             shown = opened.text(f'[data-key="{key}.{name}"]')
             assert shown.startswith(ms(doc[key][f"{name}_ms"])), (key, name, shown)
@@ -187,6 +190,7 @@ def test_the_page_of_a_real_run(browser, real_run, tmp_path):
     assert opened.page.locator(".verdict.fail").count() == 1
     # The throughput chart's points are the per-second rows: they add up to the totals.
     throughput = next(c for c in drawn if c["id"] == "throughput")
+    assert throughput["ink"] > 100  # lines between the points, not just a dot
     assert throughput["series"] == ["requests/s", "steps/s"]
     assert throughput["data"][0] == [row["t"] for row in doc["series"]]
     assert sum(throughput["data"][1]) == doc["totals"]["requests"]
@@ -261,6 +265,43 @@ def test_it_prints_on_a4(browser, real_run, tmp_path):
     assert background == "rgb(255, 255, 255)"  # light on paper, even in dark mode
     paper.page.screenshot(path=str(tmp_path / "paper.png"), full_page=True)
     assert paper.errors == []
+
+
+def test_the_page_of_a_run_stopped_by_x_at_an_unreachable_target(
+    browser, write_scenario, run_molotov, target, tmp_path
+):
+    """However a run ends, its page is written: here -x stops it at the first failure."""
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    write_scenario(
+        HEADER.replace('os.environ["TARGET_URL"]', f'"http://127.0.0.1:{port.getsockname()[1]}"')
+        + textwrap.dedent(
+            """
+            @molotov.scenario()
+            async def nowhere(session):
+                async with session.get(URL + "/") as resp:
+                    await resp.read()
+            """
+        )
+    )
+    try:
+        result = run_molotov(
+            "-x", "-w", "2", "-r", "5", "--report", "r.json", "--html", "r.html", "loadtest.py"
+        )
+    finally:
+        port.close()
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    doc = load(tmp_path / "r.json")
+    assert doc["stop_reason"] == "exception"
+    assert doc["successes"] == 0
+    opened = open_report(browser, tmp_path / "r.html")
+    check_clean(opened, tmp_path / "r.html")
+    check_numbers(opened, doc, exit_code=1)
+    assert "connection refused" in opened.text("table.request-errors")
+    # No request got an answer: no request-latency histogram, the failed steps' durations.
+    drawn = [c["id"] for c in check_charts(opened, doc)]
+    assert "dist-request_latency" not in drawn
+    assert "dist-scenario_durations" in drawn
 
 
 # -- moloreport ------------------------------------------------------------------------------
