@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from molotov.histogram import format_us
 from molotov.report import format_bytes
-from molotov.thresholds import PERCENTILES
+from molotov.thresholds import PERCENTILES, ThresholdError, ThresholdResult, parse_threshold
 
 STOP_REASONS = {
     "duration": "the duration (-d) was reached",
@@ -80,15 +81,13 @@ def _section(ident: str, title: str, content: str) -> str:
 # -- verdict --------------------------------------------------------------------------------
 
 
-def _observed(expression: str, unit: Any, observed: Any) -> str:
+def _observed(expression: str, observed: Any) -> str:
     """A threshold's observed value as the console's thresholds table writes it."""
-    if observed is None:
-        return "n/a"
-    if unit == "ms":
-        return ms(observed)
-    if "failure_rate" in expression:
-        return percent(observed)
-    return f"{observed:g}"
+    value = math.nan if observed is None else float(observed)
+    try:
+        return ThresholdResult(parse_threshold(expression), value, False).observed_text()
+    except ThresholdError:  # not molotov's expression: the number as it is
+        return f"{value:g}"
 
 
 def verdict(doc: Mapping[str, Any], exit_code: int) -> str:
@@ -109,7 +108,7 @@ def verdict(doc: Mapping[str, Any], exit_code: int) -> str:
     rows = []
     for result in thresholds:
         observed = result.get("observed")
-        shown = _observed(str(result.get("expression") or ""), result.get("unit"), observed)
+        shown = _observed(str(result.get("expression") or ""), observed)
         ok = bool(result.get("passed"))
         rows.append(
             "<tr>"
