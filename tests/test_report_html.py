@@ -214,6 +214,12 @@ def test_dark_mode(browser, real_run, tmp_path):
     assert background == "rgb(13, 17, 23)"
     check_charts(opened, doc)
     opened.page.screenshot(path=str(tmp_path / "report-dark.png"), full_page=True)
+    # Switching the scheme of an open page redraws the charts in the other palette.
+    opened.page.emulate_media(color_scheme="light")
+    background = opened.page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    assert background == "rgb(255, 255, 255)"
+    check_charts(opened, doc)
+    assert opened.errors == []
 
 
 def test_tables_sort_by_column(browser, real_run):
