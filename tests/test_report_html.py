@@ -215,7 +215,9 @@ def test_dark_mode(browser, real_run, tmp_path):
     check_charts(opened, doc)
     opened.page.screenshot(path=str(tmp_path / "report-dark.png"), full_page=True)
     # Switching the scheme of an open page redraws the charts in the other palette.
+    opened.page.evaluate("window.molotovCharts.forEach((u) => { u.stale = true; })")
     opened.page.emulate_media(color_scheme="light")
+    opened.page.wait_for_function("!window.molotovCharts.some((u) => u.stale)")
     background = opened.page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
     assert background == "rgb(255, 255, 255)"
     check_charts(opened, doc)
