@@ -43,6 +43,17 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
 
+@nox.session
+def bench_report(session: nox.Session) -> None:
+    """The HTML report of a 24-hour run: render + load in Chromium (not a default session).
+
+    ``nox -s bench_report``, ``nox -s bench_report -- --repeat 9 --seconds 3600``; needs
+    Debian's ``chromium`` (see benchmarks/README.md).
+    """
+    session.install(".[test]")
+    session.run("python", "benchmarks/report_render.py", *session.posargs)
+
+
 # The container session: everything it keeps between runs lives under .nox/.
 CONTAINER_STORAGE = Path(".nox/container-storage")
 CONTAINER_BASE = Path(".nox/container-base")

@@ -16,6 +16,7 @@ from molotov.histogram import (
     bucket_of,
     format_percentiles,
     format_us,
+    percentiles_us,
 )
 
 
@@ -171,6 +172,18 @@ def test_percentiles_never_exceed_the_max():
         for percent in (50, 90, 99, 100):
             assert histogram.percentile_us(percent) <= max(values)
         assert histogram.percentile_us(100) == max(values)
+
+
+def test_many_percentiles_of_sparse_buckets_in_one_pass():
+    """percentiles_us (reports' sparse buckets) agrees with percentile_us, in any order."""
+    rng = random.Random(11)
+    values = [int(rng.lognormvariate(8, 2)) % MAX_US for _ in range(2000)]
+    histogram = histogram_of(values)
+    pairs = [(i, n) for i, n in enumerate(histogram.buckets) if n]
+    percents = [99.9, 0, 50, 100, 90, 50, 1, 99.99]
+    got = percentiles_us(pairs, histogram.count, histogram.max_us, percents)
+    assert got == [histogram.percentile_us(p) for p in percents]
+    assert percentiles_us([], 0, 0, [50, 99]) == [0, 0]
 
 
 # -- merge and minus ----------------------------------------------------------------------

@@ -184,6 +184,14 @@ def molotov(
             help="Write a JSON report there at the end ('-': as the last line of stdout).",
         ),
     ] = None,
+    html: Annotated[
+        str | None,
+        typer.Option("--html", help="Write a self-contained HTML report there at the end."),
+    ] = None,
+    csv: Annotated[
+        str | None,
+        typer.Option("--csv", help="Write PREFIX_stats.csv and PREFIX_history.csv at the end."),
+    ] = None,
     step_timeout: Annotated[
         float,
         typer.Option(
@@ -312,6 +320,8 @@ def molotov(
         demo=demo,
         threshold=tuple(threshold or ()),
         report=report,
+        html=html,
+        csv=csv,
         statsd_prefix=statsd_prefix,
         statsd_interval=statsd_interval,
         start_at=_seconds(parse_start_at, start_at),

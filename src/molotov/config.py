@@ -69,6 +69,8 @@ class RunConfig:
     demo: bool = False
     threshold: tuple[str, ...] = ()
     report: str | None = None
+    html: str | None = None  # --html PATH: the HTML report
+    csv: str | None = None  # --csv PREFIX: PREFIX_stats.csv and PREFIX_history.csv
     statsd_prefix: str = DEFAULT_STATSD_PREFIX
     statsd_interval: float = 1.0
     start_at: float | None = None  # epoch seconds
@@ -438,6 +440,8 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "debug": _json_bool,
     "threshold": _json_str_list,
     "report": _optional(_json_str),
+    "html": _optional(_json_str),
+    "csv": _optional(_json_str),
     "statsd_prefix": _json_str,
     "statsd_interval": _json_float,
     "start_at": _optional(_json_start_at),

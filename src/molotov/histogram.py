@@ -8,7 +8,7 @@ are plain int64 counters, so histograms of many processes merge exactly by addin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 _LINEAR = 256  # one bucket per microsecond below this
@@ -90,16 +90,37 @@ class Histogram:
 
     def percentile_us(self, percent: float) -> int:
         """The value at ``percent`` (0-100): the top of its bucket, never above the max seen."""
-        if not self.count:
-            return 0
-        rank = max(1, -(-self.count * percent // 100))  # ceil, and at least the first value
-        seen = 0
-        for index, hits in enumerate(self.buckets):
-            if hits:
-                seen += hits
-                if seen >= rank:
-                    return min(bucket_bounds(index)[1], self.max_us)
-        return self.max_us
+        pairs = ((index, hits) for index, hits in enumerate(self.buckets) if hits)
+        return percentiles_us(pairs, self.count, self.max_us, (percent,))[0]
+
+
+def percentiles_us(
+    pairs: Iterable[Sequence[int]], count: int, max_us: int, percents: Sequence[float]
+) -> list[int]:
+    """The values at ``percents`` (each 0-100) of a histogram given as sparse buckets.
+
+    ``pairs`` are ``(bucket index, count)`` in increasing index order, as reports store them
+    (``count`` is their total);
+    one pass answers every percentile, so long series stay cheap. A value is the top of its
+    bucket, never above ``max_us``; an empty histogram gives 0.
+    """
+    if not count:
+        return [0] * len(percents)
+    # rank: ceil(count * percent / 100), and at least the first value
+    ranks = sorted((max(1, -(-count * p // 100)), i) for i, p in enumerate(percents))
+    values = [max_us] * len(percents)
+    seen = 0
+    pending = iter(ranks)
+    rank, slot = next(pending)
+    for index, hits in pairs:
+        seen += hits
+        while seen >= rank:
+            values[slot] = min(bucket_bounds(index)[1], max_us)
+            step = next(pending, None)
+            if step is None:
+                return values
+            rank, slot = step
+    return values
 
 
 def format_us(us: float) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from molotov._version import __version__
+from molotov.atomic import write_text
 from molotov.histogram import MAX_US, NBUCKETS, Histogram
 from molotov.snapshot import (
     REQUEST_ERROR_KINDS,
@@ -355,23 +354,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
 
 def write(path: str | Path, doc: dict[str, Any]) -> None:
     """Write ``doc`` to ``path`` atomically: a temp file in the same folder, then a rename."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        # mkstemp makes the file private; a report is an ordinary file, as open() would make.
-        os.chmod(temp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(doc, stream, indent=1)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_text(path, json.dumps(doc, indent=1) + "\n")
 
 
 def dumps_line(doc: dict[str, Any]) -> str:

@@ -1,5 +1,7 @@
 """``moloreport``: merge the JSON reports of several runs, print their summary, judge them.
 
+It writes the merged run's ``--report``, ``--csv`` and ``--html`` as ``molotov`` does.
+
 Counters and histogram buckets add, time series add on the same wall-clock second, so the
 merge of N reports has exactly the numbers one run doing all their work would have had.
 """
@@ -12,7 +14,7 @@ from typing import Annotated
 import typer
 
 from molotov import jsonreport
-from molotov.config import expand_placeholders
+from molotov.outputs import write_reports
 from molotov.report import OpenModel, closing_lines, summary_lines
 from molotov.thresholds import ThresholdError, evaluate, parse_thresholds, result_lines
 
@@ -32,6 +34,13 @@ def moloreport(
     ] = None,
     report: Annotated[
         str | None, typer.Option("--report", help="Write the merged report there.")
+    ] = None,
+    html: Annotated[
+        str | None, typer.Option("--html", help="Write the merged run's HTML report there.")
+    ] = None,
+    csv: Annotated[
+        str | None,
+        typer.Option("--csv", help="Write PREFIX_stats.csv and PREFIX_history.csv of the merge."),
     ] = None,
 ) -> None:
     try:
@@ -53,13 +62,12 @@ def moloreport(
     lines += closing_lines(merged.snapshot)
     sys.stdout.write("\n".join(lines) + "\n")
     failed = [v.threshold.text for v in verdicts if not v.passed]
-    if report is not None:
-        path = expand_placeholders(report)
-        try:
-            jsonreport.write(path, jsonreport.document(merged, verdicts))
-        except OSError as exc:
-            sys.stderr.write(f"Cannot write the report {path!r}: {exc.strerror or exc}\n")
-            raise typer.Exit(1) from None
+    if (report, html, csv) != (None, None, None):
+        doc = jsonreport.document(merged, verdicts)
+        problems = write_reports(doc, 1 if failed else 0, report=report, csv=csv, html=html)
+        if problems:
+            sys.stderr.write("\n".join(problems) + "\n")
+            raise typer.Exit(1)
     if failed:
         sys.stderr.write(f"threshold(s) failed: {', '.join(failed)}\n")
         raise typer.Exit(1)

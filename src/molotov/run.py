@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from molotov import api, fixtures, jsonreport
-from molotov.config import ConfigError, RunConfig, expand_placeholders
+from molotov.config import ConfigError, RunConfig
 from molotov.console import make_console
 from molotov.errors import CONNECT_KINDS, unreachable_targets
 from molotov.jsonreport import RunReport
 from molotov.limits import raise_descriptor_limit
 from molotov.loader import LoadError, load_module
+from molotov.outputs import write_reports
 from molotov.report import OpenModel, closing_lines, summary_lines
 from molotov.runner import Runner, RunResult, dead_process_messages, fork_available
 from molotov.snapshot import ErrorKind
@@ -245,13 +246,19 @@ def execute(config: RunConfig) -> int:
     for problem in problems:
         _err(problem)
     _print_summary(config, result, verdicts)
-    if config.report is not None and not _write_report(config, result, verdicts):
+    wanted = (config.report, config.html, config.csv)
+    if any(path is not None for path in wanted) and not _write_report(
+        config, result, verdicts, code
+    ):
         code = EXIT_FAILED
     return code
 
 
-def _write_report(config: RunConfig, result: RunResult, verdicts: list[ThresholdResult]) -> bool:
-    """Write the JSON report where ``--report`` says; False (and a message) if it cannot."""
+def _write_report(
+    config: RunConfig, result: RunResult, verdicts: list[ThresholdResult], code: int
+) -> bool:
+    """Write the reports (``--report``, ``--csv``, ``--html``) of one document; False (and a
+    message) if one cannot be written. ``code`` is the run's exit code, shown by the HTML."""
     report = RunReport(
         snapshot=result.snapshot,
         started_at=result.started_at,
@@ -262,16 +269,18 @@ def _write_report(config: RunConfig, result: RunResult, verdicts: list[Threshold
         stop_reason=result.stop_reason.name.lower(),
     )
     doc = jsonreport.document(report, verdicts)
-    assert config.report is not None
-    if config.report == "-":
+    to_stdout = config.report == "-"
+    problems = write_reports(
+        doc,
+        code,
+        report=None if to_stdout else config.report,
+        csv=config.csv,
+        html=config.html,
+    )
+    for problem in problems:
+        _err(problem)
+    if to_stdout:
         # One line, the very last one of stdout, for `kubectl logs | tail -1`.
         sys.stdout.write(jsonreport.dumps_line(doc) + "\n")
         sys.stdout.flush()
-        return True
-    path = expand_placeholders(config.report)
-    try:
-        jsonreport.write(path, doc)
-    except OSError as exc:
-        _err(f"Cannot write the report {path!r}: {exc.strerror or exc}")
-        return False
-    return True
+    return not problems

@@ -1,0 +1,219 @@
+/* molotov's HTML report: draws the charts of the data block with uPlot, sorts the tables.
+ * Colours come from the page's CSS variables, so the charts follow light and dark mode; they
+ * are redrawn when the scheme changes and, light and at the paper's width, around printing. */
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("molotov-data").textContent);
+  var charts = [];
+  window.molotovCharts = charts; // the uPlot instances, in page order (for scripts and tests)
+  var HEIGHT = 230;
+  // Time-axis steps: whole seconds at least (a row is one second), up to days.
+  var SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
+    21600, 43200, 86400, 172800, 604800];
+
+  function cssVar(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
+  function palette() {
+    var out = [];
+    for (var i = 1; i <= 8; i++) out.push(cssVar("--c" + i));
+    return out;
+  }
+
+  function withAlpha(hex, alpha) {
+    var n = parseInt(hex.slice(1), 16);
+    return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
+  }
+
+  function trim(text) {
+    return text.indexOf(".") < 0 ? text : text.replace(/\.?0+$/, "");
+  }
+
+  function fmtNumber(v) {
+    if (v == null) return "—";
+    var a = Math.abs(v);
+    if (a >= 1e6) return trim((v / 1e6).toFixed(2)) + "M";
+    if (a >= 1e4) return trim((v / 1e3).toFixed(1)) + "k";
+    if (a >= 100) return v.toFixed(0);
+    return trim(v.toFixed(2));
+  }
+
+  function fmtMs(v) {
+    if (v == null) return "—";
+    if (v === 0) return "0";
+    if (v < 1) return trim((v * 1000).toFixed(0)) + "µs";
+    if (v < 1000) return trim(v.toFixed(v < 10 ? 2 : 1)) + "ms";
+    return trim((v / 1000).toFixed(2)) + "s";
+  }
+
+  function fmt(v, unit) {
+    if (v == null) return "—";
+    return unit === "ms" ? fmtMs(v) : fmtNumber(v) + unit;
+  }
+
+  function axis(format) {
+    var line = { stroke: cssVar("--grid"), width: 1 };
+    return {
+      stroke: cssVar("--fg"),
+      grid: line,
+      ticks: line,
+      size: 60,
+      // A log axis passes null for the splits it leaves unlabelled.
+      values: format && function (u, splits) {
+        return splits.map(function (v) { return v == null ? "" : format(v); });
+      },
+    };
+  }
+
+  function fromZero(u, min, max) {
+    return [0, max > 0 ? max * 1.08 : 1];
+  }
+
+  function timeChart(spec, el, width) {
+    var colors = palette();
+    var opts = {
+      width: width,
+      height: HEIGHT,
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
+      scales: { x: { time: true }, y: { range: fromZero } },
+      series: [{ label: "UTC" }].concat(spec.series.map(function (s, i) {
+        return {
+          label: s.label,
+          stroke: colors[i % colors.length],
+          width: 1.5,
+          spanGaps: false,
+          value: function (u, v) { return fmt(v, spec.unit); },
+        };
+      })),
+      axes: [
+        Object.assign(axis(null), { incrs: SECONDS }),
+        axis(function (v) { return fmt(v, spec.unit === "ms" ? "ms" : ""); }),
+      ],
+    };
+    var columns = [data.t].concat(spec.series.map(function (s) { return s.values; }));
+    return new uPlot(opts, columns, el);
+  }
+
+  function drawMarks(u, marks) {
+    var ctx = u.ctx;
+    var ratio = window.devicePixelRatio || 1;
+    var top = u.bbox.top;
+    var bottom = top + u.bbox.height;
+    ctx.save();
+    ctx.strokeStyle = ctx.fillStyle = cssVar("--fg");
+    ctx.lineWidth = ratio;
+    ctx.setLineDash([4 * ratio, 3 * ratio]);
+    ctx.font = 11 * ratio + "px system-ui, sans-serif";
+    marks.forEach(function (mark, i) {
+      if (!(mark.ms > 0)) return;
+      var x = Math.round(u.valToPos(mark.ms, "x", true));
+      ctx.beginPath();
+      ctx.moveTo(x, top);
+      ctx.lineTo(x, bottom);
+      ctx.stroke();
+      ctx.fillText(mark.label, x + 3 * ratio, top + (12 + 12 * i) * ratio);
+    });
+    ctx.restore();
+  }
+
+  function distributionChart(spec, el, width) {
+    var color = palette()[0];
+    var opts = {
+      width: width,
+      height: HEIGHT,
+      scales: {
+        x: { time: false, distr: 3 },
+        y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.15 : 1]; } },
+      },
+      series: [
+        { label: "from", value: function (u, v) { return fmtMs(v); } },
+        {
+          label: "% of " + spec.what,
+          stroke: color,
+          fill: withAlpha(color, 0.25),
+          width: 1.5,
+          paths: uPlot.paths.stepped({ align: 1 }),
+          points: { show: false },
+          value: function (u, v) { return v == null ? "—" : v.toFixed(2) + "%"; },
+        },
+      ],
+      axes: [axis(fmtMs), axis(function (v) { return trim(v.toFixed(1)) + "%"; })],
+      hooks: { draw: [function (u) { drawMarks(u, spec.marks); }] },
+    };
+    return new uPlot(opts, [spec.x, spec.y], el);
+  }
+
+  var specs = {};
+  data.charts.forEach(function (c) { specs[c.id] = [timeChart, c]; });
+  data.distributions.forEach(function (c) { specs[c.id] = [distributionChart, c]; });
+
+  function build() {
+    while (charts.length) charts.pop().destroy();
+    document.querySelectorAll("figure.chart").forEach(function (figure) {
+      var entry = specs[figure.dataset.chart];
+      var plot = figure.querySelector(".plot");
+      plot.textContent = "";
+      var chart = entry[0](entry[1], plot, Math.max(200, plot.clientWidth));
+      chart.root.dataset.chart = figure.dataset.chart;
+      charts.push(chart);
+    });
+  }
+
+  function resize() {
+    charts.forEach(function (chart) {
+      var width = Math.max(200, chart.root.parentNode.clientWidth);
+      if (width !== chart.width) chart.setSize({ width: width, height: HEIGHT });
+    });
+  }
+
+  var pending = 0;
+  window.addEventListener("resize", function () {
+    cancelAnimationFrame(pending);
+    pending = requestAnimationFrame(resize);
+  });
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", build);
+  window.addEventListener("beforeprint", function () {
+    document.documentElement.classList.add("printing");
+    build();
+  });
+  window.addEventListener("afterprint", function () {
+    document.documentElement.classList.remove("printing");
+    build();
+  });
+
+  function sortKey(cell, numeric) {
+    var value = cell.dataset.value;
+    if (numeric) return value === undefined || value === "" ? -Infinity : Number(value);
+    return cell.textContent.trim().toLowerCase();
+  }
+
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    var headers = table.querySelectorAll("thead th");
+    headers.forEach(function (th, column) {
+      var numeric = th.classList.contains("num");
+      function sort() {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        headers.forEach(function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = sortKey(a.cells[column], numeric);
+          var y = sortKey(b.cells[column], numeric);
+          var order = x < y ? -1 : x > y ? 1 : 0;
+          return ascending ? order : -order;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      }
+      th.tabIndex = 0;
+      th.title = "Sort by " + th.textContent;
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
+      });
+    });
+  });
+
+  build();
+})();

@@ -1,0 +1,149 @@
+"""Headless Chromium for the HTML report: Playwright driving Debian's ``chromium``.
+
+Playwright's own browser downloads are never used (``playwright install`` needs a network this
+project does not have): the browser is the system's, ``MOLOTOV_CHROMIUM`` or
+``/usr/bin/chromium``. Shared by tests/test_report_html.py and benchmarks/report_render.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = Path(os.environ.get("MOLOTOV_CHROMIUM", "/usr/bin/chromium"))
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WIDTH = 1280
+
+# For every chart: how many pixels of its plot area have the colour of one of its series
+# (opaque, within a small distance of the CSS palette colour that series was drawn with).
+# Axes and grid lines are drawn outside the plot area or nearly transparent, so a chart
+# whose lines or bars were not drawn counts ~0.
+CHART_INK = """
+() => {
+  const css = getComputedStyle(document.documentElement);
+  const palette = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => {
+    const hex = css.getPropertyValue("--c" + i).trim();
+    return [1, 3, 5].map((at) => parseInt(hex.slice(at, at + 2), 16));
+  });
+  return window.molotovCharts.map((u) => {
+    const { left, top, width, height } = u.bbox;
+    const pixels = u.ctx.getImageData(left, top, width, height).data;
+    const colours = palette.slice(0, Math.min(8, u.series.length - 1));
+    let ink = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+      if (pixels[i + 3] < 160) continue;
+      for (const [r, g, b] of colours) {
+        const d = Math.abs(pixels[i] - r) + Math.abs(pixels[i + 1] - g)
+          + Math.abs(pixels[i + 2] - b);
+        if (d < 60) { ink++; break; }
+      }
+    }
+    return {
+      id: u.root.dataset.chart,
+      ink: ink,
+      width: u.width,
+      series: u.series.slice(1).map((s) => s.label),
+      data: u.data,
+    };
+  });
+}
+"""
+
+
+def missing() -> str:
+    """Why the browser tests cannot run here ("" when they can)."""
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install playwright, in the test extra)"
+    return ""
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (a Playwright ``Browser``), closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Opened:
+    """A report opened in a page, with what its console and network saw."""
+
+    page: Any
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def charts(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.page.evaluate(CHART_INK)
+        return result
+
+    def text(self, selector: str) -> str:
+        return str(self.page.locator(selector).first.inner_text()).strip()
+
+
+def open_report(
+    browser: Any, path: Path, *, color_scheme: str = "light", width: int = WIDTH
+) -> Opened:
+    """Open ``path`` from disk (``file://``), collecting page errors, console errors and
+    every request the page makes."""
+    page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=color_scheme)
+    page.set_default_timeout(5000)  # ms: a page from disk has nothing to wait for
+    opened = Opened(page)
+    page.on("pageerror", lambda error: opened.errors.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            opened.errors.append(f"console {message.type}: {message.text}")
+            if message.type in ("error", "warning")
+            else None
+        ),
+    )
+    page.on("request", lambda request: opened.requests.append(request.url))
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    return opened
+
+
+def screenshot_top(opened: Opened, path: Path) -> None:
+    """The top of the page (verdict, run, headline numbers, the first row of charts), 1280 px
+    wide: the README's ``docs/report.png`` is made with this (see ``__main__``)."""
+    height = opened.page.evaluate(
+        """() => {
+          const chart = document.querySelector("figure.chart");
+          if (!chart) return document.documentElement.scrollHeight;
+          return Math.ceil(chart.getBoundingClientRect().bottom + window.scrollY + 16);
+        }"""
+    )
+    clip = {"x": 0, "y": 0, "width": WIDTH, "height": height}
+    opened.page.screenshot(path=str(path), clip=clip, full_page=True)
+
+
+if __name__ == "__main__":
+    # python tests/browser.py REPORT.html OUT.png: the README's screenshot of a report.
+    import sys
+
+    with chromium() as running:
+        report = open_report(running, Path(sys.argv[1]))
+        if report.errors:
+            sys.exit("\n".join(report.errors))
+        screenshot_top(report, Path(sys.argv[2]))
