@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from molotov import api
 from molotov.api import Registry, Scenario
 from molotov.bus import Counter, SlotWriter, StatsBus, StopReason
 from molotov.config import RunConfig
@@ -373,7 +374,9 @@ def process_main(config: RunConfig, registry: Registry, bus: StatsBus, index: in
     try:
         asyncio.set_event_loop(loop)
         loop.set_debug(config.debug)
-        loop.run_until_complete(ProcessRun(config, registry, bus, index).main())
+        run = ProcessRun(config, registry, bus, index)
+        api.control_run(lambda: run.stop(StopReason.STOP_CALLED), lambda: run.stopping)
+        loop.run_until_complete(run.main())
     except BaseException as exc:
         slot.error(
             ErrorKind.WORKER,
