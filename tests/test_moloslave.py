@@ -305,7 +305,7 @@ BAD_CONFIGS = {
         (["nope"], "Can't find 'nope' in the config (available: fail, long, test)"),
         (["--config", "unknown-option.json"], "unknown option 'wrokers' in test 'test'"),
         (["--config", "wrong-type.json"], "option 'workers' of test 'test' must be an integer"),
-        (["--config", "zero-workers.json"], "workers must be at least 1 (got 0)"),
+        (["--config", "zero-workers.json"], "option 'workers' of test 'test' must be at least 1"),
         (["--config", "no-scenario.json"], "can't find the scenario file 'gone.py'"),
         (["--config", "req-escape.json"], "'../r.txt' must stay inside the repository"),
         (["--config", "req-absolute.json"], "'/etc/hostname' must be a path relative"),

@@ -97,7 +97,8 @@ def load(repo: Path, config: str, test: str) -> SlaveConfig:
 def _load(repo: Path, config: str, test: str) -> SlaveConfig:
     path = inside(repo, config, "The config file")
     section = read_config_file(path)
-    options = test_options(section, test, config)
+    # Keys molotov ignores are its to warn about, once, when it runs the test.
+    options = test_options(section, test, config, warn=lambda line: None)
     try:
         RunConfig().replace(**options).check()
     except TypeError as exc:  # an option molotov reads but its RunConfig does not know

@@ -23,6 +23,7 @@ from typing import Any
 from molotov._version import __version__
 from molotov.errors import REQUEST_ERROR_KINDS
 from molotov.histogram import MAX_US, NBUCKETS, Histogram
+from molotov.jsonfile import JSONFileError, parse_json
 from molotov.snapshot import STATUS_CLASSES, ErrorKind, ErrorStat, ScenarioStats, Snapshot
 from molotov.thresholds import PERCENTILES, ThresholdResult
 
@@ -342,15 +343,15 @@ def from_document(doc: dict[str, Any]) -> RunReport:
 def load(path: str | Path) -> RunReport:
     """Read a report file; every problem is a :class:`ReportError` naming the file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ReportError(f"{path}: no such report file") from None
     except OSError as exc:
         raise ReportError(f"{path}: cannot read it ({exc.strerror})") from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not a JSON report ({exc.msg}, line {exc.lineno})") from None
+        doc = parse_json(data)
+    except JSONFileError as exc:
+        raise ReportError(f"{path}: not a JSON report: {exc}") from None
     if not isinstance(doc, dict) or "schema_version" not in doc:
         raise ReportError(f"{path}: not a molotov report (no schema_version)")
     if doc["schema_version"] != SCHEMA_VERSION or doc.get("tool_version") != __version__:
