@@ -61,7 +61,7 @@ def load_registry(config: RunConfig) -> api.Registry:
     loaded: set[str] = set()
     try:
         for target, what in [
-            *((e, "extension") for e in config.use_extension),
+            *((e, "--use-extension") for e in config.use_extension),
             (config.scenario, ""),
         ]:
             # `--use-extension a.py loadtest.py` (argparse style) may name the scenario too:
@@ -69,12 +69,14 @@ def load_registry(config: RunConfig) -> api.Registry:
             key = os.path.realpath(target) if os.path.isfile(target) else target
             if key not in loaded:
                 loaded.add(key)
+                if what:
+                    _out(config, f"Loading extension {target!r}")  # Molotov 2.x's notice
                 load_module(target, what)
     except LoadError as exc:
         raise RunError(str(exc), exc.detail) from None
     if not registry.scenarios:
         raise RunError(
-            f"No scenario found in {config.scenario!r}: decorate an async function with "
+            f"No scenario was found in {config.scenario!r}: decorate an async function with "
             "@scenario() (a weight of 0 leaves a scenario out)"
         )
     if config.single_mode and config.single_mode not in registry.scenarios:
