@@ -71,6 +71,8 @@ def _env(config: str, section: Mapping[str, Any]) -> dict[str, str]:
             raise ConfigError(f"Bad config {config!r}: {key!r} is not a variable name")
         if not isinstance(item, str):
             raise ConfigError(f"Bad config {config!r}: env {key!r} must be a string, got {item!r}")
+        if "\0" in item:  # no process environment can hold it
+            raise ConfigError(f"Bad config {config!r}: env {key!r} must not hold a NUL byte")
     return dict(value)
 
 
