@@ -380,7 +380,9 @@ def test_options(
     """
     tests: Mapping[str, Any] = section["tests"]
     if name not in tests:
-        available = ", ".join(sorted(tests)) or "none"
+        # Plain names as they are; the odd one (empty, a newline, ...) quoted, to stay one line.
+        shown = [n if n.isprintable() and n.strip() == n and n else repr(n) for n in sorted(tests)]
+        available = ", ".join(shown) or "none"
         raise ConfigError(f"Can't find {name!r} in the config (available: {available})")
     where = f"Bad config {str(path)!r}:"
     options: dict[str, Any] = {}
