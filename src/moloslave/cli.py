@@ -27,6 +27,7 @@ from moloslave import fetch
 from moloslave.process import Interrupted, Signals
 from molotov._version import __version__
 from molotov.config import DEFAULT_TEST, ConfigError
+from molotov.stdio import survive_closed_pipes
 
 app = typer.Typer(
     add_completion=False,
@@ -177,6 +178,7 @@ def moloslave(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    survive_closed_pipes()  # `moloslave ... | head` is not an error of the run
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     command.main(args=args, prog_name="moloslave", standalone_mode=True)

@@ -24,6 +24,7 @@ from molotov.config import (
     parse_start_at,
     parse_statsd_address,
 )
+from molotov.stdio import survive_closed_pipes
 from molotov.thresholds import ThresholdError, parse_thresholds
 
 app = typer.Typer(
@@ -284,6 +285,7 @@ def expand_extensions(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    survive_closed_pipes()  # `molotov ... | head` is not an error of the run
     command = typer.main.get_command(app)
     args = expand_extensions(sys.argv[1:] if argv is None else argv)
     command.main(args=args, prog_name="molotov", standalone_mode=True)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import tempfile
 from array import array
 from collections.abc import Sequence
@@ -253,9 +254,34 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
     }
 
 
+def _direct(path: str | Path) -> bool:
+    """Whether ``path`` is a stream to write into rather than a file to replace.
+
+    ``/dev/stdout``, ``/dev/stderr``, ``/proc/self/fd/N``, a FIFO, a device: replacing one
+    would, as root, put a regular file where the device was (or fail); even when the
+    descriptor behind ``/dev/stdout`` is a regular file (``> out.txt``), the report belongs
+    after what was written there.
+    """
+    given = Path(os.path.abspath(path))
+    if given.parts[1:2] in (("dev",), ("proc",)):
+        return True
+    return os.path.exists(path) and not os.path.isfile(path)
+
+
 def write(path: str | Path, doc: dict[str, Any]) -> None:
-    """Write ``doc`` to ``path`` atomically: a temp file in the same folder, then a rename."""
-    target = Path(path)
+    """Write ``doc`` to ``path`` atomically: a temp file in the same folder, then a rename.
+
+    A symbolic link is written through: the temp file goes beside the file it points to (that
+    may not exist yet), which is replaced, and the link stays. A stream (:func:`_direct`) is
+    appended to directly.
+    """
+    if _direct(path):
+        sys.stdout.flush()  # what this process printed there comes first
+        with open(path, "a", encoding="utf-8") as stream:
+            json.dump(doc, stream, indent=1)
+            stream.write("\n")
+        return
+    target = Path(os.path.realpath(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     umask = os.umask(0)

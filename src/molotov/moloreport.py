@@ -14,6 +14,7 @@ import typer
 from molotov import jsonreport
 from molotov.config import expand_placeholders
 from molotov.report import closing_lines, summary_lines
+from molotov.stdio import survive_closed_pipes
 from molotov.thresholds import ThresholdError, evaluate, parse_thresholds, result_lines
 
 app = typer.Typer(
@@ -65,4 +66,5 @@ def moloreport(
 
 
 def main() -> None:
+    survive_closed_pipes()  # `moloreport ... | head` is not an error
     typer.main.get_command(app).main(prog_name="moloreport", standalone_mode=True)
