@@ -22,6 +22,7 @@ from molotov.jsonreport import RunReport
 from molotov.loader import LoadError, load_module
 from molotov.report import closing_lines, summary_lines
 from molotov.runner import Runner, RunResult, dead_process_messages, fork_available
+from molotov.signals import Holder, start_resource_tracker
 from molotov.snapshot import ErrorKind
 from molotov.thresholds import (
     ThresholdError,
@@ -179,6 +180,14 @@ def _print_summary(config: RunConfig, result: RunResult, verdicts: list[Threshol
 
 def execute(config: RunConfig) -> int:
     """Run a load test as configured; return the process exit code."""
+    held = Holder()
+    try:
+        return _execute(config, held)
+    finally:
+        held.release()
+
+
+def _execute(config: RunConfig, held: Holder) -> int:
     try:
         config.check()
         if not fork_available():
@@ -195,6 +204,10 @@ def execute(config: RunConfig) -> int:
         console = make_console(config.quiet, config.console, config.verbose)
         with _global_fixtures(config, registry):
             console.start(_banner(config, registry))
+            # The runner handles stop signals during the run; after it, until the report is
+            # on disk (global_teardown, summary, report), they are held off.
+            start_resource_tracker()
+            held.hold()
             try:
                 result = Runner(config, registry, console).run()
             finally:

@@ -366,6 +366,7 @@ def process_main(config: RunConfig, registry: Registry, bus: StatsBus, index: in
     """Entry point of a forked worker process; its exit code tells the parent how it ended."""
     # Ctrl-C reaches the whole process group: the parent alone decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # so does a terminal's hang-up
     slot = bus.writer(index)
     slot.set(Counter.PID, os.getpid())
     slot.set(Counter.RUNNING, 1)
