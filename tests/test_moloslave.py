@@ -451,7 +451,7 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_is_forwarded_and_work_dir_removed(repo, target, slave_env, tmp_path, signum):
     proc = subprocess.Popen(
         [str(MOLOSLAVE), str(repo["path"]), "long"],
