@@ -15,9 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import molotov_env
+from molotov import jsonreport
 from molotov.config import (
     BOUNDS,
     JSON_OPTIONS,
@@ -27,6 +30,9 @@ from molotov.config import (
     read_config_file,
 )
 from molotov.config import test_options as options_of
+from molotov.report import summary_lines
+from molotov.reportfields import FieldError
+from support import real_report
 
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -126,3 +132,74 @@ def test_any_numbers_as_options(values):
         assert "\n" not in str(exc)
     else:
         assert_valid(config)
+
+
+# -- reports --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report(_target_server, tmp_path_factory) -> dict:
+    return real_report(tmp_path_factory.mktemp("fuzz"), molotov_env(_target_server.url))
+
+
+def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
+    """The path of every value inside a document (keys and list indexes)."""
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+def assert_usable(run: jsonreport.RunReport) -> None:
+    """What moloreport does with a report it accepted: merge, summarise, write."""
+    merged = jsonreport.merge([run, run])
+    summary_lines(merged.snapshot, merged.duration)
+    json.dumps(jsonreport.document(merged), allow_nan=False)
+
+
+@EXAMPLES
+@given(data=st.data())
+def test_any_damage_to_a_real_report(report, data):
+    doc = json.loads(json.dumps(report))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(doc)))
+        parent = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        if isinstance(parent, dict) and data.draw(st.booleans()):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = data.draw(json_values)
+        if not isinstance(doc, dict) or not _paths(doc):
+            break
+    try:
+        run = jsonreport.from_document(doc)
+    except FieldError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert_usable(run)
+
+
+@EXAMPLES
+@given(doc=json_values)
+def test_any_json_document_as_a_report(doc):
+    try:
+        run = jsonreport.from_document(doc)
+    except FieldError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert_usable(run)
+
+
+@EXAMPLES
+@given(data=st.binary(max_size=200))
+def test_any_bytes_as_a_report_file(data):
+    with written(data) as path:
+        try:
+            jsonreport.load(path)
+        except jsonreport.ReportError as exc:
+            assert "\n" not in str(exc)

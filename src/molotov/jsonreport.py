@@ -9,9 +9,11 @@ series rows add on the same wall-clock second. Files are written atomically.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
+import reprlib
 import sys
 import tempfile
 from array import array
@@ -25,6 +27,14 @@ from molotov._version import __version__
 from molotov.errors import REQUEST_ERROR_KINDS
 from molotov.histogram import MAX_US, NBUCKETS, Histogram
 from molotov.jsonfile import JSONFileError, parse_json
+from molotov.reportfields import (
+    MAX_COUNT,
+    MAX_DURATION_US,
+    MAX_EPOCH,
+    MAX_SECONDS,
+    FieldError,
+    Fields,
+)
 from molotov.snapshot import STATUS_CLASSES, ErrorKind, ErrorStat, ScenarioStats, Snapshot
 from molotov.thresholds import PERCENTILES, ThresholdResult
 
@@ -142,10 +152,6 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
 def _ms(us: float) -> float:
     return round(us / 1000, 3)
 
@@ -161,13 +167,6 @@ def histogram_json(histogram: Histogram) -> dict[str, Any]:
         "max_us": histogram.max_us,
         "buckets": [[i, n] for i, n in enumerate(histogram.buckets) if n],
     }
-
-
-def histogram_from_json(data: dict[str, Any]) -> Histogram:
-    buckets = _buckets(data["buckets"])
-    if sum(buckets) != int(data["count"]):
-        raise ValueError("histogram buckets do not add up to its count")
-    return Histogram(tuple(buckets), int(data["count"]), int(data["sum_us"]), int(data["max_us"]))
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -308,61 +307,111 @@ def dumps_line(doc: dict[str, Any]) -> str:
 # -- decoding and merging -------------------------------------------------------------------
 
 
-def _buckets(pairs: list[list[int]]) -> list[int]:
-    buckets = [0] * NBUCKETS
-    for index, count in pairs:
-        if not 0 <= int(index) < NBUCKETS or int(count) < 0:
-            raise ValueError(f"bad histogram bucket {[index, count]}")
-        buckets[int(index)] += int(count)
-    return buckets
+def _scenario(data: Fields) -> tuple[int, int, Histogram]:
+    successes, failures = data.count("successes"), data.count("failures")
+    durations = data.histogram("durations")
+    data.number("steps_per_s", MAX_COUNT)
+    if durations.count != successes + failures:
+        raise FieldError(data.path("durations.count"), "must be its successes plus failures")
+    return successes, failures, durations
 
 
-def _series_row(row: dict[str, Any]) -> Second:
-    buckets = _buckets(row["buckets"])
+def _series_row(row: Fields) -> Second:
+    steps = row.count("steps")
+    failures = row.count("failures", high=steps)
+    row.time("time")
+    row.number("p50_ms", MAX_DURATION_US / 1000)
+    row.number("p99_ms", MAX_DURATION_US / 1000)
     # A row keeps the run's max so far (``max_us``): it caps the row's percentiles.
-    durations = Histogram(tuple(buckets), sum(buckets), int(row["sum_us"]), int(row["max_us"]))
+    durations = row.durations(counted=False)
+    if durations.count > steps:
+        raise FieldError(row.path("buckets"), f"add up to more than its steps ({steps})")
     return Second.of(
-        int(row["t"]), int(row["steps"]), int(row["failures"]), int(row["requests"]), durations
+        row.count("t", high=MAX_EPOCH), steps, failures, row.count("requests"), durations
     )
 
 
-def from_document(doc: dict[str, Any]) -> RunReport:
-    """A :class:`RunReport` from a parsed document (``KeyError``/``ValueError`` if malformed)."""
+def _check_totals(top: Fields, totals: Fields, snapshot: Snapshot) -> None:
+    """The derived and repeated numbers of a document agree with what it was read from."""
+    expected = {
+        ("", "successes"): snapshot.successes,
+        ("", "failures"): snapshot.failures,
+        ("totals", "successes"): snapshot.successes,
+        ("totals", "failures"): snapshot.failures,
+        ("totals", "steps"): snapshot.steps,
+        ("totals", "request_errors"): snapshot.request_errors,
+    }
+    for (where, key), value in expected.items():
+        fields = totals if where else top
+        if fields.count(key) != value:
+            raise FieldError(fields.path(key), f"must be {value}, as the rest of the report says")
+    if top.histogram("scenario_durations") != snapshot.durations:
+        raise FieldError("scenario_durations", "must be the scenarios' durations together")
+    totals.number("failure_rate", 1.0)
+    totals.number("steps_per_s", MAX_COUNT)
+    totals.number("requests_per_s", MAX_COUNT)
+
+
+def _check_thresholds(top: Fields) -> None:
+    for item in top.objects("thresholds"):
+        item.text("expression")
+        item.text("unit")
+        item.flag("passed")
+        if item.raw("observed") is not None:
+            item.number("observed", math.inf)
+
+
+def from_document(doc: Any) -> RunReport:
+    """A :class:`RunReport` from a parsed document; any bad field is a :class:`FieldError`."""
+    top = Fields(doc, "")
+    top.equal("histogram_encoding", HISTOGRAM_ENCODING)
+    totals, scenarios = top.obj("totals"), top.obj("scenarios")
+    statuses, request_errors = top.obj("status_classes"), top.obj("request_errors")
     kinds = {kind.name.lower(): kind for kind in ErrorKind}
-    request_errors = doc["request_errors"]
     snapshot = Snapshot(
         taken_at=0.0,
         scenarios=tuple(
-            ScenarioStats(
-                name, int(s["successes"]), int(s["failures"]), histogram_from_json(s["durations"])
-            )
-            for name, s in doc["scenarios"].items()
+            ScenarioStats(name, *_scenario(scenarios.obj(name))) for name in scenarios.names()
         ),
         errors=tuple(
-            ErrorStat(kinds[e["kind"]], str(e["message"]), int(e["count"])) for e in doc["errors"]
+            ErrorStat(e.choice("kind", kinds), e.text("message"), e.count("count"))
+            for e in top.objects("errors")
         ),
-        workers_started=int(doc["totals"]["workers_started"]),
-        pick_failures=int(doc["totals"]["pick_failures"]),
-        connection_failures=int(doc["totals"]["connection_failures"]),
-        setup_failures=int(doc["totals"]["setup_failures"]),
-        session_setup_failures=int(doc["totals"]["session_setup_failures"]),
-        errors_dropped=int(doc["errors_dropped"]),
-        requests=int(doc["totals"]["requests"]),
-        statuses=tuple(int(doc["status_classes"][name]) for name in STATUS_CLASSES),
-        response_bytes=int(doc["totals"]["response_bytes"]),
-        request_errors_by_kind=tuple(int(request_errors[k.label]) for k in REQUEST_ERROR_KINDS),
-        request_latency=histogram_from_json(doc["request_latency"]),
+        workers_started=totals.count("workers_started"),
+        pick_failures=totals.count("pick_failures"),
+        connection_failures=totals.count("connection_failures"),
+        setup_failures=totals.count("setup_failures"),
+        session_setup_failures=totals.count("session_setup_failures"),
+        errors_dropped=top.count("errors_dropped"),
+        requests=totals.count("requests"),
+        statuses=tuple(statuses.count(name) for name in STATUS_CLASSES),
+        response_bytes=totals.count("response_bytes"),
+        request_errors_by_kind=tuple(request_errors.count(k.label) for k in REQUEST_ERROR_KINDS),
+        request_latency=top.histogram("request_latency"),
     )
+    _check_totals(top, totals, snapshot)
+    _check_thresholds(top)
+    series = tuple(_series_row(row) for row in top.objects("series"))
+    for earlier, later in itertools.pairwise(series):
+        if later.t <= earlier.t:
+            raise FieldError("series", f"must be in time order (second {later.t} repeats)")
+    for name in ("steps", "failures", "requests"):
+        total = getattr(snapshot, name)
+        if sum(getattr(row, name) for row in series) != total:
+            raise FieldError("series", f"rows must add up to the run's {name} ({total})")
+    started, ended = top.time("started_at"), top.time("ended_at")
+    if ended < started:
+        raise FieldError("ended_at", "must not be before started_at")
     return RunReport(
         snapshot=snapshot,
-        started_at=_epoch(doc["started_at"]),
-        ended_at=_epoch(doc["ended_at"]),
-        duration=float(doc["duration_s"]),
-        options=dict(doc["options"]),
-        series=tuple(_series_row(row) for row in doc["series"]),
-        stop_reason=str(doc.get("stop_reason", "")),
-        merged_from=int(doc.get("merged_from", 1)),
-        tool_version=str(doc["tool_version"]),
+        started_at=started,
+        ended_at=ended,
+        duration=top.number("duration_s", MAX_SECONDS),
+        options=top.obj("options").data(),
+        series=series,
+        stop_reason=top.text("stop_reason") if top.has("stop_reason") else "",
+        merged_from=top.count("merged_from", low=1) if top.has("merged_from") else 1,
+        tool_version=top.text("tool_version"),
     )
 
 
@@ -382,14 +431,14 @@ def load(path: str | Path) -> RunReport:
         raise ReportError(f"{path}: not a molotov report (no schema_version)")
     if doc["schema_version"] != SCHEMA_VERSION or doc.get("tool_version") != __version__:
         raise ReportError(
-            f"{path}: written by molotov {doc.get('tool_version')} with report schema "
-            f"{doc['schema_version']}; this is molotov {__version__} (schema {SCHEMA_VERSION}): "
-            "merge reports of the same version"
+            f"{path}: written by molotov {reprlib.repr(doc.get('tool_version'))} with report "
+            f"schema {reprlib.repr(doc['schema_version'])}; this is molotov {__version__} "
+            f"(schema {SCHEMA_VERSION}): merge reports of the same version"
         )
     try:
         return from_document(doc)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ReportError(f"{path}: corrupt report ({type(exc).__name__}: {exc})") from None
+    except FieldError as exc:
+        raise ReportError(f"{path}: impossible report: {exc}") from None
 
 
 def _merge_errors(snapshots: Sequence[Snapshot]) -> tuple[ErrorStat, ...]:
