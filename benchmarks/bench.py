@@ -216,6 +216,10 @@ class Target:
     def arm(self) -> None:
         self._get("/__arm")
 
+    def stall(self, seconds: float) -> None:
+        """Make the target hold its responses back for ``seconds`` from now."""
+        self._get(f"/__stall?s={seconds:g}")
+
     def cpu(self) -> float:
         return cpu_seconds([self.proc.pid])
 
@@ -914,6 +918,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "and compare their CPU per request; a client is molotov, floor, molotov26 or a src/ "
         "folder, optionally with extra arguments after a colon ('floor:--no-timeout')",
     )
+    parser.add_argument(
+        "--open", action="store_true", help="only the open model's part (see openmodel.py)"
+    )
+    parser.add_argument("--no-open", action="store_true", help="skip the open model's part")
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="run the soak test instead")
     parser.add_argument("--soak-warmup", type=float, default=60.0, help="soak: seconds ignored")
     parser.add_argument("--soak-processes", type=int, default=1, help="soak: molotov -p")
@@ -926,7 +934,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_profile(options)
     if options.ab:
         return ab(options)
-    return bench(options)
+    import openmodel
+
+    if options.open:
+        return openmodel.main(options)
+    code = bench(options)
+    return code or (0 if options.no_open else openmodel.main(options))
 
 
 if __name__ == "__main__":

@@ -90,16 +90,17 @@ def _molotov_category(function: str, path: str, source: str) -> str:
     """molotov's own code, grouped by what it does (the source line tells, not its number)."""
     if "asyncio.sleep(0)" in source:
         return "molotov: `await asyncio.sleep(0)` after each step"
-    if function in ("_worker", "_session_lifetime", "_steps") and "await " in source:
-        return "molotov: its coroutine chain resuming (_worker > _session_lifetime > _steps)"
+    chain = ("_lifetime", "_session_lifetime", "closed_steps", "open_steps", "step")
+    if function in chain and "await " in source:
+        return "molotov: its coroutine chain resuming (_lifetime > ... > closed_steps > step)"
     if function == "middleware":
         return "molotov: the recording middleware's frame"
     if path.startswith(("molotov/bus", "molotov/histogram")):
         return "molotov: bus recording (step_done, request_done, bucket_of, ...)"
     if function in ("_plan", "pick"):
-        return "molotov: scenario pick (_plan, _Picker.pick)"
-    if function in ("_steps", "__bool__"):
-        return "molotov: the rest of the _steps loop (clock, context.step, checks)"
+        return "molotov: scenario pick (_plan, Picker.pick)"
+    if function in ("closed_steps", "open_steps", "step", "__bool__"):
+        return "molotov: the rest of the step loop (clock, context.step, checks)"
     return f"molotov: {function}"
 
 

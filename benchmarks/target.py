@@ -11,7 +11,9 @@ which are not counted:
 * ``GET /__count``: the body is ``COUNT FIRST_NS``: requests served so far, and the
   ``time.monotonic_ns()`` at which the first request after the last ``/__arm`` arrived (0 if
   none has yet); CLOCK_MONOTONIC is the same clock in every process of the machine;
-* ``GET /__arm``: forget the first-request time (the next counted request sets it).
+* ``GET /__arm``: forget the first-request time (the next counted request sets it);
+* ``GET /__stall?s=SECONDS``: from now on for that long, hold every counted response back
+  (the server has stalled: a GC pause, a lock, a failover), then send them all.
 
 Run it as a subprocess: it prints ``PORT`` on a line of its own once it listens, and runs until
 it gets SIGTERM or SIGINT::
@@ -40,11 +42,16 @@ CONTROL_PREFIX = b"GET /__"
 class Stats:
     count = 0
     first_ns = 0
+    stalled_until = 0.0  # loop time until which responses are held back
 
 
 def _control_response(head: bytes) -> bytes:
-    path = head.split(b" ", 2)[1]
-    if path == b"/__arm":
+    path, _, query = head.split(b" ", 2)[1].partition(b"?")
+    if path == b"/__stall":
+        seconds = float(query.partition(b"=")[2] or b"1")
+        Stats.stalled_until = asyncio.get_running_loop().time() + seconds
+        body = b"stalled"
+    elif path == b"/__arm":
         Stats.first_ns = 0
         body = b"armed"
     elif path == b"/__count":
@@ -70,6 +77,7 @@ class CountingProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer + data if self._buffer else data
         out = []
+        counted = False
         start = 0
         while True:
             end = buffer.find(b"\r\n\r\n", start)
@@ -81,11 +89,21 @@ class CountingProtocol(asyncio.Protocol):
                 if not Stats.first_ns:
                     Stats.first_ns = time.monotonic_ns()
                 Stats.count += 1
+                counted = True
                 out.append(RESPONSE)
             start = end + 4
         self._buffer = buffer[start:]
         if out and self._transport is not None:
-            self._transport.write(out[0] if len(out) == 1 else b"".join(out))
+            data = out[0] if len(out) == 1 else b"".join(out)
+            loop = asyncio.get_running_loop()
+            if counted and loop.time() < Stats.stalled_until:
+                loop.call_at(Stats.stalled_until, self._write, data)
+            else:
+                self._transport.write(data)
+
+    def _write(self, data: bytes) -> None:
+        if self._transport is not None:
+            self._transport.write(data)
 
 
 async def serve(host: str, port: int) -> None:

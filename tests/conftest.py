@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,10 +26,17 @@ class Target:
 
     url: str = ""
     hits: Counter[str] = field(default_factory=Counter)
+    # (time.monotonic() at arrival, path) of every request: one clock with the workers'.
+    stamps: list[tuple[float, str]] = field(default_factory=list)
     loop: asyncio.AbstractEventLoop | None = None
 
     def reset(self) -> None:
         self.hits.clear()
+        self.stamps.clear()
+
+    def arrivals(self, path: str = "/") -> list[float]:
+        """When the requests to ``path`` arrived (monotonic seconds), in order."""
+        return [at for at, hit in self.stamps if hit == path]
 
     @property
     def total(self) -> int:
@@ -38,6 +46,7 @@ class Target:
 def _make_app(target: Target) -> web.Application:
     async def count(request: web.Request, handler):  # type: ignore[no-untyped-def]
         target.hits[request.path] += 1
+        target.stamps.append((time.monotonic(), request.path))
         return await handler(request)
 
     async def ok(request: web.Request) -> web.Response:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from conftest import Result, molotov_env, run_command
 from molotov import __version__
 
 
@@ -37,6 +40,17 @@ def closing(stdout: str) -> tuple[int, int]:
     found = re.fullmatch(r"SUCCESSES: (\d+) \| FAILURES: (\d+)", lines[-2])
     assert found, stdout
     return int(found[1]), int(found[2])
+
+
+def moloreport(*args: str, cwd: Path, timeout: float = 60) -> Result:
+    """Run the real ``moloreport`` command (the installed script, else the module)."""
+    script = shutil.which("moloreport", path=os.path.dirname(sys.executable))
+    argv = (
+        [script]
+        if script
+        else [sys.executable, "-c", "from molotov.moloreport import main; main()"]
+    )
+    return run_command([*argv, *args], cwd, molotov_env(), timeout)
 
 
 # Two scenarios, one always failing: a report with errors, statuses and a few series rows.

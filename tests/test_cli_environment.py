@@ -68,7 +68,8 @@ def test_start_at_waits_for_the_start_time(write_scenario, run_molotov, target, 
 
 def test_start_at_in_iso_8601_from_the_environment(write_scenario, run_molotov, target, tmp_path):
     write_scenario(GET_ROOT)
-    start_at = datetime.fromtimestamp(time.time() + 1.0, timezone.utc)
+    # Far enough ahead that a slow start-up on a loaded machine still waits.
+    start_at = datetime.fromtimestamp(time.time() + 3.0, timezone.utc)
     iso = start_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     result = run_molotov("-r", "1", "-c", MOLOTOV_START_AT=iso)
     assert result.returncode == 0, result.stderr

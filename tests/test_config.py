@@ -26,6 +26,7 @@ from molotov.config import (
     read_config_file,
 )
 from molotov.config import test_options as options_of
+from molotov.shape import Stage
 
 # -- parse_duration -----------------------------------------------------------------------
 
@@ -205,12 +206,31 @@ def test_check_values_names_the_option():
 
 
 def test_every_numeric_option_is_bounded():
+    # Checked elsewhere in RunConfig: start_at against the clock, max_lag by check_model; any
+    # integer seeds the random generators.
+    elsewhere = {"start_at", "max_lag", "seed"}
     numeric = {
         f.name
         for f in dataclasses.fields(RunConfig)
-        if any(t in str(f.type) for t in ("int", "float")) and f.name != "start_at"
+        if any(t in str(f.type) for t in ("int", "float")) and f.name not in elsewhere
     }
     assert numeric == set(BOUNDS)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"stages": (Stage(366 * 86400.0, 5),)}, "stages must last at most a year in all"),
+        ({"stages": (Stage(10, 200_000),)}, "stages must target at most 100000 workers"),
+        ({"rate": 2e6}, r"rate must be at most 1000000/s"),
+        ({"rate": 10.0, "max_workers": 10**6}, "max_workers must be at most 100000"),
+        ({"rate": 10.0, "iterations": 10**13}, "iterations must be at most"),
+        ({"rate": 10.0, "iterations": 0}, "iterations must be at least 1"),
+    ],
+)
+def test_open_model_bounds(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(**changes).check()
 
 
 def test_config_is_frozen_and_replace_copies():

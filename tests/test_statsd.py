@@ -472,3 +472,29 @@ def test_per_request_names_keep_slashes_but_not_line_breakers():
     assert endpoint_name("POST", "example.test", "") == (
         f"molotov.{socket.gethostname()}.POST.example.test./"
     )
+
+
+def test_open_model_metrics(scenario_file, run_molotov, target, listener, tmp_path):
+    scenario_file(
+        """
+        @molotov.scenario()
+        async def slow(session):
+            async with session.get(URL + "/slow", params={"s": "0.3"}) as resp:
+                await resp.read()
+        """
+    )
+    result = run_molotov(
+        "--statsd", "--statsd-address", listener.address, "--statsd-interval", "0.2",
+        "--rate", "20", "--iterations", "20", "-w", "1", "--max-lag", "0.05",
+        "--report", "r.json", "loadtest.py",
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    totals = json.loads((tmp_path / "r.json").read_text())["totals"]
+    assert totals["dropped"] > 0
+    lines = listener.lines()
+    assert total(lines, "molotov.dropped") == totals["dropped"]
+    assert {line.value for line in named(lines, "molotov.target", "g")} == {20}
+    responses = named(lines, "molotov.response.p99", "g")
+    assert responses
+    # A response time counts from the scheduled start: at least the step's 300 ms.
+    assert all(line.value >= 300 for line in responses), responses

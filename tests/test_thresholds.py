@@ -31,21 +31,24 @@ from support import closing
 
 DURATIONS = ("p50", "p90", "p95", "p99", "p99.9", "max", "mean")
 HTTP_DURATIONS = tuple(f"http_{name}" for name in DURATIONS)
+RESPONSE_DURATIONS = tuple(f"response_{name}" for name in DURATIONS)
 
 
 def test_the_metric_list_is_the_documented_one():
     assert set(METRICS) == {
         *DURATIONS,
         *HTTP_DURATIONS,
+        *RESPONSE_DURATIONS,
         "failure_rate",
         "rps",
         "http_rps",
         "failures",
         "errors",
+        "dropped",
     }
 
 
-@pytest.mark.parametrize("metric", DURATIONS + HTTP_DURATIONS)
+@pytest.mark.parametrize("metric", DURATIONS + HTTP_DURATIONS + RESPONSE_DURATIONS)
 def test_every_duration_metric_parses_with_a_value_in_ms(metric):
     parsed = parse_threshold(f"{metric}<250ms")
     assert parsed == Threshold(f"{metric}<250ms", metric, "<", 250.0, None)

@@ -6,14 +6,20 @@ Layout (every number an aligned little int64 "word"; text stored as UTF-8 bytes)
   reason (0 while running) and the force flag (cancel in-flight steps);
 * one slot per process, written by that process alone and read by the parent:
   - :class:`Counter` words (pid, active workers, failures that belong to no scenario,
-    requests, responses by status class, response bytes, request errors by kind, ...),
-  - the request-latency block: count, sum and max (µs), then the latency buckets,
-  - per scenario: successes, failures, sum and max of durations (µs), then the
-    :data:`~molotov.histogram.NBUCKETS` duration buckets,
+    requests, responses by status class, response bytes, the open model's arrivals, request
+    errors by kind, ...),
+  - histogram blocks (count, a second count, sum and max in µs, then the
+    :data:`~molotov.histogram.NBUCKETS` buckets): request latency, start lateness (open
+    model), then per scenario its durations (the two counts: successes and failures) and its
+    response times (open model: from the scheduled start to the end),
   - an error table of :data:`ERROR_ENTRIES` entries: count, kind, text length, traceback
     length, then the text and traceback bytes. An entry's text is written before the slot's
     ``ERROR_ENTRIES`` counter is raised to publish it, so the parent never reads a half entry,
   - the per-endpoint table of :mod:`molotov.endpoints` (written only with ``--statsd``).
+
+The control block also carries the run's start instant (``START_NS``, ``time.monotonic_ns``,
+one clock for every process of the machine), from which the open model's processes compute
+their arrivals.
 
 One writer per slot means no locks: the parent's reads of whole words see either the old or
 the new value, and once the writers have exited the final read is exact.
@@ -44,6 +50,7 @@ class Control(IntEnum):
     SCENARIOS = 3
     STOP = 4
     FORCE = 5
+    START_NS = 6  # the run's start instant (monotonic ns); 0 until the parent sets it
 
 
 CONTROL_WORDS = 8
@@ -64,7 +71,7 @@ class StopReason(IntEnum):
 class Counter(IntEnum):
     PID = 0
     RUNNING = 1  # 1 while the process is running its workers
-    WORKERS = 2  # workers currently running steps
+    WORKERS = 2  # workers currently running steps (closed model) or in the pool (open)
     WORKERS_STARTED = 3
     PICK_FAILURES = 4  # steps that failed before a scenario was chosen
     CONNECTION_FAILURES = 5  # failed steps whose error was a connection error
@@ -73,18 +80,28 @@ class Counter(IntEnum):
     ERROR_ENTRIES = 8
     ERRORS_DROPPED = 9
     REQUESTS = 10
-    STATUS_1XX = 11  # then 2xx .. 5xx
-    RESPONSE_BYTES = 16
-    REQUEST_ERRORS = 17  # then one word per kind of errors.REQUEST_ERROR_KINDS
+    STATUS_1XX = 11  # then 2xx .. 5xx, then STATUS_OTHER
+    STATUS_OTHER = 16  # a status outside 100-599
+    RESPONSE_BYTES = 17
+    READY = 18  # open model: 1 once the process's first -w workers are set up
+    STARTED = 19  # steps started
+    DROPPED = 20  # open model: arrivals that never started (no free worker in --max-lag)
+    WAITING = 21  # open model: arrivals waiting for a free worker now
+    BUSY = 22  # open model: workers running a step now
+    REQUEST_ERRORS = 24  # then one word per kind of errors.REQUEST_ERROR_KINDS
 
 
-COUNTER_WORDS = 32
+COUNTER_WORDS = 48
 REQUEST_ERROR_WORDS = 6
+STATUS_WORDS = 6  # 1xx .. 5xx, other
 
-# Per-scenario block: these words, then the histogram buckets.
+# A histogram block: these words, then the buckets. A scenario's duration block counts its
+# successes and failures in the two count words; other blocks use the first only.
 SC_OK, SC_FAILED, SC_SUM_US, SC_MAX_US = range(4)
 SCENARIO_HEADER = 4
 SCENARIO_WORDS = SCENARIO_HEADER + NBUCKETS
+LATENCY_BLOCK, LATENESS_BLOCK = 0, 1  # the run-wide blocks before the scenarios' pairs
+RUN_BLOCKS = 2
 
 ERROR_ENTRIES = 64
 ERROR_TEXT_BYTES = 256
@@ -97,7 +114,7 @@ ERROR_WORDS = ERROR_HEADER + (ERROR_TEXT_BYTES + ERROR_TRACEBACK_BYTES) // WORD
 def _slot_words(nscenarios: int) -> int:
     return (
         COUNTER_WORDS
-        + (1 + nscenarios) * SCENARIO_WORDS
+        + (RUN_BLOCKS + 2 * nscenarios) * SCENARIO_WORDS
         + ERROR_ENTRIES * ERROR_WORDS
         + endpoints.TABLE_WORDS
     )
@@ -118,6 +135,11 @@ def _buffer(shm: shared_memory.SharedMemory) -> memoryview:
     return buf
 
 
+def _collect(into: list[Histogram], histogram: Histogram | None) -> None:
+    if histogram is not None:
+        into.append(histogram)
+
+
 class _ErrorTotal:
     """An error's count summed over slots while a snapshot is built."""
 
@@ -135,8 +157,10 @@ class SlotWriter:
         self._words = bus.words
         self._bytes = bus.bytes
         self._base = bus.slot_base(index)
-        self._requests = self._base + COUNTER_WORDS
+        self._requests = bus.block_base(index, LATENCY_BLOCK)
+        self._lateness = bus.block_base(index, LATENESS_BLOCK)
         self._scenario_bases = [bus.scenario_base(index, i) for i in range(bus.nscenarios)]
+        self._response_bases = [bus.response_base(index, i) for i in range(bus.nscenarios)]
         self._errors_base = bus.errors_base(index)
         self._error_index: dict[tuple[int, str], int] = {}
 
@@ -156,6 +180,24 @@ class SlotWriter:
             words[base + SC_MAX_US] = duration_us
         words[base + SCENARIO_HEADER + bucket_of(duration_us)] += 1
 
+    def _record(self, block: int, us: int) -> None:
+        """One value into a single-count histogram block."""
+        words = self._words
+        words[block + SC_OK] += 1
+        words[block + SC_SUM_US] += us
+        if us > words[block + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
+            words[block + SC_MAX_US] = us
+        words[block + SCENARIO_HEADER + bucket_of(us)] += 1
+
+    def response_time(self, scenario: int, response_us: int) -> None:
+        """The open model: a finished step's time from its scheduled start to its end."""
+        self._record(self._response_bases[scenario], response_us)
+
+    def step_started(self, lateness_us: int) -> None:
+        """The open model: a step started ``lateness_us`` after its scheduled instant."""
+        self._words[self._base + Counter.STARTED] += 1
+        self._record(self._lateness, lateness_us)
+
     def request_done(self, status: int, latency_us: int) -> None:
         """Count one response (its headers arrived) and its latency."""
         words = self._words
@@ -164,12 +206,9 @@ class SlotWriter:
         status_class = status // 100
         if 1 <= status_class <= 5:
             words[base + Counter.STATUS_1XX - 1 + status_class] += 1
-        block = self._requests
-        words[block + SC_OK] += 1
-        words[block + SC_SUM_US] += latency_us
-        if latency_us > words[block + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
-            words[block + SC_MAX_US] = latency_us
-        words[block + SCENARIO_HEADER + bucket_of(latency_us)] += 1
+        else:
+            words[base + Counter.STATUS_OTHER] += 1
+        self._record(self._requests, latency_us)
 
     def request_failed(self, kind_index: int) -> None:
         """Count one request that got no response (``kind_index`` in REQUEST_ERROR_KINDS)."""
@@ -243,12 +282,20 @@ class StatsBus:
             raise IndexError(f"no slot {index} (the bus has {self.nslots})")
         return CONTROL_WORDS + index * self._slot_words
 
+    def block_base(self, slot: int, block: int) -> int:
+        """Where histogram block ``block`` of a slot starts (see the module's layout)."""
+        return self.slot_base(slot) + COUNTER_WORDS + block * SCENARIO_WORDS
+
     def scenario_base(self, slot: int, scenario: int) -> int:
-        """Where scenario ``scenario``'s block starts (-1: the request-latency block)."""
-        return self.slot_base(slot) + COUNTER_WORDS + (1 + scenario) * SCENARIO_WORDS
+        """Where scenario ``scenario``'s durations block starts."""
+        return self.block_base(slot, RUN_BLOCKS + 2 * scenario)
+
+    def response_base(self, slot: int, scenario: int) -> int:
+        """Where scenario ``scenario``'s response-times block starts."""
+        return self.block_base(slot, RUN_BLOCKS + 2 * scenario + 1)
 
     def errors_base(self, slot: int) -> int:
-        return self.scenario_base(slot, self.nscenarios)
+        return self.block_base(slot, RUN_BLOCKS + 2 * self.nscenarios)
 
     def endpoints_base(self, slot: int) -> int:
         return self.errors_base(slot) + ERROR_ENTRIES * ERROR_WORDS
@@ -288,6 +335,21 @@ class StatsBus:
     def forced(self) -> bool:
         return bool(self.words[Control.FORCE])
 
+    @property
+    def start_ns(self) -> int:
+        """The run's start instant (``time.monotonic_ns``), 0 until the parent sets it."""
+        return int(self.words[Control.START_NS])
+
+    def set_start(self, start_ns: int) -> None:
+        self.words[Control.START_NS] = start_ns
+
+    def all_ready(self) -> bool:
+        """Whether every process that is running has its first workers set up."""
+        return all(
+            self.counter(slot, Counter.READY) or not self.counter(slot, Counter.RUNNING)
+            for slot in range(self.nslots)
+        )
+
     # -- reading -------------------------------------------------------------------------
 
     def counter(self, index: int, counter: Counter) -> int:
@@ -297,7 +359,9 @@ class StatsBus:
         """Sum every slot into an immutable :class:`Snapshot`."""
         totals = [0] * COUNTER_WORDS
         per_scenario: list[list[Histogram]] = [[] for _ in range(self.nscenarios)]
+        responses: list[list[Histogram]] = [[] for _ in range(self.nscenarios)]
         latencies: list[Histogram] = []
+        lateness: list[Histogram] = []
         ok = [0] * self.nscenarios
         failed = [0] * self.nscenarios
         errors: dict[tuple[ErrorKind, str], _ErrorTotal] = {}
@@ -311,19 +375,23 @@ class StatsBus:
             running += counters[Counter.RUNNING]
             if counters[Counter.PID]:
                 pids.append(counters[Counter.PID])
-            latency = self._histogram(self.scenario_base(slot, -1))
-            if latency is not None:
-                latencies.append(latency)
+            _collect(latencies, self._histogram(self.block_base(slot, LATENCY_BLOCK)))
+            _collect(lateness, self._histogram(self.block_base(slot, LATENESS_BLOCK)))
             for i in range(self.nscenarios):
                 sbase = self.scenario_base(slot, i)
                 ok[i] += words[sbase + SC_OK]
                 failed[i] += words[sbase + SC_FAILED]
-                histogram = self._histogram(sbase)
-                if histogram is not None:
-                    per_scenario[i].append(histogram)
+                _collect(per_scenario[i], self._histogram(sbase))
+                _collect(responses[i], self._histogram(self.response_base(slot, i)))
             self._read_errors(slot, counters[Counter.ERROR_ENTRIES], errors)
         scenarios = tuple(
-            ScenarioStats(name, ok[i], failed[i], Histogram.merge(per_scenario[i]))
+            ScenarioStats(
+                name,
+                ok[i],
+                failed[i],
+                Histogram.merge(per_scenario[i]),
+                Histogram.merge(responses[i]),
+            )
             for i, name in enumerate(self.scenario_names)
         )
         return Snapshot(
@@ -343,12 +411,17 @@ class StatsBus:
             errors_dropped=totals[Counter.ERRORS_DROPPED],
             pids=tuple(pids),
             requests=totals[Counter.REQUESTS],
-            statuses=tuple(totals[Counter.STATUS_1XX : Counter.STATUS_1XX + 5]),
+            statuses=tuple(totals[Counter.STATUS_1XX : Counter.STATUS_1XX + STATUS_WORDS]),
             response_bytes=totals[Counter.RESPONSE_BYTES],
             request_errors_by_kind=tuple(
                 totals[Counter.REQUEST_ERRORS : Counter.REQUEST_ERRORS + REQUEST_ERROR_WORDS]
             ),
             request_latency=Histogram.merge(latencies),
+            started=totals[Counter.STARTED],
+            dropped=totals[Counter.DROPPED],
+            waiting=totals[Counter.WAITING],
+            busy=totals[Counter.BUSY],
+            start_lateness=Histogram.merge(lateness),
         )
 
     def _histogram(self, base: int) -> Histogram | None:

@@ -21,9 +21,12 @@ from molotov.config import (
     OptionValueError,
     RunConfig,
     parse_duration,
+    parse_rate,
+    parse_stages,
     parse_start_at,
     parse_statsd_address,
 )
+from molotov.shape import Stage
 from molotov.stdio import survive_closed_pipes
 from molotov.thresholds import ThresholdError, parse_thresholds
 
@@ -66,6 +69,25 @@ def _seconds(parse: Callable[[str], float], value: str | None) -> float | None:
         return parse(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def _stages(value: str | None) -> tuple[tuple[Stage, ...], bool]:
+    if value is None:
+        return (), False
+    try:
+        return parse_stages(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--stages'") from None
+
+
+def _rate(value: str | None, stages: tuple[tuple[Stage, ...], bool]) -> float | None:
+    """The open model's (start) rate; stages written in arrivals/s start from 0."""
+    if value is None:
+        return 0.0 if stages[1] else None
+    try:
+        return parse_rate(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--rate'") from None
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
@@ -173,6 +195,46 @@ def molotov(
         float,
         typer.Option("--step-timeout", help="Fail (and cancel) a step running longer than this."),
     ] = 300.0,
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            "--rate",
+            help="Open model: R step starts per second for the whole run (100, 100/s, 6000/m).",
+        ),
+    ] = None,
+    arrivals: Annotated[
+        str,
+        typer.Option(
+            "--arrivals", help="Open model: 'constant' spacing or 'poisson' (random) arrivals."
+        ),
+    ] = "constant",
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed of the random arrivals and scenario picks."),
+    ] = None,
+    max_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--max-workers", help="Open model: the pool grows up to N workers per process."
+        ),
+    ] = None,
+    max_lag: Annotated[
+        str,
+        typer.Option(
+            "--max-lag", help="Open model: an arrival not started after this long is dropped."
+        ),
+    ] = "1s",
+    iterations: Annotated[
+        int | None,
+        typer.Option("--iterations", help="Open model: N arrivals in all, then stop."),
+    ] = None,
+    stages: Annotated[
+        str | None,
+        typer.Option(
+            "--stages",
+            help="Linear ramps DURATION:TARGET,... (workers; arrivals/s with --rate or '/s').",
+        ),
+    ] = None,
     start_at: Annotated[
         str | None,
         typer.Option(
@@ -217,6 +279,7 @@ def molotov(
         ),
     ] = None,
 ) -> None:
+    stage_list = _stages(stages)
     run_config = RunConfig(
         scenario=scenario,
         workers=workers,
@@ -250,8 +313,19 @@ def molotov(
         statsd_interval=statsd_interval,
         start_at=_seconds(parse_start_at, start_at),
         step_timeout=step_timeout,
+        rate=_rate(rate, stage_list),
+        arrivals=arrivals,
+        seed=seed,
+        max_workers=max_workers,
+        max_lag=_seconds(parse_duration, max_lag) or 0.0,
+        iterations=iterations,
+        stages=stage_list[0],
     )
     _check_values(ctx, run_config)
+    try:
+        run_config.check_model()
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
     explicit = {name for name in ctx.params if _given(ctx, name)}
     from molotov.start import start
 

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from molotov.jsonfile import JSONFileError, parse_json
+from molotov.shape import Stage
 
 DEFAULT_SCENARIO = "loadtest.py"
 DEFAULT_TEST = "test"
@@ -38,7 +39,9 @@ MIN_CONSOLE_UPDATE = 0.05
 YEAR = 365 * 86400.0  # the longest time an option may say: a longer one is a typo or a hang
 MAX_WORKERS = 100_000  # per process: each is a session with its own connections
 MAX_PROCESSES = 1024  # each has a ~0.4 MB slot of the shared-memory bus
-MAX_COUNT = 10**12  # steps per worker (-r) or failures (-f): more than any run reaches
+MAX_COUNT = 10**12  # steps per worker (-r), failures (-f), arrivals: more than any run reaches
+ARRIVALS = ("constant", "poisson")
+MAX_RATE = 1_000_000.0  # arrivals per second: far beyond what one machine generates
 
 
 class ConfigError(Exception):
@@ -96,6 +99,9 @@ BOUNDS: Mapping[str, Bound] = {
     "fail": Bound(1, MAX_COUNT),
     "statsd_interval": Bound(0.05, 3600, unit=" s"),
     "step_timeout": Bound(0.001, YEAR, unit=_TIME),
+    "rate": Bound(0, MAX_RATE, unit="/s"),
+    "max_workers": Bound(1, MAX_WORKERS),
+    "iterations": Bound(1, MAX_COUNT),
 }
 
 
@@ -135,6 +141,39 @@ class RunConfig:
     statsd_interval: float = 1.0
     start_at: float | None = None  # epoch seconds
     step_timeout: float = 300.0
+    # The open model (see molotov.scheduler): on when ``rate`` is set (the start rate when
+    # there are stages, so 0 is allowed then).
+    rate: float | None = None
+    arrivals: str = "constant"
+    seed: int | None = None
+    max_workers: int | None = None
+    max_lag: float = 1.0
+    iterations: int | None = None
+    stages: tuple[Stage, ...] = ()
+
+    @property
+    def open_model(self) -> bool:
+        return self.rate is not None
+
+    @property
+    def pool_limit(self) -> int:
+        """Workers a process may have: ``--max-workers`` in the open model, else ``-w``."""
+        return self.max_workers if self.max_workers is not None else self.workers
+
+    @property
+    def run_length(self) -> float | None:
+        """Seconds the run lasts at most: ``-d``, cut short by the end of the last stage."""
+        ends = [d for d in (self.duration, sum(s.duration for s in self.stages)) if d]
+        return min(ends) if ends else None
+
+    @property
+    def arrival_total(self) -> int | None:
+        """The open model's arrivals in all: ``--iterations``, or ``-r`` per worker."""
+        if self.iterations is not None:
+            return self.iterations
+        if self.max_runs is not None:
+            return self.max_runs * self.workers * self.processes
+        return None
 
     def __post_init__(self) -> None:
         if 0 <= self.console_update < MIN_CONSOLE_UPDATE:
@@ -161,6 +200,10 @@ class RunConfig:
             raise OptionValueError(
                 "start_at", f"must be between 1970 and a year from now (got {self.start_at:g})"
             )
+        if sum(stage.duration for stage in self.stages) > YEAR:
+            raise OptionValueError("stages", "must last at most a year in all")
+        if not self.open_model and any(stage.target > MAX_WORKERS for stage in self.stages):
+            raise OptionValueError("stages", f"must target at most {MAX_WORKERS} workers")
 
     def check(self) -> None:
         """Reject values and combinations that no run can honour (raises :class:`ConfigError`)."""
@@ -170,6 +213,57 @@ class RunConfig:
         if self.single_mode and self.single_run:
             raise ConfigError("You can't use --single-mode and --single-run at the same time")
         parse_statsd_address(self.statsd_address)
+        self.check_model()
+
+    def check_model(self) -> None:
+        """The open model's options, and what each model cannot take."""
+        if self.stages and self.ramp_up:
+            raise ConfigError("--ramp-up and --stages both shape the start: use --stages alone")
+        if not self.open_model:
+            for name, value in (
+                ("max_workers", self.max_workers),
+                ("iterations", self.iterations),
+            ):
+                if value is not None:
+                    flag = "--" + name.replace("_", "-")
+                    raise ConfigError(f"{flag} is an option of the open model: add --rate")
+            for stage in self.stages:
+                if stage.target != int(stage.target):
+                    raise ConfigError(
+                        f"stage target {stage.target:g}: in the closed model a target is a "
+                        "number of workers (for arrivals per second, add --rate)"
+                    )
+            return
+        assert self.rate is not None
+        if self.rate <= 0 and not self.stages:
+            raise ConfigError(f"rate must be positive (got {self.rate:g})")
+        if self.rate <= 0 and not any(stage.target > 0 for stage in self.stages):
+            raise ConfigError("with --rate and --stages, some rate must be positive")
+        refused = {
+            "delay": (self.delay > 0, "--delay sleeps between a worker's steps"),
+            "single_run": (self.single_run, "--single-run runs every scenario once per worker"),
+            "sizing": (self.sizing, "--sizing ramps workers up"),
+            "ramp_up": (self.ramp_up > 0, "--ramp-up starts workers one after the other"),
+        }
+        for name, (given, what) in refused.items():
+            if given:
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} does not apply to the open model (--rate): "
+                    f"{what}, while arrivals come at the rate whatever the workers do"
+                )
+        if self.arrivals not in ARRIVALS:
+            raise ConfigError(
+                f"arrivals must be one of {', '.join(ARRIVALS)} (got {self.arrivals!r})"
+            )
+        if self.max_workers is not None and self.max_workers < self.workers:
+            raise ConfigError(
+                f"--max-workers {self.max_workers} is below -w {self.workers}: the pool starts "
+                "with -w workers and grows up to --max-workers"
+            )
+        if self.iterations is not None and self.max_runs is not None:
+            raise ConfigError("-r and --iterations both count the arrivals: give one")
+        if not 0 < self.max_lag <= 3600:
+            raise ConfigError(f"max_lag must be above 0 and at most 3600 s (got {self.max_lag:g})")
 
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -222,6 +316,61 @@ def parse_start_at(text: str | float) -> float:
     if not math.isfinite(value):
         raise ValueError(f"not a start time: {text!r}")
     return value
+
+
+_RATE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(?:/(s|m|h|min))?")
+_PER_UNIT = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_rate(text: str | float) -> float:
+    """Arrivals per second from ``100``, ``100/s``, ``6000/m`` or ``50/h`` (0 included)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    elif isinstance(text, str):
+        match = _RATE.fullmatch(text.strip().lower().replace(" ", ""))
+        if not match:
+            raise ValueError(f"not a rate: {text!r} (use e.g. 100, 100/s, 6000/m)")
+        value = float(match.group(1)) / _PER_UNIT[match.group(2) or "s"]
+    else:
+        raise ValueError(f"not a rate: {text!r}")
+    if not math.isfinite(value) or not 0 <= value <= MAX_RATE:
+        raise ValueError(f"not a rate: {text!r} (from 0 to {MAX_RATE:,.0f}/s)")
+    return value
+
+
+def parse_stages(stages: str | list[Any]) -> tuple[tuple[Stage, ...], bool]:
+    """Stages from ``30s:100,2m:100,30s:0`` or ``[{"duration": "30s", "target": 100}, ...]``.
+
+    Also says whether a target was written as a rate (``100/s``): that selects the open model.
+    """
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(stages, str):
+        for part in stages.split(","):
+            duration, colon, target = part.strip().partition(":")
+            if not colon or not duration or not target:
+                raise ValueError(
+                    f"not a stage: {part.strip()!r} (use DURATION:TARGET, e.g. 30s:100)"
+                )
+            pairs.append((duration, target))
+    elif isinstance(stages, list):
+        for item in stages:
+            if not isinstance(item, dict) or set(item) != {"duration", "target"}:
+                raise ValueError(
+                    f'not a stage: {item!r} (use {{"duration": "30s", "target": 100}})'
+                )
+            pairs.append((item["duration"], item["target"]))
+    else:
+        raise ValueError(f"not a list of stages: {stages!r}")
+    if not pairs:
+        raise ValueError("no stage given")
+    result = []
+    for duration, target in pairs:
+        seconds = parse_duration(duration)
+        if seconds <= 0:
+            raise ValueError(f"stage {duration}:{target}: a stage lasts more than 0 s")
+        result.append(Stage(seconds, parse_rate(target)))
+    as_rate = any(isinstance(target, str) and "/" in target for _, target in pairs)
+    return tuple(result), as_rate
 
 
 def parse_statsd_address(address: str) -> tuple[str, str, int]:
@@ -291,6 +440,29 @@ def _json_start_at(value: Any) -> float:
         raise TypeError("a start time (epoch seconds, or ISO 8601)") from None
 
 
+def _json_rate(value: Any) -> float:
+    try:
+        return parse_rate(value)
+    except ValueError:
+        raise TypeError("a rate (a number, or a string like '100/s', '6000/m')") from None
+
+
+class _JsonStages(tuple[Stage, ...]):
+    """Stages read from JSON, remembering whether a target was written as a rate."""
+
+    as_rate = False
+
+
+def _json_stages(value: Any) -> _JsonStages:
+    try:
+        stages, as_rate = parse_stages(value)
+    except ValueError as exc:
+        raise TypeError(f"a list of stages ({exc})") from None
+    result = _JsonStages(stages)
+    result.as_rate = as_rate
+    return result
+
+
 def _optional(convert: Any) -> Any:
     def check(value: Any) -> Any:
         return None if value is None else convert(value)
@@ -329,6 +501,13 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "statsd_interval": _json_float,
     "start_at": _optional(_json_start_at),
     "step_timeout": _json_float,
+    "rate": _optional(_json_rate),
+    "arrivals": _json_str,
+    "seed": _optional(_json_int),
+    "max_workers": _optional(_json_int),
+    "max_lag": _json_float,
+    "iterations": _optional(_json_int),
+    "stages": _json_stages,
 }
 
 
@@ -434,6 +613,11 @@ def apply_config_file(config: RunConfig, test_name: str) -> tuple[RunConfig, set
         scenario = str(beside)
     given = set(options)
     options["scenario"] = scenario
+    stages = options.get("stages")
+    if isinstance(stages, _JsonStages):
+        options["stages"] = tuple(stages)
+        if stages.as_rate and options.get("rate", config.rate) is None:
+            options["rate"] = 0.0  # targets in arrivals/s: the open model, from 0
     return config.replace(**options), given
 
 

@@ -11,12 +11,12 @@ Every view reads only :class:`~molotov.snapshot.Snapshot` values.
 from __future__ import annotations
 
 import sys
+from collections import deque
+from collections.abc import Callable
 from typing import TextIO
 
-from molotov.histogram import format_percentiles
+from molotov.histogram import Histogram, format_percentiles
 from molotov.report import (
-    LATENCY_PERCENTILES,
-    durations_text,
     request_errors_text,
     statuses_text,
 )
@@ -36,36 +36,84 @@ def _clock(seconds: float) -> str:
     )
 
 
-class _Rates:
-    """Steps and requests per second between two consecutive snapshots."""
+RATE_WINDOW = 5.0  # seconds of snapshots behind the live rates and recent percentiles
+
+
+class _Window:
+    """Rates and recent percentiles over the last :data:`RATE_WINDOW` seconds of snapshots.
+
+    One tick (0.2 s) of counts jumps by tens of percent while the real rate is steady; a few
+    seconds give a rate a human can read, and the bus buckets' deltas give the percentiles of
+    just those seconds, exactly.
+    """
 
     def __init__(self) -> None:
-        self._last: Snapshot | None = None
-        self.steps = 0.0
-        self.requests = 0.0
+        self._snapshots: deque[Snapshot] = deque()
 
     def update(self, snapshot: Snapshot) -> None:
-        last = self._last
-        if last is not None and snapshot.taken_at > last.taken_at:
-            seconds = snapshot.taken_at - last.taken_at
-            self.steps = (snapshot.steps - last.steps) / seconds
-            self.requests = (snapshot.requests - last.requests) / seconds
-        self._last = snapshot
+        snapshots = self._snapshots
+        snapshots.append(snapshot)
+        while len(snapshots) > 2 and snapshots[1].taken_at <= snapshot.taken_at - RATE_WINDOW:
+            snapshots.popleft()
+
+    @property
+    def _ends(self) -> tuple[Snapshot, Snapshot, float] | None:
+        if len(self._snapshots) < 2:
+            return None
+        first, last = self._snapshots[0], self._snapshots[-1]
+        seconds = last.taken_at - first.taken_at
+        return (first, last, seconds) if seconds > 0 else None
+
+    def rate(self, count: Callable[[Snapshot], int]) -> float:
+        ends = self._ends
+        if ends is None:
+            return 0.0
+        first, last, seconds = ends
+        return (count(last) - count(first)) / seconds
+
+    def recent(self, histogram: Callable[[Snapshot], Histogram]) -> Histogram:
+        ends = self._ends
+        if ends is None:
+            return histogram(self._snapshots[-1]) if self._snapshots else Histogram.empty()
+        first, last, _ = ends
+        return histogram(last).minus(histogram(first))
+
+
+def _steps(snapshot: Snapshot) -> int:
+    return snapshot.steps
+
+
+def _requests(snapshot: Snapshot) -> int:
+    return snapshot.requests
+
+
+def _started(snapshot: Snapshot) -> int:
+    return snapshot.started
 
 
 class Console:
     """The quiet console, and the interface of the others."""
 
-    def __init__(self, verbose: int = 0, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
+    ) -> None:
         self.verbose = verbose
         self.stream = stream or sys.stdout
+        self.open_model = open_model
         self._seen_errors: set[tuple[int, str]] = set()
 
     def start(self, banner: str) -> None:
         """Called once before the workers start."""
 
-    def update(self, snapshot: Snapshot, elapsed: float, remaining: float | None) -> None:
-        """Called at every tick of the parent's loop with the latest snapshot."""
+    def update(
+        self,
+        snapshot: Snapshot,
+        elapsed: float,
+        remaining: float | None,
+        target: float | None = None,
+    ) -> None:
+        """Called at every tick of the parent's loop with the latest snapshot, and what the
+        rate or the stages ask for now (None when nothing is asked)."""
 
     def print(self, text: str) -> None:
         """A line of the run's own (a warning, a notice); kept out of the live view's way."""
@@ -90,9 +138,11 @@ class Console:
 
 
 class PlainConsole(Console):
-    def __init__(self, verbose: int = 0, stream: TextIO | None = None) -> None:
-        super().__init__(verbose, stream)
-        self._rates = _Rates()
+    def __init__(
+        self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
+    ) -> None:
+        super().__init__(verbose, stream, open_model)
+        self._window = _Window()
         self._next_progress = 0.0
 
     def print(self, text: str) -> None:
@@ -102,46 +152,87 @@ class PlainConsole(Console):
     def start(self, banner: str) -> None:
         self.print(banner)
 
-    def update(self, snapshot: Snapshot, elapsed: float, remaining: float | None) -> None:
-        self._rates.update(snapshot)
+    def update(
+        self,
+        snapshot: Snapshot,
+        elapsed: float,
+        remaining: float | None,
+        target: float | None = None,
+    ) -> None:
+        window = self._window
+        window.update(snapshot)
         for error in self.new_errors(snapshot):
             self.print(self.describe_error(error))
         if elapsed >= self._next_progress:
             self._next_progress = elapsed + PLAIN_PROGRESS_EVERY
             left = f" remaining={_clock(remaining)}" if remaining is not None else ""
+            asked = f" target={target:g}" if target is not None else ""
+            arrivals = ""
+            if self.open_model:
+                arrivals = (
+                    f" started/s={window.rate(_started):.1f} dropped={snapshot.dropped}"
+                    f" waiting={snapshot.waiting}"
+                )
             self.print(
-                f"[{_clock(elapsed)}]{left} workers={snapshot.workers} "
+                f"[{_clock(elapsed)}]{left}{asked} workers={snapshot.workers} "
                 f"successes={snapshot.successes} failures={snapshot.failures} "
-                f"steps/s={self._rates.steps:.1f} requests/s={self._rates.requests:.1f} "
-                f"{statuses_text(snapshot)} {format_percentiles(snapshot.durations)}"
+                f"steps/s={window.rate(_steps):.1f} requests/s={window.rate(_requests):.1f}"
+                f"{arrivals} {statuses_text(snapshot)} "
+                f"{format_percentiles(window.recent(_durations))}"
             )
 
 
-class LiveConsole(Console):
-    """A ``rich`` live view; refreshed by the parent's loop (no refresh thread)."""
+def _durations(snapshot: Snapshot) -> Histogram:
+    return snapshot.durations
 
-    def __init__(self, verbose: int = 0, stream: TextIO | None = None) -> None:
-        super().__init__(verbose, stream)
+
+def _response_times(snapshot: Snapshot) -> Histogram:
+    return snapshot.response_times
+
+
+def _latency(snapshot: Snapshot) -> Histogram:
+    return snapshot.request_latency
+
+
+class LiveConsole(Console):
+    """A ``rich`` live view; refreshed by the parent's loop (no refresh thread).
+
+    It is transient: it goes away when the run ends, so that the summary printed next is the
+    one set of final numbers on the screen.
+    """
+
+    def __init__(
+        self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
+    ) -> None:
+        super().__init__(verbose, stream, open_model)
         from rich.console import Console as RichConsole
         from rich.live import Live
 
-        self._rates = _Rates()
+        self._window = _Window()
         self._rich = RichConsole(file=self.stream)
-        self._live = Live(console=self._rich, auto_refresh=False, transient=False)
+        self._live = Live(console=self._rich, auto_refresh=False, transient=True)
         self._banner = ""
 
     def start(self, banner: str) -> None:
         self._banner = banner
+        self._rich.print(banner, markup=False, highlight=False, style="bold cyan")
         self._live.start()
 
     def print(self, text: str) -> None:
         self._live.console.print(text, markup=False, highlight=False)
 
-    def update(self, snapshot: Snapshot, elapsed: float, remaining: float | None) -> None:
+    def update(
+        self,
+        snapshot: Snapshot,
+        elapsed: float,
+        remaining: float | None,
+        target: float | None = None,
+    ) -> None:
         from rich.table import Table
         from rich.text import Text
 
-        self._rates.update(snapshot)
+        window = self._window
+        window.update(snapshot)
         for error in self.new_errors(snapshot):
             if self.verbose:
                 self.print(self.describe_error(error))
@@ -152,9 +243,25 @@ class LiveConsole(Console):
         if remaining is not None:
             time_text += f" elapsed, {_clock(remaining)} remaining"
         table.add_row("Time", time_text)
-        table.add_row(
-            "Workers", f"{snapshot.workers} active in {snapshot.processes_running} process(es)"
-        )
+        workers = f"{snapshot.workers} active in {snapshot.processes_running} process(es)"
+        if self.open_model:
+            workers = (
+                f"{snapshot.workers} in the pool, {snapshot.busy} busy, "
+                f"in {snapshot.processes_running} process(es)"
+            )
+        elif target is not None:
+            workers += f" (target {round(target)})"
+        table.add_row("Workers", workers)
+        if self.open_model:
+            asked = f"target {target:g}/s, " if target is not None else ""
+            table.add_row(
+                "Arrivals",
+                Text.assemble(
+                    f"{asked}started {window.rate(_started):.1f}/s  waiting {snapshot.waiting}  ",
+                    ("dropped ", "bold"),
+                    (f"{snapshot.dropped}", "red" if snapshot.dropped else "green"),
+                ),
+            )
         table.add_row(
             "Steps",
             Text.assemble(
@@ -162,31 +269,43 @@ class LiveConsole(Console):
                 (f"{snapshot.successes}", "green"),
                 ("  FAILURES ", "bold"),
                 (f"{snapshot.failures}", "red" if snapshot.failures else "green"),
-                f"  {self._rates.steps:.1f} steps/s",
+                f"  {window.rate(_steps):.1f} steps/s",
             ),
         )
         table.add_row(
             "Requests",
-            f"{snapshot.requests}  {self._rates.requests:.1f} requests/s  "
+            f"{snapshot.requests}  {window.rate(_requests):.1f} requests/s  "
             f"{statuses_text(snapshot)}  errors: {request_errors_text(snapshot)}",
         )
-        table.add_row("Durations", format_percentiles(snapshot.durations))
-        table.add_row("Latency", durations_text(snapshot.request_latency, LATENCY_PERCENTILES))
+        recent = f"last {RATE_WINDOW:g}s"
+        rows = [("Durations", _durations)]
+        if self.open_model:
+            rows.append(("Response", _response_times))
+        rows.append(("Latency", _latency))
+        for label, histogram in rows:
+            table.add_row(
+                label,
+                f"{recent}: {format_percentiles(window.recent(histogram))}  "
+                f"run: {format_percentiles(histogram(snapshot))}",
+            )
         for error in snapshot.top_errors(TOP_ERRORS):
             table.add_row("Error", Text(error.line(), style="red"))
-        outer = Table.grid()
-        outer.add_row(Text(self._banner, style="bold cyan"))
-        outer.add_row(table)
-        self._live.update(outer, refresh=True)
+        self._live.update(table, refresh=True)
 
     def stop(self) -> None:
         self._live.stop()
 
 
-def make_console(quiet: bool, plain: bool, verbose: int, stream: TextIO | None = None) -> Console:
+def make_console(
+    quiet: bool,
+    plain: bool,
+    verbose: int,
+    stream: TextIO | None = None,
+    open_model: bool = False,
+) -> Console:
     stream = stream or sys.stdout
     if quiet:
-        return Console(verbose, stream)
+        return Console(verbose, stream, open_model)
     if plain or verbose > 1 or not stream.isatty():
-        return PlainConsole(verbose, stream)
-    return LiveConsole(verbose, stream)
+        return PlainConsole(verbose, stream, open_model)
+    return LiveConsole(verbose, stream, open_model)

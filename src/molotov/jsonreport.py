@@ -17,7 +17,7 @@ import reprlib
 import sys
 import tempfile
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,67 +54,126 @@ class ReportError(Exception):
 
 
 @dataclass(frozen=True)
-class Second:
-    """One row of the time series: what finished during one wall-clock second.
+class Sparse:
+    """A histogram kept sparse: the non-empty buckets' (index, count), interleaved in an int32
+    array (a series keeps a few of these per second of the run: dense ones would make a long
+    run's parent grow by ~20 KB a second each), with its count, sum and max."""
 
-    The row's scenario durations are kept sparse (interleaved bucket index and count of the
-    non-empty buckets, in an int64 array): a run keeps a row per second, and a dense
-    histogram each would make a long run's parent grow by ~20 KB a second.
+    pairs: array[int]
+    count: int = 0
+    sum_us: int = 0
+    max_us: int = 0
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> Sparse:
+        pairs = array("i")
+        for index, count in enumerate(histogram.buckets):
+            if count:
+                pairs.extend((index, count))
+        return cls(pairs, histogram.count, histogram.total_us, histogram.max_us)
+
+    @classmethod
+    def empty(cls) -> Sparse:
+        return cls(array("i"))
+
+    def items(self) -> list[tuple[int, int]]:
+        return list(zip(self.pairs[::2], self.pairs[1::2], strict=True))
+
+    @property
+    def histogram(self) -> Histogram:
+        buckets = [0] * NBUCKETS
+        for index, count in self.items():
+            buckets[index] += count
+        return Histogram(tuple(buckets), self.count, self.sum_us, self.max_us)
+
+    def plus(self, other: Sparse) -> Sparse:
+        if not other.count:
+            return self
+        if not self.count:
+            return other
+        return Sparse.of(Histogram.merge([self.histogram, other.histogram]))
+
+
+def _zeros(n: int) -> tuple[int, ...]:
+    return (0,) * n
+
+
+@dataclass(frozen=True)
+class Second:
+    """One row of the time series: what happened during one wall-clock second.
+
+    Counters are what finished (steps, requests) or started (``started``), or was dropped,
+    during the second; ``workers`` is the number active at its end, ``target`` what the rate
+    or the stages asked for at its middle. Each histogram's max is the run's largest value so
+    far: a bound of the second's values, so its percentiles never exceed a value really seen.
     """
 
     t: int  # epoch seconds
     steps: int
     failures: int
     requests: int
-    sparse: array[int]
-    sum_us: int
-    max_us: int  # the run's largest duration so far: it caps the row's percentiles
-
-    @classmethod
-    def of(cls, t: int, steps: int, failures: int, requests: int, durations: Histogram) -> Second:
-        pairs = array("q")
-        for index, count in enumerate(durations.buckets):
-            if count:
-                pairs.extend((index, count))
-        return cls(t, steps, failures, requests, pairs, durations.total_us, durations.max_us)
-
-    @property
-    def pairs(self) -> list[tuple[int, int]]:
-        return list(zip(self.sparse[::2], self.sparse[1::2], strict=True))
-
-    @property
-    def durations(self) -> Histogram:
-        buckets = [0] * NBUCKETS
-        for index, count in self.pairs:
-            buckets[index] += count
-        return Histogram(tuple(buckets), sum(buckets), self.sum_us, self.max_us)
+    durations: Sparse
+    started: int = 0
+    dropped: int = 0
+    workers: int = 0
+    target: float | None = None
+    statuses: tuple[int, ...] = _zeros(len(STATUS_CLASSES))
+    request_errors: tuple[int, ...] = _zeros(len(REQUEST_ERROR_KINDS))
+    response_times: Sparse = dataclasses.field(default_factory=Sparse.empty)
+    request_latency: Sparse = dataclasses.field(default_factory=Sparse.empty)
 
     def plus(self, other: Second) -> Second:
-        return Second.of(
-            self.t,
-            self.steps + other.steps,
-            self.failures + other.failures,
-            self.requests + other.requests,
-            Histogram.merge([self.durations, other.durations]),
+        """Two load generators' rows of the same second, as one."""
+        target = None
+        if self.target is not None or other.target is not None:
+            target = (self.target or 0.0) + (other.target or 0.0)
+        return Second(
+            t=self.t,
+            steps=self.steps + other.steps,
+            failures=self.failures + other.failures,
+            requests=self.requests + other.requests,
+            durations=self.durations.plus(other.durations),
+            started=self.started + other.started,
+            dropped=self.dropped + other.dropped,
+            workers=self.workers + other.workers,
+            target=target,
+            statuses=_add([self.statuses, other.statuses]),
+            request_errors=_add([self.request_errors, other.request_errors]),
+            response_times=self.response_times.plus(other.response_times),
+            request_latency=self.request_latency.plus(other.request_latency),
         )
 
 
 class SeriesRecorder:
     """Cuts a run's snapshots into per-second rows whose sums equal the final totals."""
 
-    def __init__(self, first: Snapshot, wall_start: float) -> None:
+    def __init__(
+        self,
+        first: Snapshot,
+        wall_start: float,
+        target: Callable[[float], float | None] | None = None,
+    ) -> None:
         self._base = first
         self._second = int(wall_start)
+        self._target = target
         self.rows: list[Second] = []
 
     def _row(self, snapshot: Snapshot) -> Second:
         base = self._base
-        return Second.of(
-            self._second,
-            snapshot.steps - base.steps,
-            snapshot.failures - base.failures,
-            snapshot.requests - base.requests,
-            snapshot.durations.minus(base.durations),
+        return Second(
+            t=self._second,
+            steps=snapshot.steps - base.steps,
+            failures=snapshot.failures - base.failures,
+            requests=snapshot.requests - base.requests,
+            durations=Sparse.of(snapshot.durations.minus(base.durations)),
+            started=snapshot.started - base.started,
+            dropped=snapshot.dropped - base.dropped,
+            workers=snapshot.workers,
+            target=self._target(self._second + 0.5) if self._target else None,
+            statuses=_minus(snapshot.statuses, base.statuses),
+            request_errors=_minus(snapshot.request_errors_by_kind, base.request_errors_by_kind),
+            response_times=Sparse.of(snapshot.response_times.minus(base.response_times)),
+            request_latency=Sparse.of(snapshot.request_latency.minus(base.request_latency)),
         )
 
     def update(self, snapshot: Snapshot, wall_now: float) -> None:
@@ -128,6 +187,10 @@ class SeriesRecorder:
         self.rows.append(self._row(snapshot))
         self._base = snapshot
         return self.rows
+
+
+def _minus(now: tuple[int, ...], before: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(a - b for a, b in zip(now, before, strict=True))
 
 
 @dataclass(frozen=True)
@@ -169,6 +232,46 @@ def histogram_json(histogram: Histogram) -> dict[str, Any]:
     }
 
 
+def _brief_json(sparse: Sparse) -> dict[str, Any]:
+    """A series row's histogram: count, p50 and p99 (bucket tops), sum, max, buckets."""
+    histogram = sparse.histogram
+    return {
+        "count": sparse.count,
+        "p50_ms": _ms(histogram.percentile_us(50)),
+        "p99_ms": _ms(histogram.percentile_us(99)),
+        "sum_us": sparse.sum_us,
+        "max_us": sparse.max_us,
+        "buckets": [list(pair) for pair in sparse.items()],
+    }
+
+
+def _row_json(row: Second) -> dict[str, Any]:
+    durations = _brief_json(row.durations)
+    return {
+        "t": row.t,
+        "time": _iso(row.t),
+        "steps": row.steps,
+        "failures": row.failures,
+        "requests": row.requests,
+        "started": row.started,
+        "dropped": row.dropped,
+        "workers": row.workers,
+        "target": None if row.target is None else round(row.target, 3),
+        # The step durations' histogram, flat in the row (the schema's first form).
+        "p50_ms": durations["p50_ms"],
+        "p99_ms": durations["p99_ms"],
+        "sum_us": durations["sum_us"],
+        "max_us": durations["max_us"],
+        "buckets": durations["buckets"],
+        "status_classes": dict(zip(STATUS_CLASSES, row.statuses, strict=True)),
+        "request_errors": {
+            kind.label: n for kind, n in zip(REQUEST_ERROR_KINDS, row.request_errors, strict=True)
+        },
+        "response_times": _brief_json(row.response_times),
+        "request_latency": _brief_json(row.request_latency),
+    }
+
+
 def _rate(count: int, seconds: float) -> float:
     return round(count / seconds, 3) if seconds > 0 else 0.0
 
@@ -187,6 +290,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
         "duration_s": round(seconds, 3),
         "stop_reason": report.stop_reason,
         "merged_from": report.merged_from,
+        "model": "open" if report.options.get("rate") is not None else "closed",
         "options": report.options,
         "totals": {
             "steps": snap.steps,
@@ -203,6 +307,8 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
             "connection_failures": snap.connection_failures,
             "setup_failures": snap.setup_failures,
             "session_setup_failures": snap.session_setup_failures,
+            "started": snap.started,
+            "dropped": snap.dropped,
         },
         "status_classes": dict(zip(STATUS_CLASSES, snap.statuses, strict=True)),
         "request_errors": {
@@ -215,6 +321,8 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
         ],
         "errors_dropped": snap.errors_dropped,
         "scenario_durations": histogram_json(snap.durations),
+        "scenario_response_times": histogram_json(snap.response_times),
+        "start_lateness": histogram_json(snap.start_lateness),
         "request_latency": histogram_json(snap.request_latency),
         "scenarios": {
             s.name: {
@@ -222,24 +330,11 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
                 "failures": s.failures,
                 "steps_per_s": _rate(s.steps, seconds),
                 "durations": histogram_json(s.durations),
+                "response_times": histogram_json(s.response_times),
             }
             for s in snap.scenarios
         },
-        "series": [
-            {
-                "t": row.t,
-                "time": _iso(row.t),
-                "steps": row.steps,
-                "failures": row.failures,
-                "requests": row.requests,
-                "p50_ms": _ms(row.durations.percentile_us(50)),
-                "p99_ms": _ms(row.durations.percentile_us(99)),
-                "sum_us": row.sum_us,
-                "max_us": row.max_us,
-                "buckets": [list(pair) for pair in row.pairs],
-            }
-            for row in report.series
-        ],
+        "series": [_row_json(row) for row in report.series],
         "thresholds": [
             {
                 "expression": r.threshold.text,
@@ -306,28 +401,44 @@ def dumps_line(doc: dict[str, Any]) -> str:
 
 # -- decoding and merging -------------------------------------------------------------------
 
+SPARSE_MAX = 2**31 - 1  # a series row's bucket counts live in Sparse's int32 array
 
-def _scenario(data: Fields) -> tuple[int, int, Histogram]:
+
+def _scenario(data: Fields) -> tuple[int, int, Histogram, Histogram]:
     successes, failures = data.count("successes"), data.count("failures")
     durations = data.histogram("durations")
     data.number("steps_per_s", MAX_COUNT)
     if durations.count != successes + failures:
         raise FieldError(data.path("durations.count"), "must be its successes plus failures")
-    return successes, failures, durations
+    return successes, failures, durations, data.histogram("response_times")
+
+
+def _sparse(data: Fields, counted: bool = True) -> Sparse:
+    """A series row's histogram; its ``max_us`` is the run's so far, a bound of the row's."""
+    for name in ("p50_ms", "p99_ms"):
+        data.number(name, MAX_DURATION_US / 1000)
+    return Sparse.of(data.durations(counted, high=SPARSE_MAX))
 
 
 def _series_row(row: Fields) -> Second:
     steps = row.count("steps")
-    failures = row.count("failures", high=steps)
     row.time("time")
-    row.number("p50_ms", MAX_DURATION_US / 1000)
-    row.number("p99_ms", MAX_DURATION_US / 1000)
-    # A row keeps the run's max so far (``max_us``): it caps the row's percentiles.
-    durations = row.durations(counted=False)
-    if durations.count > steps:
-        raise FieldError(row.path("buckets"), f"add up to more than its steps ({steps})")
-    return Second.of(
-        row.count("t", high=MAX_EPOCH), steps, failures, row.count("requests"), durations
+    target = None if row.raw("target") is None else row.number("target", MAX_COUNT)
+    statuses, request_errors = row.obj("status_classes"), row.obj("request_errors")
+    return Second(
+        t=row.count("t", high=MAX_EPOCH),
+        steps=steps,
+        failures=row.count("failures", high=steps),
+        requests=row.count("requests"),
+        durations=_sparse(row, counted=False),  # flat in the row, the schema's first form
+        started=row.count("started"),
+        dropped=row.count("dropped"),
+        workers=row.count("workers"),
+        target=target,
+        statuses=tuple(statuses.count(name) for name in STATUS_CLASSES),
+        request_errors=tuple(request_errors.count(k.label) for k in REQUEST_ERROR_KINDS),
+        response_times=_sparse(row.obj("response_times")),
+        request_latency=_sparse(row.obj("request_latency")),
     )
 
 
@@ -345,11 +456,27 @@ def _check_totals(top: Fields, totals: Fields, snapshot: Snapshot) -> None:
         fields = totals if where else top
         if fields.count(key) != value:
             raise FieldError(fields.path(key), f"must be {value}, as the rest of the report says")
-    if top.histogram("scenario_durations") != snapshot.durations:
-        raise FieldError("scenario_durations", "must be the scenarios' durations together")
+    merged = {
+        "scenario_durations": snapshot.durations,
+        "scenario_response_times": snapshot.response_times,
+    }
+    for key, histogram in merged.items():
+        if top.histogram(key) != histogram:
+            raise FieldError(key, "must be the scenarios' histograms together")
+    top.choice("model", {"open": True, "closed": False})
     totals.number("failure_rate", 1.0)
     totals.number("steps_per_s", MAX_COUNT)
     totals.number("requests_per_s", MAX_COUNT)
+
+
+def _check_series(series: Sequence[Second], snapshot: Snapshot) -> None:
+    for earlier, later in itertools.pairwise(series):
+        if later.t <= earlier.t:
+            raise FieldError("series", f"must be in time order (second {later.t} repeats)")
+    for name in ("steps", "failures", "requests", "started", "dropped"):
+        total = getattr(snapshot, name)
+        if sum(getattr(row, name) for row in series) != total:
+            raise FieldError("series", f"rows must add up to the run's {name} ({total})")
 
 
 def _check_thresholds(top: Fields) -> None:
@@ -362,7 +489,11 @@ def _check_thresholds(top: Fields) -> None:
 
 
 def from_document(doc: Any) -> RunReport:
-    """A :class:`RunReport` from a parsed document; any bad field is a :class:`FieldError`."""
+    """A :class:`RunReport` from a parsed document; any bad field is a :class:`FieldError`.
+
+    Each field is read (and checked) in one line by :class:`~molotov.reportfields.Fields`:
+    a new field of the schema is a new line here.
+    """
     top = Fields(doc, "")
     top.equal("histogram_encoding", HISTOGRAM_ENCODING)
     totals, scenarios = top.obj("totals"), top.obj("scenarios")
@@ -388,17 +519,14 @@ def from_document(doc: Any) -> RunReport:
         response_bytes=totals.count("response_bytes"),
         request_errors_by_kind=tuple(request_errors.count(k.label) for k in REQUEST_ERROR_KINDS),
         request_latency=top.histogram("request_latency"),
+        started=totals.count("started"),
+        dropped=totals.count("dropped"),
+        start_lateness=top.histogram("start_lateness"),
     )
     _check_totals(top, totals, snapshot)
     _check_thresholds(top)
     series = tuple(_series_row(row) for row in top.objects("series"))
-    for earlier, later in itertools.pairwise(series):
-        if later.t <= earlier.t:
-            raise FieldError("series", f"must be in time order (second {later.t} repeats)")
-    for name in ("steps", "failures", "requests"):
-        total = getattr(snapshot, name)
-        if sum(getattr(row, name) for row in series) != total:
-            raise FieldError("series", f"rows must add up to the run's {name} ({total})")
+    _check_series(series, snapshot)
     started, ended = top.time("started_at"), top.time("ended_at")
     if ended < started:
         raise FieldError("ended_at", "must not be before started_at")
@@ -461,6 +589,7 @@ def _merge_scenarios(snapshots: Sequence[Snapshot]) -> tuple[ScenarioStats, ...]
                 sum(p.successes for p in parts),
                 sum(p.failures for p in parts),
                 Histogram.merge([p.durations for p in parts]),
+                Histogram.merge([p.response_times for p in parts]),
             )
         )
     return tuple(merged)
@@ -488,6 +617,7 @@ def merge(reports: Sequence[RunReport]) -> RunReport:
         statuses=_add([s.statuses for s in snaps]),
         request_errors_by_kind=_add([s.request_errors_by_kind for s in snaps]),
         request_latency=Histogram.merge([s.request_latency for s in snaps]),
+        start_lateness=Histogram.merge([s.start_lateness for s in snaps]),
         **counters,
     )
     seconds: dict[int, Second] = {}

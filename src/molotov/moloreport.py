@@ -13,7 +13,7 @@ import typer
 
 from molotov import jsonreport
 from molotov.config import expand_placeholders
-from molotov.report import closing_lines, summary_lines
+from molotov.report import OpenModel, closing_lines, summary_lines
 from molotov.stdio import survive_closed_pipes
 from molotov.thresholds import ThresholdError, evaluate, parse_thresholds, result_lines
 
@@ -49,7 +49,8 @@ def moloreport(
         raise typer.Exit(2) from None
     verdicts = evaluate(thresholds, merged.snapshot, merged.duration)
     lines = [f"Merged {merged.merged_from} report(s)"]
-    lines += summary_lines(merged.snapshot, merged.duration) + result_lines(verdicts)
+    open_model = OpenModel.of_runs([run.options for run in runs])
+    lines += summary_lines(merged.snapshot, merged.duration, open_model) + result_lines(verdicts)
     lines += closing_lines(merged.snapshot)
     sys.stdout.write("\n".join(lines) + "\n")
     failed = [v.threshold.text for v in verdicts if not v.passed]

@@ -136,8 +136,8 @@ class Fields:
         if self.raw(key) != expected:
             raise FieldError(self.path(key), f"must be {_got(expected)}, got {_got(self.raw(key))}")
 
-    def buckets(self, key: str) -> list[int]:
-        """Sparse ``[[index, count], ...]`` pairs as a dense list of bucket counts."""
+    def buckets(self, key: str, high: int = MAX_COUNT) -> list[int]:
+        """Sparse ``[[index, count], ...]`` pairs (counts up to ``high``) as dense counts."""
         pairs = self.raw(key)
         where = self.path(key)
         if not isinstance(pairs, list):
@@ -147,13 +147,13 @@ class Fields:
             if not (isinstance(pair, list) and len(pair) == 2):
                 raise FieldError(f"{where}[{i}]", f"must be [index, count], got {_got(pair)}")
             item = Fields(dict(zip(("index", "count"), pair, strict=True)), f"{where}[{i}]")
-            dense[item.count("index", high=NBUCKETS - 1)] += item.count("count")
+            dense[item.count("index", high=NBUCKETS - 1)] += item.count("count", high=high)
         return dense
 
-    def durations(self, counted: bool = True) -> Histogram:
-        """This object's ``buckets``, ``sum_us``, ``max_us`` and ``count`` (unless not
-        ``counted``: a series row's count is its buckets' sum)."""
-        buckets = self.buckets("buckets")
+    def durations(self, counted: bool = True, high: int = MAX_COUNT) -> Histogram:
+        """This object's ``buckets`` (counts up to ``high``), ``sum_us``, ``max_us`` and
+        ``count`` (unless not ``counted``: a series row's count is its buckets' sum)."""
+        buckets = self.buckets("buckets", high)
         count = self.count("count") if counted else sum(buckets)
         total = self.count("sum_us")
         largest = self.count("max_us", high=MAX_DURATION_US)

@@ -20,7 +20,7 @@ from molotov.console import make_console
 from molotov.errors import CONNECT_KINDS, unreachable_targets
 from molotov.jsonreport import RunReport
 from molotov.loader import LoadError, load_module
-from molotov.report import closing_lines, summary_lines
+from molotov.report import OpenModel, closing_lines, summary_lines
 from molotov.runner import Runner, RunResult, dead_process_messages, fork_available
 from molotov.signals import Holder, start_resource_tracker
 from molotov.snapshot import ErrorKind
@@ -88,17 +88,43 @@ def load_registry(config: RunConfig) -> api.Registry:
 
 def _banner(config: RunConfig, registry: api.Registry) -> str:
     bounds = []
-    if config.duration:
-        bounds.append(f"for {config.duration:g}s")
-    if config.max_runs:
+    if config.run_length:
+        bounds.append(f"for {config.run_length:g}s")
+    if config.open_model and config.arrival_total:
+        bounds.append(f"{config.arrival_total} arrival(s) in all")
+    elif config.max_runs:
         bounds.append(f"{config.max_runs} run(s) per worker")
     if config.single_run:
         bounds.append("each scenario once per worker")
     until = ", ".join(bounds) or "until stopped (Ctrl-C)"
-    return (
-        f"Molotov: {len(registry.scenarios)} scenario(s) from {config.scenario!r}, "
-        f"{config.processes} process(es) x {config.workers} worker(s), {until}"
-    )
+    workers = f"{config.processes} process(es) x {config.workers} worker(s)"
+    if config.open_model:
+        pool = (
+            f"{config.workers}"
+            if config.pool_limit == config.workers
+            else (f"{config.workers} to {config.pool_limit}")
+        )
+        rate = f"{config.rate:g}/s" if not config.stages else "the stages' rate"
+        workers = (
+            f"{rate} arrivals ({config.arrivals}) on {config.processes} process(es) x "
+            f"{pool} worker(s)"
+        )
+    elif config.stages:
+        workers = f"{config.processes} process(es), workers following the stages"
+    scenarios = f"{len(registry.scenarios)} scenario(s) from {config.scenario!r}"
+    return f"Molotov: {scenarios}, {workers}, {until}"
+
+
+def _open_model_notices(config: RunConfig, registry: api.Registry) -> list[str]:
+    """What the open model leaves aside of a scenario file, said rather than ignored."""
+    if not config.open_model:
+        return []
+    return [
+        f"Note: scenario {s.name!r} has delay={s.delay:g}: the open model does not sleep "
+        "between steps (arrivals set the pace)"
+        for s in registry.sorted_scenarios()
+        if s.delay > 0
+    ]
 
 
 @contextmanager
@@ -156,7 +182,9 @@ def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
 
 def _print_summary(config: RunConfig, result: RunResult, verdicts: list[ThresholdResult]) -> None:
     snapshot = result.snapshot
-    for line in summary_lines(snapshot, result.elapsed) + result_lines(verdicts):
+    open_model = OpenModel.of_runs([dataclasses.asdict(config)])
+    lines = summary_lines(snapshot, result.elapsed, open_model)
+    for line in lines + result_lines(verdicts):
         _out(config, line)
     if result.sizing is not None:
         sizing = result.sizing
@@ -197,13 +225,19 @@ def _execute(config: RunConfig, held: Holder) -> int:
             )
         registry = load_registry(config)
         try:
-            thresholds = parse_thresholds(config.threshold, list(registry.scenarios))
+            thresholds = parse_thresholds(
+                config.threshold, list(registry.scenarios), open_model=config.open_model
+            )
         except ThresholdError as exc:
             _err(str(exc))
             return EXIT_USAGE
-        console = make_console(config.quiet, config.console, config.verbose)
+        console = make_console(
+            config.quiet, config.console, config.verbose, open_model=config.open_model
+        )
         with _global_fixtures(config, registry):
             console.start(_banner(config, registry))
+            for notice in _open_model_notices(config, registry):
+                console.print(notice)
             # The runner handles stop signals during the run; after it, until the report is
             # on disk (global_teardown, summary, report), they are held off.
             start_resource_tracker()

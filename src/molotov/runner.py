@@ -23,17 +23,21 @@ from datetime import datetime, timezone
 from types import FrameType
 
 from molotov.api import Registry
-from molotov.bus import StatsBus, StopReason
+from molotov.bus import Counter, StatsBus, StopReason
 from molotov.config import RunConfig
 from molotov.console import Console
 from molotov.endpoints import EndpointReader
 from molotov.jsonreport import Second, SeriesRecorder
+from molotov.scheduler import rate_shape, worker_shape
+from molotov.shape import LoadShape
 from molotov.signals import STOP_SIGNALS
 from molotov.snapshot import ErrorKind, Snapshot
 from molotov.statsd import StatsdEmitter
 from molotov.worker import process_main
 
 MAX_TICK = 0.5  # seconds between two looks at the bus, at most
+READY_TICK = 0.005  # seconds between two looks while the open model's workers set up
+START_MARGIN = 0.02  # seconds from "every process is ready" to the start instant
 JOIN_GRACE = 5.0  # seconds a child gets to exit after the run before it is killed
 SIZING_WINDOW = 60.0
 SIZING_MIN_SAMPLES = 100
@@ -124,20 +128,29 @@ class _Watch:
         self.console = console
         self.processes: list[multiprocessing.process.BaseProcess] = []
         self.signals = _SignalState(bus, config.force_shutdown)
-        # The run starts now, or at --start-at: the worker processes wait for it.
-        wait = self._start_wait(config.start_at, console)
-        self.started_at = time.time() + wait
-        self.started = time.monotonic() + wait
-        self.deadline = self.started + config.duration if config.duration else None
-        self.series = SeriesRecorder(bus.snapshot(), self.started_at)
-        self.sizing = Sizing(config.sizing_tolerance, self.started) if config.sizing else None
+        self.target: LoadShape | None = None
+        if config.open_model:
+            self.target = rate_shape(config)
+        elif config.stages:
+            self.target = worker_shape(config)
         self.statsd: StatsdEmitter | None = None
         if config.statsd:
             self.statsd = StatsdEmitter(config.statsd_address, config.statsd_prefix, console.print)
         self._endpoints = EndpointReader()
         self._reported: set[int] = set()
         self._next_console = 0.0
-        self._next_flush = self.started + config.statsd_interval
+        # The run starts now, or at --start-at: the worker processes wait for it. In the open
+        # model it starts once every process has its first workers set up (or at --start-at,
+        # whichever comes last): the processes then schedule from that one instant.
+        self._start_at = config.start_at
+        self.begun = False
+        self.started = self.started_at = 0.0
+        self.deadline: float | None = None
+        self.series = SeriesRecorder(bus.snapshot(), time.time())
+        self.sizing: Sizing | None = None
+        self._next_flush = 0.0
+        if not config.open_model:
+            self._begin(self._start_wait(config.start_at, console))
 
     @staticmethod
     def _start_wait(start_at: float | None, console: Console) -> float:
@@ -150,6 +163,40 @@ class _Watch:
             return wait
         console.print(f"Warning: the start time {when} is {-wait:.1f}s past; starting now")
         return 0.0
+
+    def _begin(self, wait: float) -> None:
+        """The run starts ``wait`` seconds from now: every clock of the run counts from it."""
+        config = self.config
+        self.begun = True
+        self.started_at = time.time() + wait
+        self.started = time.monotonic() + wait
+        self.bus.set_start(time.monotonic_ns() + int(wait * 1e9))
+        length = config.run_length
+        self.deadline = self.started + length if length else None
+        self.series = SeriesRecorder(self.bus.snapshot(), self.started_at, self._target_at)
+        self.sizing = Sizing(config.sizing_tolerance, self.started) if config.sizing else None
+        self._next_flush = self.started + config.statsd_interval
+
+    def _target_at(self, wall: float) -> float | None:
+        """What the stages or the rate ask for at a wall-clock time (None: nothing asked)."""
+        if self.target is None:
+            return None
+        return self.target.value_at(wall - self.started_at)
+
+    def _ready(self) -> bool:
+        """The open model: every process has its first workers set up (or has ended)."""
+        return all(
+            self.bus.counter(index, Counter.READY) or process.exitcode is not None
+            for index, process in enumerate(self.processes)
+        )
+
+    def _begin_when_ready(self) -> None:
+        if not self._ready():
+            return
+        wait = START_MARGIN
+        if self._start_at is not None:
+            wait = max(wait, self._start_wait(self._start_at, self.console))
+        self._begin(wait)
 
     def loop(self) -> None:
         """Until every worker process has exited."""
@@ -164,11 +211,14 @@ class _Watch:
             if self.signals.count >= 3:
                 for process in alive:
                     process.kill()
-            timeout = tick
+            if not self.begun:
+                self._begin_when_ready()
+            timeout = tick if self.begun else READY_TICK
             if self.deadline is not None and self.bus.stop_reason == StopReason.RUNNING:
                 timeout = min(timeout, max(0.0, self.deadline - time.monotonic()))
             multiprocessing.connection.wait([p.sentinel for p in alive], timeout)
-            self._tick(time.monotonic())
+            if self.begun:
+                self._tick(time.monotonic())
 
     def _report_deaths(self) -> None:
         for index, process in enumerate(self.processes):
@@ -188,26 +238,29 @@ class _Watch:
         self.series.update(snapshot, time.time())
         if self.statsd is not None and now >= self._next_flush:
             self._next_flush = now + config.statsd_interval
-            self.statsd.flush(snapshot, bus.read_endpoints(self._endpoints))
+            self.statsd.flush(snapshot, bus.read_endpoints(self._endpoints), self._target_now())
         if now >= self._next_console:
             self._next_console = now + config.console_update
             remaining = max(0.0, self.deadline - now) if self.deadline is not None else None
-            self.console.update(snapshot, now - self.started, remaining)
+            self.console.update(snapshot, now - self.started, remaining, self._target_now())
+
+    def _target_now(self) -> float | None:
+        return self._target_at(time.time())
 
     def result(self) -> RunResult:
         """The final numbers, read once every worker process has exited."""
-        elapsed = time.monotonic() - self.started
+        elapsed = max(0.0, time.monotonic() - self.started) if self.begun else 0.0
         snapshot = self.bus.snapshot()
-        self.console.update(snapshot, elapsed, None)
+        self.console.update(snapshot, elapsed, None, None)
         if self.statsd is not None:
-            self.statsd.flush(snapshot, self.bus.read_endpoints(self._endpoints))
+            self.statsd.flush(snapshot, self.bus.read_endpoints(self._endpoints), None)
         return RunResult(
             snapshot=snapshot,
             elapsed=elapsed,
             stop_reason=self.bus.stop_reason,
-            started_at=self.started_at,
-            ended_at=self.started_at + elapsed,
-            series=self.series.finish(snapshot),
+            started_at=self.started_at if self.begun else time.time(),
+            ended_at=(self.started_at if self.begun else time.time()) + elapsed,
+            series=self.series.finish(snapshot) if self.begun else [],
             dead_processes=[(i, p.exitcode) for i, p in enumerate(self.processes) if p.exitcode],
             sizing=self.sizing.result if self.sizing else None,
         )

@@ -173,7 +173,7 @@ class SessionFactory:
     def create(self, worker_id: int, options: dict[str, Any]) -> aiohttp.ClientSession:
         """A session built from the ``setup()`` options where it gave any."""
         kwargs = dict(options)
-        # No per-request total timeout (see worker.StepTimeout): setup() may still give one.
+        # No per-request total timeout (see pool.StepTimeout): setup() may still give one.
         kwargs.setdefault("timeout", LOAD_TIMEOUT)
         if "connector" not in kwargs:
             # A load generator wants every connection it asks for: no pool cap.

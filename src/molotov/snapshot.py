@@ -43,7 +43,7 @@ _LABELS = {
     ErrorKind.WORKER: "worker process",
 }
 
-STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")  # other: outside 100-599
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,10 @@ class ScenarioStats:
     name: str
     successes: int
     failures: int
-    durations: Histogram
+    durations: Histogram  # service times: from the call of the scenario to its return
+    # The open model: from the instant the step was scheduled to its return (service time
+    # plus the wait for a free worker); empty in the closed model.
+    response_times: Histogram = field(default_factory=Histogram.empty)
 
     @property
     def steps(self) -> int:
@@ -89,10 +92,16 @@ class Snapshot:
     errors_dropped: int = 0
     pids: tuple[int, ...] = field(default=())
     requests: int = 0
-    statuses: tuple[int, ...] = (0, 0, 0, 0, 0)  # responses by status class, 1xx to 5xx
+    statuses: tuple[int, ...] = (0,) * len(STATUS_CLASSES)  # responses by STATUS_CLASSES
     response_bytes: int = 0
     request_errors_by_kind: tuple[int, ...] = (0, 0, 0, 0, 0, 0)  # see errors.REQUEST_ERROR_KINDS
     request_latency: Histogram = field(default_factory=Histogram.empty)
+    started: int = 0  # steps started
+    dropped: int = 0  # open model: arrivals that never started
+    waiting: int = 0  # open model: arrivals waiting for a free worker at this instant
+    busy: int = 0  # open model: workers running a step at this instant
+    # The open model: how late each step started after its scheduled instant.
+    start_lateness: Histogram = field(default_factory=Histogram.empty)
 
     @property
     def request_errors(self) -> int:
@@ -116,8 +125,18 @@ class Snapshot:
 
     @cached_property
     def durations(self) -> Histogram:
-        """Scenario durations of every scenario together."""
+        """Scenario durations (service times) of every scenario together."""
         return Histogram.merge([s.durations for s in self.scenarios])
+
+    @cached_property
+    def response_times(self) -> Histogram:
+        """The open model's response times of every scenario together."""
+        return Histogram.merge([s.response_times for s in self.scenarios])
+
+    @property
+    def arrivals(self) -> int:
+        """The open model's arrivals so far: started, dropped or waiting."""
+        return self.started + self.dropped + self.waiting
 
     def top_errors(self, limit: int | None = None) -> list[ErrorStat]:
         ranked = sorted(self.errors, key=lambda e: (-e.count, e.kind, e.message))

@@ -7,6 +7,9 @@ one pipeline (a few packets) per flush, never a packet per request:
   ``<prefix>.status.<N>xx``, ``<prefix>.errors.<kind>``: counters, summed per flush;
 * ``<prefix>.workers``: a gauge; ``<prefix>.latency.p50`` / ``.p95`` / ``.p99``: gauges of the
   request latency in the interval, in ms;
+* the open model: ``<prefix>.dropped`` (a counter), ``<prefix>.response.p50`` / ``.p95`` /
+  ``.p99`` (gauges of the steps' response times in the interval, ms), ``<prefix>.target``
+  (a gauge: the arrival rate asked for; with closed-model stages, the workers asked for);
 * Molotov-compatible per-request names ``molotov.<hostname>.<METHOD>.<urlhost>.<urlpath>``:
   a counter per status (``….200:17|c``) and timings, at most :data:`SAMPLES_PER_FLUSH` per
   name and flush with ``|@rate`` telling the server how many they stand for.
@@ -136,13 +139,20 @@ class StatsdEmitter:
     def active(self) -> bool:
         return self._client is not None
 
-    def flush(self, snapshot: Snapshot, endpoints: dict[str, EndpointDelta]) -> None:
+    def flush(
+        self,
+        snapshot: Snapshot,
+        endpoints: dict[str, EndpointDelta],
+        target: float | None = None,
+    ) -> None:
         last, self._last = self._last, snapshot
         if self._client is None:
             return
         try:
             with self._client.pipeline() as pipe:
                 self._run_metrics(pipe, snapshot, last)
+                if target is not None:
+                    pipe.gauge(f"{self.prefix}.target", target)
                 for name, delta in endpoints.items():
                     self._endpoint_metrics(pipe, name, delta)
         except OSError as exc:
@@ -165,13 +175,14 @@ class StatsdEmitter:
             REQUEST_ERROR_KINDS, now.request_errors_by_kind, old_errors, strict=True
         ):
             _count(pipe, f"{prefix}.errors.{ERROR_NAMES[kind]}", count - old_count)
+        _count(pipe, f"{prefix}.dropped", now.dropped - (last.dropped if last else 0))
         pipe.gauge(f"{prefix}.workers", now.workers)
-        latency: Histogram = (
-            now.request_latency.minus(last.request_latency) if last else now.request_latency
+        _percentiles(
+            pipe, f"{prefix}.latency", now.request_latency, last.request_latency if last else None
         )
-        if latency.count:
-            for percent in (50, 95, 99):
-                pipe.gauge(f"{prefix}.latency.p{percent}", latency.percentile_us(percent) / 1000)
+        _percentiles(
+            pipe, f"{prefix}.response", now.response_times, last.response_times if last else None
+        )
 
     def _endpoint_metrics(self, pipe: Any, name: str, delta: EndpointDelta) -> None:
         for status, count in delta.statuses.items():
@@ -187,6 +198,14 @@ class StatsdEmitter:
                 # The package's timing(rate<1) would drop samples at random itself; these are
                 # already the sample, so the rate is only written on each line.
                 pipe._send_stat(name, f"{us / 1000:.3f}|ms|@{rate:.6g}", 1)
+
+
+def _percentiles(pipe: Any, name: str, now: Histogram, before: Histogram | None) -> None:
+    """Gauges of p50, p95 and p99 (ms) of what a histogram recorded since ``before``."""
+    interval = now.minus(before) if before is not None else now
+    if interval.count:
+        for percent in (50, 95, 99):
+            pipe.gauge(f"{name}.p{percent}", interval.percentile_us(percent) / 1000)
 
 
 def _count(pipe: Any, name: str, count: int) -> None:

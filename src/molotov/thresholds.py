@@ -4,9 +4,12 @@ Metrics:
 
 * ``p50 p90 p95 p99 p99.9 max mean``: scenario durations (a duration value);
 * ``http_p50 … http_p99.9 http_max http_mean``: request latency (a duration value);
+* ``response_p50 … response_p99.9 response_max response_mean``: the open model's response
+  times, from each step's scheduled instant to its end (a duration value);
 * ``failure_rate``: failed steps / steps (``1%`` or ``0.01``);
 * ``rps``: steps per second; ``http_rps``: requests per second;
-* ``failures``: failed steps; ``errors``: request-level errors (refused, reset, timeout, ...).
+* ``failures``: failed steps; ``errors``: request-level errors (refused, reset, timeout, ...);
+* ``dropped``: the open model's arrivals that never started (no free worker in time).
 
 Operators ``< <= > >=``. Durations take ``us``, ``ms`` or ``s`` (a bare number is ms). A
 ``SCENARIO:`` prefix limits a step metric to one scenario; ``http_*`` and ``errors`` are
@@ -27,9 +30,12 @@ from molotov.snapshot import Snapshot
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9}
 DURATION_METRICS = (*PERCENTILES, "max", "mean")
 HTTP_METRICS = tuple(f"http_{name}" for name in DURATION_METRICS)
-OTHER_METRICS = ("failure_rate", "rps", "http_rps", "failures", "errors")
-METRICS = (*DURATION_METRICS, *HTTP_METRICS, *OTHER_METRICS)
-RUN_WIDE = (*HTTP_METRICS, "http_rps", "errors")
+RESPONSE_METRICS = tuple(f"response_{name}" for name in DURATION_METRICS)
+OTHER_METRICS = ("failure_rate", "rps", "http_rps", "failures", "errors", "dropped")
+METRICS = (*DURATION_METRICS, *HTTP_METRICS, *RESPONSE_METRICS, *OTHER_METRICS)
+RUN_WIDE = (*HTTP_METRICS, "http_rps", "errors", "dropped")
+TIME_METRICS = (*DURATION_METRICS, *HTTP_METRICS, *RESPONSE_METRICS)
+COUNT_METRICS = ("failures", "errors", "dropped")
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     ">=": operator.ge,
@@ -62,7 +68,7 @@ class Threshold:
 
     @property
     def unit(self) -> str:
-        if self.metric in DURATION_METRICS or self.metric in HTTP_METRICS:
+        if self.metric in TIME_METRICS:
             return "ms"
         return ""
 
@@ -80,7 +86,7 @@ class ThresholdResult:
             return f"{self.observed * 100:.2f}%"
         if self.threshold.unit:
             return f"{self.observed:.2f}ms"
-        if self.threshold.metric in ("failures", "errors"):
+        if self.threshold.metric in COUNT_METRICS:
             return str(int(self.observed))
         return f"{self.observed:.1f}"
 
@@ -115,7 +121,7 @@ def parse_threshold(expr: str) -> Threshold:
         raise ThresholdError(f"threshold {expr!r}: unknown metric {metric!r}; {GRAMMAR}")
     if scenario is not None and metric in RUN_WIDE:
         raise ThresholdError(f"threshold {expr!r}: {metric} is run-wide, it takes no SCENARIO:")
-    if metric in DURATION_METRICS or metric in HTTP_METRICS:
+    if metric in TIME_METRICS:
         value = _duration_ms(raw, expr)
     elif metric == "failure_rate":
         value = _number(raw[:-1], expr) / 100 if raw.endswith("%") else _number(raw, expr)
@@ -125,10 +131,18 @@ def parse_threshold(expr: str) -> Threshold:
 
 
 def parse_thresholds(
-    exprs: Iterable[str], scenarios: Sequence[str] | None = None
+    exprs: Iterable[str], scenarios: Sequence[str] | None = None, open_model: bool = True
 ) -> list[Threshold]:
-    """Parse every expression; with ``scenarios``, also reject unknown scenario names."""
+    """Parse every expression; with ``scenarios``, also reject unknown scenario names; in
+    the closed model (``open_model`` false), reject the response-time metrics."""
     parsed = [parse_threshold(expr) for expr in exprs]
+    for threshold in parsed:
+        if not open_model and threshold.metric in RESPONSE_METRICS:
+            raise ThresholdError(
+                f"threshold {threshold.text!r}: response times are measured in the open model "
+                "(--rate), from each step's scheduled start; in the closed model use "
+                f"{threshold.metric.removeprefix('response_')}, the step durations"
+            )
     if scenarios is not None:
         for threshold in parsed:
             if threshold.scenario is not None and threshold.scenario not in scenarios:
@@ -158,13 +172,20 @@ def observe(threshold: Threshold, snapshot: Snapshot, elapsed: float) -> float:
         return snapshot.requests / elapsed if elapsed > 0 else math.nan
     if metric == "errors":
         return float(snapshot.request_errors)
+    if metric == "dropped":
+        return float(snapshot.dropped)
     if threshold.scenario is None:
         durations, successes, failures = snapshot.durations, snapshot.successes, snapshot.failures
+        responses = snapshot.response_times
     else:
         stats = next(s for s in snapshot.scenarios if s.name == threshold.scenario)
         durations, successes, failures = stats.durations, stats.successes, stats.failures
+        responses = stats.response_times
     if metric in DURATION_METRICS:
         return _histogram_ms(durations, metric)
+    if metric in RESPONSE_METRICS:
+        # Nothing measured in the closed model (no schedule): the threshold fails, n/a.
+        return _histogram_ms(responses, metric.removeprefix("response_"))
     if metric == "failure_rate":
         steps = successes + failures
         return failures / steps if steps else math.nan

@@ -1,100 +1,54 @@
-"""One worker process: an event loop running W workers that loop over scenarios.
+"""One worker process: an event loop, its pool of workers, and what drives them.
 
-Each worker picks a scenario, runs it with its own ``ClientSession``, and records the outcome
-in this process's slot of the stats bus. The loop below is the hot path: it takes no lock,
-logs nothing and makes no system call of its own; failures (the slow path) format their error
-once per distinct message.
+:class:`ProcessRun` holds the process's state (its bus slot, its stop flag) and watches the
+bus's control block. The workers live in a :class:`~molotov.pool.WorkerPool`; what makes
+them run steps is the model: in the closed model each worker loops over steps (ramped up by
+``--ramp-up``, or following ``--stages`` through a :class:`~molotov.scheduler.
+StageController`); in the open model (``--rate``) a :class:`~molotov.scheduler.Scheduler`
+hands them arrivals at their due instants.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import os
-import random
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
-
-import aiohttp
 
 from molotov import api
-from molotov.api import Registry, Scenario
+from molotov.api import Registry
 from molotov.bus import Counter, SlotWriter, StatsBus, StopReason
 from molotov.config import RunConfig
-from molotov.errors import CONNECT_KINDS, describe_error, format_traceback
+from molotov.errors import describe_error, format_traceback
 from molotov.listeners import EventSender
-from molotov.session import SessionFactory, get_context
+from molotov.pool import WorkerPool
+from molotov.scheduler import Arrivals, Scheduler, StageController
+from molotov.session import SessionFactory
 from molotov.snapshot import ErrorKind
 from molotov.statsd import ScenarioStatsd, overflow_name
 
 MONITOR_INTERVAL = 0.05  # how often a process looks at the bus's stop flag
+START_POLL = 0.002  # how often a ready process looks for the start instant
+SHORT_SLEEP = 0.05  # seconds: a sleep this short does not need to wake up on a stop
 EXIT_CRASHED = 3  # a worker process's exit code when molotov itself failed in it
-YIELD_EVERY = 64  # steps between two forced yields of a worker (see _steps)
-
-
-class StepTimeout(TimeoutError):
-    """A step ran longer than ``--step-timeout`` and was cancelled.
-
-    Sessions have no per-request total timeout (arming a timer for every request costs ~10 %
-    of the CPU per request); this once-a-second check of every worker's step is what guards
-    against a target that never answers, as aiohttp's default 300 s total timeout did.
-    """
-
-
-class _Picker:
-    """Chooses each step's scenario: a ``@scenario_picker``, ``-s``, or the weights."""
-
-    def __init__(self, registry: Registry, config: RunConfig) -> None:
-        self._by_name = registry.scenarios
-        self._picker = registry.fixture("scenario_picker")
-        self._scenarios = registry.sorted_scenarios()
-        self._single = registry.scenarios[config.single_mode] if config.single_mode else None
-        cumulative: list[float] = []
-        total = 0.0
-        for item in self._scenarios:
-            total += item.weight
-            cumulative.append(total)
-        self._cumulative = cumulative
-        self._total = total
-
-    def pick(self, worker_id: int, step: int) -> Scenario:
-        if self._picker is not None:
-            name = self._picker(worker_id, step)
-            try:
-                return self._by_name[name]
-            except KeyError:
-                raise LookupError(f"scenario_picker returned unknown scenario {name!r}") from None
-        if self._single is not None:
-            return self._single
-        if len(self._scenarios) == 1:
-            return self._scenarios[0]
-        index = bisect.bisect_right(self._cumulative, random.random() * self._total)
-        return self._scenarios[min(index, len(self._scenarios) - 1)]
 
 
 class ProcessRun:
-    """The state of one worker process: its slot, its stop flag and its workers."""
+    """The state of one worker process: its slot, its stop flag, its pool and its driver."""
 
     def __init__(self, config: RunConfig, registry: Registry, bus: StatsBus, index: int) -> None:
         self.config = config
         self.registry = registry
         self.bus = bus
+        self.index = index
         self.slot: SlotWriter = bus.writer(index)
         self.args = config.as_args()
         self.stopping = False
         self.cancelled = False
         self._parent = os.getppid()
         self._stop_event = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        # perf_counter_ns() when each worker's current step started, 0 between steps.
-        self._step_started = [0] * config.workers
-        self._overdue: set[int] = set()
-        self._active = 0
-        self._scenario_index = {s.name: i for i, s in enumerate(registry.sorted_scenarios())}
         self.events = EventSender(registry.event_handlers, self._event_failed)
         self.statsd = ScenarioStatsd(config.statsd_address) if config.statsd else None
         self.sessions = SessionFactory(
@@ -106,6 +60,13 @@ class ProcessRun:
             dns_cache=not config.disable_dns_resolve,
             endpoints=bus.endpoint_writer(index, overflow_name()) if config.statsd else None,
         )
+        self.pool = WorkerPool(self)
+        self.arrivals: Arrivals | None = None
+        self.stages: StageController | None = None
+        if config.open_model:
+            self.arrivals = Arrivals(self.slot, config.max_lag, self.pool.grow)
+        elif config.stages:
+            self.stages = StageController(self)
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -125,6 +86,10 @@ class ProcessRun:
         if not self.stopping:
             self.stopping = True
             self._stop_event.set()
+            if self.arrivals is not None:
+                self.arrivals.close()
+            if self.stages is not None:
+                self.stages.wake()
         if self.bus.forced or (self.config.force_shutdown and reason is not None):
             self.cancel_steps()
 
@@ -132,22 +97,30 @@ class ProcessRun:
         if self.cancelled:
             return
         self.cancelled = True
-        current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
+        self.pool.cancel(asyncio.current_task())
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep, but wake up as soon as the run stops."""
+        """Sleep, but wake up as soon as the run stops.
+
+        A short sleep is a plain one (callers look at ``stopping`` after it): waiting on the
+        stop event costs a task and a timeout per sleep, ~3x the plain sleep's CPU.
+        """
         if self.stopping:
+            return
+        if seconds <= SHORT_SLEEP:
+            await asyncio.sleep(seconds)
             return
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._stop_event.wait(), seconds)
 
     async def _monitor(self) -> None:
-        """Follow the bus's control block and the parent; send ``current_workers`` each second."""
-        next_tick = time.monotonic() + 1.0
+        """Follow the bus's control block, the parent and the stages; time steps out; send
+        ``current_workers`` at the start, then every second."""
+        next_tick = time.monotonic()
+        timeout_ns = int(self.config.step_timeout * 1e9)
         while True:
+            # First a pause: the first ``current_workers`` then counts the workers started.
+            await asyncio.sleep(MONITOR_INTERVAL)
             reason = self.bus.stop_reason
             if reason != StopReason.RUNNING:
                 self.stop()
@@ -156,20 +129,17 @@ class ProcessRun:
             if os.getppid() != self._parent:
                 self.stop(StopReason.PARENT_GONE)
                 self.cancel_steps()
+            start_ns = self.bus.start_ns
+            if self.stages is not None and start_ns:
+                self.stages.update((time.monotonic_ns() - start_ns) / 1e9)
+            if self.arrivals is not None:
+                self.arrivals.prune()
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + 1.0
-                self._cancel_overdue_steps()
+                self.pool.cancel_overdue(timeout_ns)
                 if self.events:
-                    await self.events.send("current_workers", workers=self._active)
-            await asyncio.sleep(MONITOR_INTERVAL)
-
-    def _cancel_overdue_steps(self) -> None:
-        limit = time.perf_counter_ns() - int(self.config.step_timeout * 1e9)
-        for wid, started in enumerate(self._step_started):
-            if started and started < limit and wid not in self._overdue:
-                self._overdue.add(wid)
-                self._tasks[wid].cancel()
+                    await self.events.send("current_workers", workers=self.pool.active)
 
     # -- running --------------------------------------------------------------------------
 
@@ -178,176 +148,56 @@ class ProcessRun:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signal.SIGTERM, self.stop)
         monitor = asyncio.create_task(self._monitor())
-        if self.config.start_at is not None:
-            # Every process (and every pod given the same --start-at) starts together.
-            await self.sleep(self.config.start_at - time.time())
-        workers = self.config.workers
-        self._tasks = [asyncio.create_task(self._worker(wid)) for wid in range(workers)]
         try:
-            await asyncio.gather(*self._tasks, return_exceptions=False)
+            if self.arrivals is not None:
+                await self._open_model(self.arrivals)
+            else:
+                await self._closed_model()
         finally:
             monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await monitor
 
-    async def _worker(self, wid: int) -> None:
-        ramp = wid * self.config.ramp_up / self.config.workers
-        if ramp > 0:
-            await self.sleep(ramp)
-        if self.stopping:
-            return
-        slot = self.slot
-        slot.add(Counter.WORKERS_STARTED)
-        slot.add(Counter.WORKERS)
-        self._active += 1
-        try:
-            await self._session_lifetime(wid)
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self._active -= 1
-            slot.add(Counter.WORKERS, -1)
-            self._teardown(wid)
+    async def _closed_model(self) -> None:
+        config = self.config
+        if config.start_at is not None:
+            # Every process (and every pod given the same --start-at) starts together.
+            await self.sleep(config.start_at - time.time())
+        pool = self.pool
+        if self.stages is not None:
+            # Every worker the stages will need; those above the target park at once.
+            for _ in range(self.stages.pool_size):
+                pool.spawn(pool.closed_steps)
+        else:
+            for wid in range(config.workers):
+                pool.spawn(pool.closed_steps, wid * config.ramp_up / config.workers)
+        await pool.join()
 
-    async def _session_lifetime(self, wid: int) -> None:
-        setup = self.registry.fixture("setup")
-        options: dict[str, Any] = {}
-        if setup is not None:
-            try:
-                result = await setup(wid, self.args)
-                if result is not None and not isinstance(result, dict):
-                    raise TypeError(
-                        f"setup() must return a dict of ClientSession options or None, "
-                        f"not {type(result).__name__}"
-                    )
-                options = result or {}
-            except Exception as exc:
-                self.slot.add(Counter.SETUP_FAILURES)
-                self.report(ErrorKind.SETUP, f"setup() failed: {describe_error(exc)[1]}", exc)
-                return
-        try:
-            session = self.sessions.create(wid, options)
-        except Exception as exc:
-            self.slot.add(Counter.SETUP_FAILURES)
-            message = f"cannot create a session with the setup() options: {exc}"
-            self.report(ErrorKind.SETUP, message, exc)
-            return
-        try:
-            setup_session = self.registry.fixture("setup_session")
-            if setup_session is not None:
-                try:
-                    await setup_session(wid, session)
-                except Exception as exc:
-                    self.slot.add(Counter.SESSION_SETUP_FAILURES)
-                    message = f"setup_session() failed: {describe_error(exc)[1]}"
-                    self.report(ErrorKind.SESSION_SETUP, message, exc)
-                    return
-            try:
-                await self._steps(wid, session)
-            finally:
-                teardown_session = self.registry.fixture("teardown_session")
-                if teardown_session is not None:
-                    try:
-                        await teardown_session(wid, session)
-                    except Exception as exc:
-                        message = f"teardown_session() failed: {describe_error(exc)[1]}"
-                        self.report(ErrorKind.TEARDOWN, message, exc)
-        finally:
-            await session.close()
-
-    def _teardown(self, wid: int) -> None:
-        teardown = self.registry.fixture("teardown")
-        if teardown is None:
-            return
-        try:
-            teardown(wid)
-        except Exception as exc:
-            self.report(ErrorKind.TEARDOWN, f"teardown() failed: {describe_error(exc)[1]}", exc)
-
-    def _plan(self, wid: int) -> Iterator[Scenario]:
-        """The scenarios a worker runs, in order; endless unless the run is bounded."""
-        if self.config.single_run:
-            yield from self.registry.sorted_scenarios()
-            return
-        picker = _Picker(self.registry, self.config)
-        max_runs = self.config.max_runs
-        step = 0
-        while max_runs is None or step < max_runs:
-            step += 1
-            try:
-                yield picker.pick(wid, step)
-            except Exception as exc:
-                self._record_pick_failure(exc)
-
-    def _record_pick_failure(self, exc: Exception) -> None:
-        self.slot.add(Counter.PICK_FAILURES)
-        self.report(ErrorKind.PICKER, describe_error(exc)[1], exc)
-        if self.config.exception:
-            self.stop(StopReason.EXCEPTION)
-
-    async def _steps(self, wid: int, session: aiohttp.ClientSession) -> None:
-        context = get_context(session)
-        slot = self.slot
-        events = self.events
-        index_of = self._scenario_index
-        extra_delay = self.config.delay
-        clock: Callable[[], int] = time.perf_counter_ns
-        step_started = self._step_started
-        for step, scenario in enumerate(self._plan(wid), start=1):
-            if self.stopping:
-                break
-            context.step = step
-            if events:
-                info = scenario.as_event_dict()
-                await events.send("scenario_start", scenario=info, wid=wid)
-            started = step_started[wid] = clock()
-            try:
-                try:
-                    await scenario.func(session, *scenario.args, **scenario.kw)
-                except asyncio.CancelledError:
-                    if self.cancelled or wid not in self._overdue:
-                        raise
-                    raise self._step_timed_out(wid) from None  # a failure like any other
-                finally:
-                    step_started[wid] = 0
-            except asyncio.CancelledError:
-                if self.cancelled:
-                    break  # a forced shutdown: the step is abandoned, not counted
-                raise
-            except Exception as exc:
-                slot.step_done(index_of[scenario.name], False, (clock() - started) // 1000)
-                self._record_failure(exc)
-                if events:
-                    await events.send("scenario_failure", scenario=info, exception=exc, wid=wid)
-                delay = extra_delay
+    async def _open_model(self, arrivals: Arrivals) -> None:
+        """Set up the first ``-w`` workers, say so on the bus, wait for the run's start
+        instant (the parent sets it once every process is ready), then schedule."""
+        pool = self.pool
+        pool.spawn_initial(self.config.workers, pool.open_steps)
+        await pool.initial_settled()
+        if not pool.active:
+            arrivals.close()  # every setup failed: nothing could run an arrival
+        else:
+            self.slot.set(Counter.READY, 1)
+            start_ns = await self._start_instant()
+            if start_ns:
+                await Scheduler(self, arrivals).run(start_ns)
             else:
-                slot.step_done(index_of[scenario.name], True, (clock() - started) // 1000)
-                if events:
-                    await events.send("scenario_success", scenario=info, wid=wid)
-                delay = scenario.delay + extra_delay
-            if delay > 0:
-                await self.sleep(delay)
-            elif not step % YIELD_EVERY:
-                # A scenario that never suspends must still let the monitor see a stop; every
-                # step would cost ~13 % per request (each yield lets the other workers run and
-                # go cold in the caches), so only now and then.
-                await asyncio.sleep(0)
+                arrivals.close()
+        await pool.join()
 
-    def _step_timed_out(self, wid: int) -> StepTimeout:
-        """The cancellation of an overdue step, turned back into a plain failure."""
-        self._overdue.discard(wid)
-        task = asyncio.current_task()
-        if task is not None and hasattr(task, "uncancel"):
-            task.uncancel()  # Python 3.11+: the task goes on, no longer cancelling
-        return StepTimeout(f"the step ran over {self.config.step_timeout:g}s and was cancelled")
-
-    def _record_failure(self, exc: Exception) -> None:
-        kind, message = describe_error(exc)
-        if kind in CONNECT_KINDS:
-            self.slot.add(Counter.CONNECTION_FAILURES)
-        self.report(kind, message, exc)
-        if self.config.exception:
-            self.stop(StopReason.EXCEPTION)
+    async def _start_instant(self) -> int:
+        """The run's start (monotonic ns) once the parent has set it; 0 if stopped first."""
+        while not self.stopping:
+            start_ns = self.bus.start_ns
+            if start_ns:
+                return start_ns
+            await asyncio.sleep(START_POLL)
+        return 0
 
 
 def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
