@@ -122,6 +122,35 @@ CASES = {
         "scenario_durations.buckets",
         "add up to",
     ),
+    "started-negative": (_set("totals", "started", value=-1), "totals.started", "from 0 to"),
+    "dropped-not-in-series": (_set("totals", "dropped", value=5), "series", "run's dropped (5)"),
+    "lateness-nan-ms": (
+        _set("start_lateness", "p99_ms", value=float("nan")),
+        "start_lateness.p99_ms",
+        "got nan",
+    ),
+    "response-times-list": (
+        _set("scenarios", "good", "response_times", value=[]),
+        "scenarios.good.response_times",
+        "an object",
+    ),
+    "model-unknown": (_set("model", value="half-open"), "model", "one of open, closed"),
+    "row-target-text": (_set("series", 0, "target", value="fast"), "series[0].target", "number"),
+    "row-status-negative": (
+        _set("series", 0, "status_classes", "2xx", value=-1),
+        "series[0].status_classes.2xx",
+        "from 0 to",
+    ),
+    "row-response-times-count": (
+        _set("series", 0, "response_times", "count", value=5),
+        "series[0].response_times.buckets",
+        "add up to",
+    ),
+    "row-bucket-over-int32": (
+        _set("series", 0, "buckets", value=[[3, 2**31]]),
+        "series[0].buckets[0].count",
+        "from 0 to 2147483647",
+    ),
     "other-encoding": (
         _set("histogram_encoding", "buckets", value=7),
         "histogram_encoding",
