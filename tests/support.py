@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -74,3 +75,46 @@ def summary_table(stdout: str, title: str) -> dict[str, dict[str, str]]:
             group = name
         rows[name] = dict(zip(columns, parts[-len(columns) :], strict=True))
     return rows
+
+
+# Two scenarios, one always failing: a report with errors, statuses and a few series rows.
+REPORT_SCENARIOS = """
+import os
+
+import molotov
+
+URL = os.environ["TARGET_URL"]
+
+
+@molotov.scenario()
+async def good(session):
+    async with session.get(URL + "/") as resp:
+        await resp.read()
+
+
+@molotov.scenario()
+async def bad(session):
+    async with session.get(URL + "/status/500") as resp:
+        assert resp.status == 200, "server error"
+"""
+
+
+def real_report(folder: Path, env: dict[str, str]) -> dict:
+    """The JSON report of a real ~1.5 s run (``env`` holds the target's TARGET_URL)."""
+    (folder / "loadtest.py").write_text(REPORT_SCENARIOS)
+    args = ["-w", "2", "-r", "6", "--delay", "0.25", "--report", "r.json", "loadtest.py"]
+    done = subprocess.run(
+        [sys.executable, "-m", "molotov", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    doc: dict = json.loads((folder / "r.json").read_text())
+    assert len(doc["series"]) >= 2, doc["series"]
+    assert doc["errors"] and doc["scenarios"]["bad"]["failures"]
+    return doc

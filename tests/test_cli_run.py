@@ -502,6 +502,13 @@ def test_use_extension_takes_several_values(scenario_file, run_molotov, tmp_path
     )
     assert result.returncode == 0, result.stderr
     check_closing_lines(result.stdout, 3, 0)
+    # Molotov 2.x's notice, one per extension, before the run's banner.
+    assert result.lines[:3] == [
+        "Loading extension 'ext_a.py'",
+        "Loading extension 'ext_b.py'",
+        result.lines[2],
+    ]
+    assert result.lines[2].startswith("Molotov: 1 scenario(s)")
     names = [record["extension"] for record in read_log(tmp_path)]
     assert sorted(names) == ["a", "a", "a", "b", "b", "b"]
 

@@ -8,6 +8,7 @@ child process of the run survived it. Timeouts are safety nets, never assertions
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -247,6 +248,70 @@ def test_sigterm_to_the_parent_stops_gracefully(start, write_scenario, target, m
     assert successes > 0
     assert failures == 0
     assert_teardowns(markers, 4)
+    assert_clean_end(run)
+
+
+def test_sighup_to_the_group_stops_gracefully_and_writes_the_report(
+    start, write_scenario, target, markers, tmp_path
+):
+    """A closed terminal hangs up the whole process group: a graceful stop, as SIGTERM."""
+    write_scenario(scenario_source(QUICK_STEP))
+    run = start("-d", "60", "-p", "2", "-w", "2", "-c", "--report", "report.json")
+    run.wait_for(lambda: target.total >= 8, "requests")
+    os.killpg(run.proc.pid, signal.SIGHUP)
+    assert run.wait() == 0, run.stderr
+    assert run.stderr == ""
+    successes, failures = assert_summary(run.stdout)
+    assert successes > 0
+    assert failures == 0
+    assert_teardowns(markers, 4)  # the worker processes did not die of it either
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["stop_reason"] == "signal"
+    assert report["successes"] == successes
+    assert_clean_end(run)
+
+
+SLOW_GLOBAL_TEARDOWN = """
+    import os
+    import pathlib
+    import time
+
+    from molotov import global_teardown, scenario
+
+    MARKERS = pathlib.Path(os.environ["MARKERS"])
+    URL = os.environ["TARGET_URL"]
+
+    @scenario()
+    async def step(session):
+        async with session.get(URL + "/slow?s=0.05") as resp:
+            assert resp.status == 200
+
+    @global_teardown()
+    def _wait_for_go():
+        # After the run, before the summary and the report: the test signals molotov now.
+        (MARKERS / "ending").touch()
+        deadline = time.monotonic() + 30
+        while not (MARKERS / "go").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+"""
+
+
+def test_signals_after_the_run_cannot_lose_the_report(
+    start, write_scenario, target, markers, tmp_path
+):
+    write_scenario(SLOW_GLOBAL_TEARDOWN)
+    run = start("-d", "60", "-w", "2", "-c", "--report", "report.json")
+    run.wait_for(lambda: target.total >= 4, "requests")
+    run.proc.send_signal(signal.SIGTERM)
+    run.wait_for((markers / "ending").exists, "the end of the run")
+    # A third, fourth, ... signal while the results are written: noted, and nothing more.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        run.proc.send_signal(signum)
+    (markers / "go").touch()
+    assert run.wait() == 0, run.stderr
+    assert run.stderr == ""
+    successes, _ = assert_summary(run.stdout)
+    assert json.loads((tmp_path / "report.json").read_text())["successes"] == successes > 0
     assert_clean_end(run)
 
 

@@ -14,8 +14,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -71,7 +73,7 @@ def commit(repo_dir: Path, files: dict[str, str], message: str = "change") -> st
     for name, text in files.items():
         path = repo_dir / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_bytes(text.encode("utf-8", "surrogateescape"))  # "\udcff": a raw 0xff byte
     with porcelain.open_repo_closing(str(repo_dir)) as repo:
         porcelain.add(repo, [str(repo_dir / name) for name in files])
         sha = porcelain.commit(
@@ -255,9 +257,10 @@ def test_requirements_installed_env_for_the_test_only_and_keep(
     assert dict(target.hits) == {"/status/204": 4}
     work = work_dir_of(result.stdout)
     assert work.parent == Path(slave_env["TMPDIR"])
-    assert (work / "venv" / "pyvenv.cfg").is_file()
-    assert list(work.glob("venv/lib/python*/site-packages/molofixture/__init__.py"))
-    assert (work / "repo" / "molotov.json").is_file()
+    # The clone is the work dir itself; the venv sits in it under a name no repository uses.
+    assert (work / "molotov.json").is_file()
+    assert (work / ".moloslave-venv" / "pyvenv.cfg").is_file()
+    assert list(work.glob(".moloslave-venv/lib/python*/site-packages/molofixture/__init__.py"))
     assert f"Kept the work dir {work}" in result.stderr
 
 
@@ -267,7 +270,10 @@ def test_directory_is_used_and_kept(moloslave, repo, target, tmp_path, slave_env
     assert result.returncode == 0, result.stderr
     assert target.total == 6
     assert work_dir_of(result.stdout) == directory
-    assert (directory / "repo" / "loadtest.py").is_file()
+    # Cloned into DIR itself, as Molotov 2.x did: scripts look for DIR/molotov.json.
+    assert (directory / "molotov.json").is_file()
+    assert (directory / "loadtest.py").is_file()
+    assert (directory / ".git").is_dir()
     assert leftovers(slave_env) == []
     # It is never reused: a directory with something in it is refused before anything runs.
     again = moloslave(str(repo["path"]), "--directory", str(directory))
@@ -293,6 +299,8 @@ BAD_CONFIGS = {
     "req-type.json": json.dumps({"molotov": {"requirements": ["r.txt"], "tests": {"test": {}}}}),
     "env-list.json": json.dumps({"molotov": {"env": ["A=1"], "tests": {"test": {}}}}),
     "env-number.json": json.dumps({"molotov": {"env": {"A": 1}, "tests": {"test": {}}}}),
+    "env-nul.json": json.dumps({"molotov": {"env": {"A": "x\0y"}, "tests": {"test": {}}}}),
+    "not-utf8.json": '{"molotov": {"tests": {"test": {"scenario": "\udcff.py"}}}}',
 }
 
 
@@ -305,7 +313,7 @@ BAD_CONFIGS = {
         (["nope"], "Can't find 'nope' in the config (available: fail, long, test)"),
         (["--config", "unknown-option.json"], "unknown option 'wrokers' in test 'test'"),
         (["--config", "wrong-type.json"], "option 'workers' of test 'test' must be an integer"),
-        (["--config", "zero-workers.json"], "workers must be at least 1 (got 0)"),
+        (["--config", "zero-workers.json"], "option 'workers' of test 'test' must be at least 1"),
         (["--config", "no-scenario.json"], "can't find the scenario file 'gone.py'"),
         (["--config", "req-escape.json"], "'../r.txt' must stay inside the repository"),
         (["--config", "req-absolute.json"], "'/etc/hostname' must be a path relative"),
@@ -313,6 +321,8 @@ BAD_CONFIGS = {
         (["--config", "req-type.json"], "'requirements' must be a string"),
         (["--config", "env-list.json"], "'env' must be an object"),
         (["--config", "env-number.json"], "env 'A' must be a string, got 1"),
+        (["--config", "env-nul.json"], "env 'A' must not hold a NUL byte"),
+        (["--config", "not-utf8.json"], "Can't parse the config file 'not-utf8.json': not UTF-8"),
         (["--config", "../molotov.json"], "must stay inside the repository"),
         (["--config", "/etc/hostname"], "must be a path relative to the repository"),
         (["--ref", "nope"], "Can't find ref 'nope'"),
@@ -354,6 +364,56 @@ def test_repository_errors_run_nothing(moloslave, tmp_path, target, slave_env):
     assert leftovers(slave_env) == []
 
 
+@pytest.fixture
+def silent_server():
+    """A TCP server on 127.0.0.1 that accepts every connection and never says a word."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not done.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    done.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.parametrize("scheme", ["git", "http"])
+def test_clone_of_a_server_that_never_answers_times_out(
+    moloslave, silent_server, target, slave_env, scheme
+):
+    url = f"{scheme}://127.0.0.1:{silent_server}/loadtests.git"
+    result = moloslave(url, "--clone-timeout", "0.5", timeout=60)
+    assert result.returncode == 1
+    assert error_lines(result) == [
+        f"Can't clone {url!r}: the server did not answer within 0.5s (--clone-timeout)"
+    ]
+    assert "Running:" not in result.stdout
+    assert target.total == 0
+    assert leftovers(slave_env) == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "100000"])
+def test_bad_clone_timeout_is_a_usage_error(moloslave, repo, target, value):
+    result = moloslave(str(repo["path"]), "--clone-timeout", value)
+    assert result.returncode == 2
+    assert "--clone-timeout" in result.stderr
+    assert "must be more than 0 and at most 86400" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert target.total == 0
+
+
 HOSTILE = ["x; touch {p}", "--upload-pack=touch {p}", "ext::sh -c touch% {p}"]
 
 
@@ -391,7 +451,7 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_is_forwarded_and_work_dir_removed(repo, target, slave_env, tmp_path, signum):
     proc = subprocess.Popen(
         [str(MOLOSLAVE), str(repo["path"]), "long"],

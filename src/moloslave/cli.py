@@ -1,9 +1,11 @@
 """The ``moloslave`` command: run a test of a git repository's ``molotov.json``.
 
-``moloslave [OPTIONS] [REPO] [TEST]``: check REPO, clone it into a work dir, check the
-config, install its requirements into a virtual environment if it names some, then run
-``python -m molotov --config CONFIG TEST`` in the clone and exit with its exit code. The work
-dir goes away however the run ends, unless ``--directory`` or ``--keep``.
+``moloslave [OPTIONS] [REPO] [TEST]``: check REPO, clone it into the work dir (a temporary
+one, or ``--directory DIR`` itself, as Molotov 2.x did: scripts look for ``DIR/molotov.json``),
+check the config, install its requirements into a virtual environment if it names some (in
+the clone, as ``.moloslave-venv``, a name no repository uses), then run ``python -m molotov
+--config CONFIG TEST`` in the clone and exit with its exit code. The work dir goes away however
+the run ends, unless ``--directory`` or ``--keep``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from moloslave import fetch
 from moloslave.process import Interrupted, Signals
 from molotov._version import __version__
 from molotov.config import DEFAULT_TEST, ConfigError
+from molotov.stdio import survive_closed_pipes
 
 app = typer.Typer(
     add_completion=False,
@@ -41,6 +44,14 @@ def _version(value: bool) -> None:
     if value:
         print(__version__)
         raise typer.Exit(0)
+
+
+def _clone_timeout(value: float) -> float:
+    if not 0 < value <= fetch.MAX_CLONE_TIMEOUT:  # also refuses nan and inf
+        raise typer.BadParameter(
+            f"must be more than 0 and at most {fetch.MAX_CLONE_TIMEOUT:g} (got {value:g})"
+        )
+    return value
 
 
 def _say(line: str) -> None:
@@ -61,28 +72,36 @@ def _work_dir(directory: Path | None) -> Path:
 
 
 def _prepare(
-    signals: Signals, work: Path, url: str, ref: str | None, config: str, test: str
-) -> tuple[Path, slave_config.SlaveConfig, Path]:
-    """Clone, check the config, install the requirements: (clone, config, python)."""
-    repo = work / "repo"
+    signals: Signals, repo: Path, url: str, ref: str | None, config: str, test: str, timeout: float
+) -> tuple[slave_config.SlaveConfig, Path]:
+    """Clone into the work dir, check the config, install the requirements: (config, python)."""
     _say(f"Cloning {url}" + (f" at {ref}" if ref else ""))
-    fetch.clone(url, repo, ref, io.BytesIO())  # dulwich's progress lines: not worth a log
+    fetch.clone(url, repo, ref, io.BytesIO(), timeout)  # dulwich's progress: not worth a log
     checked = slave_config.load(repo, config, test)
     python = Path(sys.executable)
     if checked.requirements is not None:
-        _say(f"Installing {checked.requirements} into {work / 'venv'}")
-        python = slave_env.create(work / "venv")
+        venv = repo / slave_env.VENV_NAME
+        if venv.exists():
+            raise SlaveError(f"The repository has a {slave_env.VENV_NAME!r}: moloslave's venv")
+        _say(f"Installing {checked.requirements} into {venv}")
+        python = slave_env.create(venv)
         requirements = repo / checked.requirements
         code = signals.run(slave_env.pip_install_args(python, requirements), cwd=repo)
         if signals.received is not None:
             raise Interrupted(signals.received)  # pip had it too, and stopped
         if code != 0:
             raise SlaveError(f"Can't install {checked.requirements} (pip exited with {code})")
-    return repo, checked, python
+    return checked, python
 
 
 def run(
-    repo: str, test: str, ref: str | None, config: str, directory: Path | None, keep: bool
+    repo: str,
+    test: str,
+    ref: str | None,
+    config: str,
+    directory: Path | None,
+    keep: bool,
+    clone_timeout: float = fetch.CLONE_TIMEOUT,
 ) -> int:
     """The whole run; its exit code."""
     try:
@@ -97,11 +116,11 @@ def run(
     with Signals() as signals:
         try:
             _say(f"Work dir: {work}")
-            clone, checked, python = _prepare(signals, work, url, ref, config, test)
+            checked, python = _prepare(signals, work, url, ref, config, test, clone_timeout)
             args = ["-m", "molotov", "--config", checked.config, checked.test]
             _say(f"Running: molotov {' '.join(args[2:])} ({_describe(checked.options)})")
             env = slave_env.run_env(os.environ, checked.env, python)
-            return signals.run([str(python), *args], cwd=clone, env=env)
+            return signals.run([str(python), *args], cwd=work, env=env)
         except (fetch.FetchError, ConfigError, SlaveError) as exc:
             sys.stderr.write(f"{exc}\n")
             return 1
@@ -142,15 +161,24 @@ def moloslave(
         typer.Option("--directory", help="Work in this (new or empty) directory and keep it."),
     ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary work dir.")] = False,
+    clone_timeout: Annotated[
+        float,
+        typer.Option(
+            "--clone-timeout",
+            callback=_clone_timeout,
+            help="Seconds the clone waits for each answer of the git server.",
+        ),
+    ] = fetch.CLONE_TIMEOUT,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = None,
 ) -> None:
-    raise typer.Exit(run(repo, test, ref, config, directory, keep))
+    raise typer.Exit(run(repo, test, ref, config, directory, keep, clone_timeout))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    survive_closed_pipes()  # `moloslave ... | head` is not an error of the run
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     command.main(args=args, prog_name="moloslave", standalone_mode=True)

@@ -71,6 +71,8 @@ def _env(config: str, section: Mapping[str, Any]) -> dict[str, str]:
             raise ConfigError(f"Bad config {config!r}: {key!r} is not a variable name")
         if not isinstance(item, str):
             raise ConfigError(f"Bad config {config!r}: env {key!r} must be a string, got {item!r}")
+        if "\0" in item:  # no process environment can hold it
+            raise ConfigError(f"Bad config {config!r}: env {key!r} must not hold a NUL byte")
     return dict(value)
 
 
@@ -97,7 +99,8 @@ def load(repo: Path, config: str, test: str) -> SlaveConfig:
 def _load(repo: Path, config: str, test: str) -> SlaveConfig:
     path = inside(repo, config, "The config file")
     section = read_config_file(path)
-    options = test_options(section, test, config)
+    # Keys molotov ignores are its to warn about, once, when it runs the test.
+    options = test_options(section, test, config, warn=lambda line: None)
     try:
         RunConfig().replace(**options).check()
     except TypeError as exc:  # an option molotov reads but its RunConfig does not know

@@ -1,4 +1,4 @@
-"""The test's Python: a virtual environment in the work dir that sees the running molotov.
+"""The test's Python: a virtual environment in the clone that sees the running molotov.
 
 The new environment gets a ``.pth`` file that adds the running interpreter's
 ``site-packages`` (with their own ``.pth`` files, so an editable molotov works too) after its
@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 PTH_NAME = "moloslave-parent.pth"
+# The environment's folder in the clone: hidden, and a name no repository has a reason to use.
+VENV_NAME = ".moloslave-venv"
 
 
 def running_site_dirs() -> list[str]:

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
 SCHEMES = ("https", "http", "git", "ssh", "file")
+CLONE_TIMEOUT = 60.0  # seconds the clone waits for each answer of the server
+MAX_CLONE_TIMEOUT = 86400.0
 # Characters a shell would act on, and quotes: no repository address needs them.
 _SHELL_CHARS = set(";&|$`<>(){}!*?'\"\\")
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -99,29 +104,74 @@ def check_ref(ref: str) -> None:
         raise FetchError(f"Bad ref {ref!r}: expected a branch, tag or commit name")
 
 
-def clone(url: str, target: Path, ref: str | None, progress: BinaryIO) -> None:
-    """Clone ``url`` into ``target`` (which must not exist) at ``ref``.
+@contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    """Every socket opened meanwhile waits at most ``seconds`` for each answer.
+
+    dulwich opens its own sockets (git://) and urllib3's (http, https) without a timeout of
+    their own, so both take the default one: a server that accepts and never answers fails
+    the clone instead of hanging it, and a slow clone that keeps receiving goes on.
+    """
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a socket timeout is behind ``exc`` (urllib3 and dulwich wrap it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _empty(directory: Path) -> None:
+    """Remove what a failed attempt left in ``directory``, and keep the directory."""
+    for entry in directory.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def clone(url: str, target: Path, ref: str | None, progress: BinaryIO, timeout: float) -> None:
+    """Clone ``url`` into ``target`` (an empty directory) at ``ref``.
 
     A branch or tag (or the default branch) is cloned shallow; anything else is taken for a
-    commit, which needs the full history to be found.
+    commit, which needs the full history to be found. A server silent for ``timeout``
+    seconds fails the clone (see :func:`_socket_timeout`).
     """
     from dulwich import porcelain
 
     try:
-        try:
-            porcelain.clone(url, str(target), depth=1, branch=ref, errstream=progress).close()
-        except ValueError as exc:
-            if ref is None or "not a valid branch or tag" not in str(exc):
-                raise
-            _clone_at_commit(url, target, ref, progress)
-        except Exception as exc:
-            if "shallow" not in str(exc):
-                raise
-            shutil.rmtree(target, ignore_errors=True)  # the server can't do depth: do without
-            porcelain.clone(url, str(target), branch=ref, errstream=progress).close()
+        with _socket_timeout(timeout):
+            try:
+                porcelain.clone(url, str(target), depth=1, branch=ref, errstream=progress).close()
+            except ValueError as exc:
+                if ref is None or "not a valid branch or tag" not in str(exc):
+                    raise
+                _empty(target)
+                _clone_at_commit(url, target, ref, progress)
+            except Exception as exc:
+                if "shallow" not in str(exc):
+                    raise
+                _empty(target)  # the server can't do depth: do without
+                porcelain.clone(url, str(target), branch=ref, errstream=progress).close()
     except FetchError:
         raise
     except Exception as exc:
+        if _timed_out(exc):
+            raise FetchError(
+                f"Can't clone {url!r}: the server did not answer within {timeout:g}s "
+                "(--clone-timeout)"
+            ) from None
         lines = str(exc).strip().splitlines()
         why = lines[0] if lines else type(exc).__name__
         raise FetchError(f"Can't clone {url!r}: {why}") from None

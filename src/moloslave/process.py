@@ -1,4 +1,4 @@
-"""Children that stop with their parent: SIGINT and SIGTERM are forwarded, then waited for.
+"""Children that stop with their parent: SIGINT, SIGTERM, SIGHUP are forwarded, then waited for.
 
 While a child runs, the signal goes to it (it was started in its own session, so a Ctrl-C in
 the terminal reaches it once, through here) and the wait goes on: the child decides how to
@@ -15,11 +15,11 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal closed
 
 
 class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived while no child was running."""
+    """SIGINT, SIGTERM or SIGHUP arrived while no child was running."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -54,7 +54,7 @@ class Signals:
 
     @staticmethod
     def ignore() -> None:
-        """From now on, ignore both signals (while cleaning up)."""
+        """From now on, ignore these signals (while cleaning up)."""
         for signum in SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
 

@@ -179,3 +179,50 @@ def get_var(name: str, factory: Callable[[], Any] | None = None) -> Any:
     if name not in variables and factory is not None:
         variables[name] = factory()
     return variables.get(name)
+
+
+@dataclass
+class RunControl:
+    """How code running in a worker process stops the whole run (Molotov 2.x's ``stop()``).
+
+    The worker process registers its ``stop`` (ask every process to stop, as ``-x`` does) and
+    ``stopping`` (is the run stopping, for whatever reason) with :func:`control_run`; outside
+    a worker process (``global_setup``, say) there is no run to stop, and :func:`stop` only
+    records that it was asked.
+    """
+
+    stop: Callable[[], None] | None = None
+    stopping: Callable[[], bool] | None = None
+    asked: bool = False
+    reasons: list[Any] = field(default_factory=list)
+
+
+_control = RunControl()
+
+
+def control_run(stop: Callable[[], None], stopping: Callable[[], bool]) -> None:
+    """Called by the worker process before its workers start (see :class:`RunControl`)."""
+    global _control
+    _control = RunControl(stop, stopping)
+
+
+def stop(why: Any = None) -> None:
+    """Stop the run gracefully: no new step starts, in-flight steps finish, teardowns run.
+
+    ``why`` (anything, 2.x passed exceptions) is kept in :func:`stop_reason`.
+    """
+    if why is not None:
+        _control.reasons.append(why)
+    _control.asked = True
+    if _control.stop is not None:
+        _control.stop()
+
+
+def is_stopped() -> bool:
+    """Whether the run is stopping: :func:`stop` was called, or the run is ending anyway."""
+    return _control.asked or (_control.stopping is not None and _control.stopping())
+
+
+def stop_reason() -> list[Any]:
+    """The ``why`` values given to :func:`stop` in this process, in order."""
+    return list(_control.reasons)

@@ -72,6 +72,7 @@ class StopReason(IntEnum):
     SIZING = 5
     PARENT_GONE = 6
     FINISHED = 7
+    STOP_CALLED = 8  # a scenario or fixture called molotov.util.stop()
 
 
 class Counter(IntEnum):

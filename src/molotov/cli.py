@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +18,7 @@ from molotov.config import (
     DEFAULT_STATSD_ADDRESS,
     DEFAULT_STATSD_PREFIX,
     ConfigError,
+    OptionValueError,
     RunConfig,
     parse_duration,
     parse_rate,
@@ -26,6 +27,7 @@ from molotov.config import (
     parse_statsd_address,
 )
 from molotov.shape import Stage
+from molotov.stdio import survive_closed_pipes
 from molotov.thresholds import ThresholdError, parse_thresholds
 
 app = typer.Typer(
@@ -94,6 +96,15 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name != "DEFAULT"
 
 
+def _check_values(ctx: typer.Context, config: RunConfig) -> None:
+    """Bounds of the numeric flags (RunConfig's, the same as JSON's): a usage error (exit 2)."""
+    try:
+        config.check_values()
+    except OptionValueError as exc:
+        param: Any = next((p for p in ctx.command.params if p.name == exc.option), None)
+        raise typer.BadParameter(exc.why, ctx=ctx, param=param) from None
+
+
 @app.command(help="Load test an HTTP service with the scenarios of SCENARIO.")
 def molotov(
     ctx: typer.Context,
@@ -103,12 +114,8 @@ def molotov(
             help="Scenario file path or dotted module name; with --config, the test name."
         ),
     ] = DEFAULT_SCENARIO,
-    workers: Annotated[
-        int, typer.Option("-w", "--workers", min=1, help="Workers per process.")
-    ] = 1,
-    processes: Annotated[
-        int, typer.Option("-p", "--processes", min=1, help="Worker processes.")
-    ] = 1,
+    workers: Annotated[int, typer.Option("-w", "--workers", help="Workers per process.")] = 1,
+    processes: Annotated[int, typer.Option("-p", "--processes", help="Worker processes.")] = 1,
     duration: Annotated[
         str | None,
         typer.Option(
@@ -116,23 +123,23 @@ def molotov(
         ),
     ] = None,
     max_runs: Annotated[
-        int | None, typer.Option("-r", "--max-runs", min=1, help="Steps per worker.")
+        int | None, typer.Option("-r", "--max-runs", help="Steps per worker.")
     ] = None,
     ramp_up: Annotated[
-        float, typer.Option("--ramp-up", min=0, help="Seconds over which workers start.")
+        float, typer.Option("--ramp-up", help="Seconds over which workers start.")
     ] = 0.0,
     delay: Annotated[
-        float, typer.Option("--delay", min=0, help="Seconds to sleep after every step.")
+        float, typer.Option("--delay", help="Seconds to sleep after every step.")
     ] = 0.0,
     sizing: Annotated[
         bool, typer.Option("--sizing", help="Ramp workers up until failures exceed the tolerance.")
     ] = False,
     sizing_tolerance: Annotated[
-        float, typer.Option("--sizing-tolerance", min=0, help="Failure/success ratio, in %.")
+        float, typer.Option("--sizing-tolerance", help="Failure/success ratio, in %.")
     ] = 5.0,
     console_update: Annotated[
         float,
-        typer.Option("--console-update", min=0.01, help="Seconds between console updates."),
+        typer.Option("--console-update", help="Seconds between console updates."),
     ] = 0.2,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on stdout.")] = False,
     verbose: Annotated[
@@ -145,7 +152,7 @@ def molotov(
         bool, typer.Option("-x", "--exception", help="Stop everything at the first failure.")
     ] = False,
     fail: Annotated[
-        int | None, typer.Option("-f", "--fail", min=1, help="Stop and exit 1 at N failures.")
+        int | None, typer.Option("-f", "--fail", help="Stop and exit 1 at N failures.")
     ] = None,
     console: Annotated[
         bool, typer.Option("-c", "--console", help="Plain console lines instead of a live view.")
@@ -167,7 +174,7 @@ def molotov(
     ] = DEFAULT_STATSD_PREFIX,
     statsd_interval: Annotated[
         float,
-        typer.Option("--statsd-interval", min=0.05, help="Seconds between two StatsD flushes."),
+        typer.Option("--statsd-interval", help="Seconds between two StatsD flushes."),
     ] = 1.0,
     threshold: Annotated[
         list[str] | None,
@@ -194,9 +201,7 @@ def molotov(
     ] = None,
     step_timeout: Annotated[
         float,
-        typer.Option(
-            "--step-timeout", min=0.001, help="Fail (and cancel) a step running longer than this."
-        ),
+        typer.Option("--step-timeout", help="Fail (and cancel) a step running longer than this."),
     ] = 300.0,
     graceful_stop: Annotated[
         str,
@@ -226,7 +231,7 @@ def molotov(
     max_workers: Annotated[
         int | None,
         typer.Option(
-            "--max-workers", min=1, help="Open model: the pool grows up to N workers per process."
+            "--max-workers", help="Open model: the pool grows up to N workers per process."
         ),
     ] = None,
     max_lag: Annotated[
@@ -237,7 +242,7 @@ def molotov(
     ] = "1s",
     iterations: Annotated[
         int | None,
-        typer.Option("--iterations", min=1, help="Open model: N arrivals in all, then stop."),
+        typer.Option("--iterations", help="Open model: N arrivals in all, then stop."),
     ] = None,
     stages: Annotated[
         str | None,
@@ -335,6 +340,7 @@ def molotov(
         iterations=iterations,
         stages=stage_list[0],
     )
+    _check_values(ctx, run_config)
     try:
         run_config.check_model()
     except ConfigError as exc:
@@ -372,6 +378,7 @@ def expand_extensions(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    survive_closed_pipes()  # `molotov ... | head` is not an error of the run
     command = typer.main.get_command(app)
     args = expand_extensions(sys.argv[1:] if argv is None else argv)
     command.main(args=args, prog_name="molotov", standalone_mode=True)

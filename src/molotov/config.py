@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import difflib
 import math
 import os
 import re
+import reprlib
 import socket
-from collections.abc import Mapping
+import sys
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from molotov.jsonfile import JSONFileError, parse_json
 from molotov.shape import Stage
 
 DEFAULT_SCENARIO = "loadtest.py"
@@ -29,12 +33,77 @@ DEFAULT_STATSD_ADDRESS = "udp://localhost:8125"
 DEFAULT_STATSD_PREFIX = "molotov"
 SIZING_WORKERS = 500
 SIZING_RAMP_UP = 300.0
+# Below this, "console_update" (0 included: Molotov 2.x's "every tick") means this: redrawing
+# more than 20 times a second shows nothing more, and costs the parent a snapshot each time.
+MIN_CONSOLE_UPDATE = 0.05
+YEAR = 365 * 86400.0  # the longest time an option may say: a longer one is a typo or a hang
+MAX_WORKERS = 100_000  # per process: each is a session with its own connections
+MAX_PROCESSES = 1024  # each has a ~0.4 MB slot of the shared-memory bus
+MAX_COUNT = 10**12  # steps per worker (-r), failures (-f), arrivals: more than any run reaches
 ARRIVALS = ("constant", "poisson")
 MAX_RATE = 1_000_000.0  # arrivals per second: far beyond what one machine generates
 
 
 class ConfigError(Exception):
     """A configuration problem worth one readable line (exit code 1)."""
+
+
+class OptionValueError(ConfigError):
+    """One option's value is out of its bounds; ``why`` says so without naming it."""
+
+    def __init__(self, option: str, why: str) -> None:
+        super().__init__(f"{option} {why}")
+        self.option = option
+        self.why = why
+
+
+def _show(value: float) -> str:
+    return f"{value:.15g}"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The values a numeric option may take, from ``low`` to ``high``; ``positive``: not 0."""
+
+    low: float
+    high: float
+    positive: bool = False
+    unit: str = ""
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is out of bounds, or None."""
+        if not math.isfinite(value):
+            return f"must be a finite number (got {value})"
+        if self.positive and value <= 0:
+            return f"must be positive (got {_show(value)})"
+        if value < self.low:
+            return f"must be at least {_show(self.low)} (got {_show(value)})"
+        if value > self.high:
+            return f"must be at most {_show(self.high)}{self.unit} (got {_show(value)})"
+        return None
+
+
+_TIME = " s (a year)"
+# Every numeric option's bounds, for flags, environment variables and JSON alike (checked by
+# RunConfig.check_values). An option added to RunConfig with a number adds a line here.
+BOUNDS: Mapping[str, Bound] = {
+    "workers": Bound(1, MAX_WORKERS),
+    "processes": Bound(1, MAX_PROCESSES),
+    "duration": Bound(0, YEAR, positive=True, unit=_TIME),
+    "max_runs": Bound(1, MAX_COUNT),
+    "ramp_up": Bound(0, YEAR, unit=_TIME),
+    "delay": Bound(0, YEAR, unit=_TIME),
+    "sizing_tolerance": Bound(0, 100, unit=" %"),
+    "console_update": Bound(0, 3600, unit=" s"),
+    "verbose": Bound(0, 10),
+    "fail": Bound(1, MAX_COUNT),
+    "statsd_interval": Bound(0.05, 3600, unit=" s"),
+    "step_timeout": Bound(0.001, YEAR, unit=_TIME),
+    "graceful_stop": Bound(0, 3600, unit=_TIME),
+    "rate": Bound(0, MAX_RATE, unit="/s"),
+    "max_workers": Bound(1, MAX_WORKERS),
+    "iterations": Bound(1, MAX_COUNT),
+}
 
 
 @dataclass(frozen=True)
@@ -120,6 +189,10 @@ class RunConfig:
             return self.max_runs * self.workers * self.processes
         return None
 
+    def __post_init__(self) -> None:
+        if 0 <= self.console_update < MIN_CONSOLE_UPDATE:
+            object.__setattr__(self, "console_update", MIN_CONSOLE_UPDATE)
+
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
@@ -127,32 +200,32 @@ class RunConfig:
         """The ``args`` handed to fixtures: a mutable copy, as Molotov 2.x's argparse namespace."""
         return argparse.Namespace(**dataclasses.asdict(self))
 
+    def check_values(self) -> None:
+        """Refuse a numeric option out of its :data:`BOUNDS` (:class:`OptionValueError`)."""
+        for name, bound in BOUNDS.items():
+            value = getattr(self, name)
+            why = None if value is None else bound.problem(value)
+            if why is not None:
+                raise OptionValueError(name, why)
+        # A start time is epoch seconds: before 1970 or past next year is a mistake, and a
+        # far one would overflow the clock or wait for ever.
+        latest = time.time() + YEAR
+        if self.start_at is not None and not 0 <= self.start_at <= latest:
+            raise OptionValueError(
+                "start_at", f"must be between 1970 and a year from now (got {self.start_at:g})"
+            )
+        if sum(stage.duration for stage in self.stages) > YEAR:
+            raise OptionValueError("stages", "must last at most a year in all")
+        if not self.open_model and any(stage.target > MAX_WORKERS for stage in self.stages):
+            raise OptionValueError("stages", f"must target at most {MAX_WORKERS} workers")
+
     def check(self) -> None:
-        """Reject combinations that no run can honour (raises :class:`ConfigError`)."""
+        """Reject values and combinations that no run can honour (raises :class:`ConfigError`)."""
+        self.check_values()
         if self.quiet and self.verbose:
             raise ConfigError("You can't use -q and -v at the same time")
         if self.single_mode and self.single_run:
             raise ConfigError("You can't use --single-mode and --single-run at the same time")
-        positive = {"workers": self.workers, "processes": self.processes}
-        for name, value in positive.items():
-            if value < 1:
-                raise ConfigError(f"{name} must be at least 1 (got {value})")
-        for name, opt in {"max_runs": self.max_runs, "fail": self.fail}.items():
-            if opt is not None and opt < 1:
-                raise ConfigError(f"{name} must be at least 1 (got {opt})")
-        if self.duration is not None and self.duration <= 0:
-            raise ConfigError(f"duration must be positive (got {self.duration})")
-        for name, number in {"ramp_up": self.ramp_up, "delay": self.delay}.items():
-            if number < 0:
-                raise ConfigError(f"{name} must not be negative (got {number})")
-        if self.console_update <= 0:
-            raise ConfigError(f"console_update must be positive (got {self.console_update})")
-        if self.step_timeout <= 0:
-            raise ConfigError(f"step_timeout must be positive (got {self.step_timeout})")
-        if not 0 <= self.graceful_stop <= 3600:
-            raise ConfigError(f"graceful_stop must be 0 to 3600 s (got {self.graceful_stop:g})")
-        if self.statsd_interval <= 0:
-            raise ConfigError(f"statsd_interval must be positive (got {self.statsd_interval})")
         parse_statsd_address(self.statsd_address)
         self.check_model()
 
@@ -201,8 +274,6 @@ class RunConfig:
                 f"--max-workers {self.max_workers} is below -w {self.workers}: the pool starts "
                 "with -w workers and grows up to --max-workers"
             )
-        if self.iterations is not None and self.iterations < 1:
-            raise ConfigError(f"iterations must be at least 1 (got {self.iterations})")
         if self.iterations is not None and self.max_runs is not None:
             raise ConfigError("-r and --iterations both count the arrivals: give one")
         if not 0 < self.max_lag <= 3600:
@@ -460,18 +531,15 @@ JSON_OPTIONS: Mapping[str, Any] = {
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The parsed ``molotov`` section of a config file, with its ``tests`` mapping checked."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"Can't find the config file {str(path)!r}") from None
     except OSError as exc:
         raise ConfigError(f"Can't read the config file {str(path)!r}: {exc.strerror}") from None
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"Can't parse the config file {str(path)!r}: {exc.msg} "
-            f"(line {exc.lineno}, column {exc.colno})"
-        ) from None
+        document = parse_json(data)
+    except JSONFileError as exc:
+        raise ConfigError(f"Can't parse the config file {str(path)!r}: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("molotov"), dict):
         raise ConfigError(f"Bad config {str(path)!r}: no 'molotov' key")
     section: dict[str, Any] = document["molotov"]
@@ -484,27 +552,63 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return section
 
 
-def test_options(section: Mapping[str, Any], name: str, path: str | Path) -> dict[str, Any]:
-    """The validated, converted options of test ``name`` in a config's ``molotov`` section."""
+# An unknown key this close to an option's name is taken for a typo of it (difflib's ratio).
+TYPO_CUTOFF = 0.75
+# Keys a test entry may carry for moloslave's sake (Molotov 2.x's own molotov.json does).
+MOLOSLAVE_KEYS = ("env", "requirements")
+
+
+def _stderr_line(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+def test_options(
+    section: Mapping[str, Any],
+    name: str,
+    path: str | Path,
+    warn: Callable[[str], None] = _stderr_line,
+) -> dict[str, Any]:
+    """The validated, converted options of test ``name`` in a config's ``molotov`` section.
+
+    Molotov 2.x laid every key of a test over its options and used those it knew, so real
+    configs carry keys that are not options (``env``, ``requirements``, notes): they are
+    ignored, with one line to ``warn``. A key that looks like a typo of an option is refused.
+    """
     tests: Mapping[str, Any] = section["tests"]
     if name not in tests:
-        available = ", ".join(sorted(tests)) or "none"
+        # Plain names as they are; the odd one (empty, a newline, ...) quoted, to stay one line.
+        shown = [n if n.isprintable() and n.strip() == n and n else repr(n) for n in sorted(tests)]
+        available = ", ".join(shown) or "none"
         raise ConfigError(f"Can't find {name!r} in the config (available: {available})")
+    where = f"Bad config {str(path)!r}:"
     options: dict[str, Any] = {}
+    ignored: list[str] = []
     for key, value in tests[name].items():
         convert = JSON_OPTIONS.get(key)
         if convert is None:
-            raise ConfigError(
-                f"Bad config {str(path)!r}: unknown option {key!r} in test {name!r} "
-                f"(options are the long flag names with underscores, e.g. 'max_runs')"
-            )
+            close = difflib.get_close_matches(key, list(JSON_OPTIONS), 1, TYPO_CUTOFF)
+            if close:
+                raise ConfigError(
+                    f"{where} unknown option {key!r} in test {name!r} (did you mean {close[0]!r}?)"
+                )
+            ignored.append(key)
+            continue
         try:
             options[key] = convert(value)
         except TypeError as exc:
             raise ConfigError(
-                f"Bad config {str(path)!r}: option {key!r} of test {name!r} must be {exc}, "
-                f"got {value!r}"
+                f"{where} option {key!r} of test {name!r} must be {exc}, got {reprlib.repr(value)}"
             ) from None
+    try:
+        RunConfig().replace(**options).check_values()
+    except OptionValueError as exc:
+        raise ConfigError(f"{where} option {exc.option!r} of test {name!r} {exc.why}") from None
+    if ignored:
+        why = "not molotov options (Molotov 2.x ignored them too)"
+        if set(ignored) & set(MOLOSLAVE_KEYS):
+            why += "; moloslave reads 'env' and 'requirements' beside 'tests'"
+        keys = ", ".join(repr(key) for key in ignored)
+        warn(f"Warning: {str(path)!r}, test {name!r}: ignoring {keys}: {why}")
     return options
 
 

@@ -9,8 +9,10 @@ series rows add on the same wall-clock second. Files are written atomically.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
+import reprlib
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,15 @@ from typing import Any
 from molotov._version import __version__
 from molotov.atomic import write_text
 from molotov.histogram import MAX_US, NBUCKETS, Histogram
+from molotov.jsonfile import JSONFileError, parse_json
+from molotov.reportfields import (
+    MAX_COUNT,
+    MAX_DURATION_US,
+    MAX_EPOCH,
+    MAX_SECONDS,
+    FieldError,
+    Fields,
+)
 from molotov.snapshot import (
     REQUEST_ERROR_KINDS,
     STATUS_CLASSES,
@@ -208,10 +219,6 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
 def _ms(us: float) -> float:
     return round(us / 1000, 3)
 
@@ -227,13 +234,6 @@ def histogram_json(histogram: Histogram) -> dict[str, Any]:
         "max_us": histogram.max_us,
         "buckets": [[i, n] for i, n in enumerate(histogram.buckets) if n],
     }
-
-
-def histogram_from_json(data: dict[str, Any]) -> Histogram:
-    buckets = _buckets(data["buckets"])
-    if sum(buckets) != int(data["count"]):
-        raise ValueError("histogram buckets do not add up to its count")
-    return Histogram(tuple(buckets), int(data["count"]), int(data["sum_us"]), int(data["max_us"]))
 
 
 def _brief_json(sparse: Sparse) -> dict[str, Any]:
@@ -353,7 +353,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
 
 
 def write(path: str | Path, doc: dict[str, Any]) -> None:
-    """Write ``doc`` to ``path`` atomically: a temp file in the same folder, then a rename."""
+    """Write ``doc`` to ``path`` atomically (see :mod:`molotov.atomic`)."""
     write_text(path, json.dumps(doc, indent=1) + "\n")
 
 
@@ -364,114 +364,172 @@ def dumps_line(doc: dict[str, Any]) -> str:
 
 # -- decoding and merging -------------------------------------------------------------------
 
-
-def _buckets(pairs: list[list[int]]) -> list[int]:
-    buckets = [0] * NBUCKETS
-    for index, count in pairs:
-        if not 0 <= int(index) < NBUCKETS or int(count) < 0:
-            raise ValueError(f"bad histogram bucket {[index, count]}")
-        buckets[int(index)] += int(count)
-    return buckets
+SPARSE_MAX = 2**31 - 1  # a series row's bucket counts live in Sparse's int32 array
 
 
-def _sparse(data: dict[str, Any]) -> Sparse:
+def _scenario(data: Fields) -> tuple[int, int, Histogram, Histogram]:
+    successes, failures = data.count("successes"), data.count("failures")
+    durations = data.histogram("durations")
+    data.number("steps_per_s", MAX_COUNT)
+    if durations.count != successes + failures:
+        raise FieldError(data.path("durations.count"), "must be its successes plus failures")
+    return successes, failures, durations, data.histogram("response_times")
+
+
+def _sparse(data: Fields, counted: bool = True) -> Sparse:
     """A series row's histogram; its ``max_us`` is the run's so far, a bound of the row's."""
-    buckets = _buckets(data["buckets"])
-    return Sparse.of(
-        Histogram(tuple(buckets), sum(buckets), int(data["sum_us"]), int(data["max_us"]))
-    )
+    for name in ("p50_ms", "p99_ms"):
+        data.number(name, MAX_DURATION_US / 1000)
+    return Sparse.of(data.durations(counted, high=SPARSE_MAX))
 
 
-def _series_row(row: dict[str, Any]) -> Second:
-    target = row["target"]
+def _series_row(row: Fields) -> Second:
+    steps = row.count("steps")
+    row.time("time")
+    target = None if row.raw("target") is None else row.number("target", MAX_COUNT)
+    statuses, request_errors = row.obj("status_classes"), row.obj("request_errors")
     return Second(
-        t=int(row["t"]),
-        steps=int(row["steps"]),
-        failures=int(row["failures"]),
-        requests=int(row["requests"]),
-        durations=_sparse(row),
-        started=int(row["started"]),
-        dropped=int(row["dropped"]),
-        workers=int(row["workers"]),
-        target=None if target is None else float(target),
-        statuses=tuple(int(row["status_classes"][name]) for name in STATUS_CLASSES),
-        request_errors=tuple(int(row["request_errors"][k.label]) for k in REQUEST_ERROR_KINDS),
-        response_times=_sparse(row["response_times"]),
-        request_latency=_sparse(row["request_latency"]),
+        t=row.count("t", high=MAX_EPOCH),
+        steps=steps,
+        failures=row.count("failures", high=steps),
+        requests=row.count("requests"),
+        durations=_sparse(row, counted=False),  # flat in the row, the schema's first form
+        started=row.count("started"),
+        dropped=row.count("dropped"),
+        workers=row.count("workers"),
+        target=target,
+        statuses=tuple(statuses.count(name) for name in STATUS_CLASSES),
+        request_errors=tuple(request_errors.count(k.label) for k in REQUEST_ERROR_KINDS),
+        response_times=_sparse(row.obj("response_times")),
+        request_latency=_sparse(row.obj("request_latency")),
     )
 
 
-def from_document(doc: dict[str, Any]) -> RunReport:
-    """A :class:`RunReport` from a parsed document (``KeyError``/``ValueError`` if malformed)."""
+def _check_totals(top: Fields, totals: Fields, snapshot: Snapshot) -> None:
+    """The derived and repeated numbers of a document agree with what it was read from."""
+    expected = {
+        ("", "successes"): snapshot.successes,
+        ("", "failures"): snapshot.failures,
+        ("totals", "successes"): snapshot.successes,
+        ("totals", "failures"): snapshot.failures,
+        ("totals", "steps"): snapshot.steps,
+        ("totals", "request_errors"): snapshot.request_errors,
+    }
+    for (where, key), value in expected.items():
+        fields = totals if where else top
+        if fields.count(key) != value:
+            raise FieldError(fields.path(key), f"must be {value}, as the rest of the report says")
+    merged = {
+        "scenario_durations": snapshot.durations,
+        "scenario_response_times": snapshot.response_times,
+    }
+    for key, histogram in merged.items():
+        if top.histogram(key) != histogram:
+            raise FieldError(key, "must be the scenarios' histograms together")
+    top.choice("model", {"open": True, "closed": False})
+    totals.number("failure_rate", 1.0)
+    totals.number("steps_per_s", MAX_COUNT)
+    totals.number("requests_per_s", MAX_COUNT)
+
+
+def _check_series(series: Sequence[Second], snapshot: Snapshot) -> None:
+    for earlier, later in itertools.pairwise(series):
+        if later.t <= earlier.t:
+            raise FieldError("series", f"must be in time order (second {later.t} repeats)")
+    for name in ("steps", "failures", "requests", "started", "dropped"):
+        total = getattr(snapshot, name)
+        if sum(getattr(row, name) for row in series) != total:
+            raise FieldError("series", f"rows must add up to the run's {name} ({total})")
+
+
+def _check_thresholds(top: Fields) -> None:
+    for item in top.objects("thresholds"):
+        item.text("expression")
+        item.text("unit")
+        item.flag("passed")
+        if item.raw("observed") is not None:
+            item.number("observed", math.inf)
+
+
+def from_document(doc: Any) -> RunReport:
+    """A :class:`RunReport` from a parsed document; any bad field is a :class:`FieldError`.
+
+    Each field is read (and checked) in one line by :class:`~molotov.reportfields.Fields`:
+    a new field of the schema is a new line here.
+    """
+    top = Fields(doc, "")
+    top.equal("histogram_encoding", HISTOGRAM_ENCODING)
+    totals, scenarios = top.obj("totals"), top.obj("scenarios")
+    statuses, request_errors = top.obj("status_classes"), top.obj("request_errors")
     kinds = {kind.name.lower(): kind for kind in ErrorKind}
-    request_errors = doc["request_errors"]
     snapshot = Snapshot(
         taken_at=0.0,
         scenarios=tuple(
-            ScenarioStats(
-                name,
-                int(s["successes"]),
-                int(s["failures"]),
-                histogram_from_json(s["durations"]),
-                histogram_from_json(s["response_times"]),
-            )
-            for name, s in doc["scenarios"].items()
+            ScenarioStats(name, *_scenario(scenarios.obj(name))) for name in scenarios.names()
         ),
         errors=tuple(
-            ErrorStat(kinds[e["kind"]], str(e["message"]), int(e["count"])) for e in doc["errors"]
+            ErrorStat(e.choice("kind", kinds), e.text("message"), e.count("count"))
+            for e in top.objects("errors")
         ),
-        workers_started=int(doc["totals"]["workers_started"]),
-        pick_failures=int(doc["totals"]["pick_failures"]),
-        connection_failures=int(doc["totals"]["connection_failures"]),
-        setup_failures=int(doc["totals"]["setup_failures"]),
-        session_setup_failures=int(doc["totals"]["session_setup_failures"]),
-        errors_dropped=int(doc["errors_dropped"]),
-        requests=int(doc["totals"]["requests"]),
-        statuses=tuple(int(doc["status_classes"][name]) for name in STATUS_CLASSES),
-        response_bytes=int(doc["totals"]["response_bytes"]),
-        request_errors_by_kind=tuple(int(request_errors[k.label]) for k in REQUEST_ERROR_KINDS),
-        request_latency=histogram_from_json(doc["request_latency"]),
-        started=int(doc["totals"]["started"]),
-        dropped=int(doc["totals"]["dropped"]),
-        start_lateness=histogram_from_json(doc["start_lateness"]),
+        workers_started=totals.count("workers_started"),
+        pick_failures=totals.count("pick_failures"),
+        connection_failures=totals.count("connection_failures"),
+        setup_failures=totals.count("setup_failures"),
+        session_setup_failures=totals.count("session_setup_failures"),
+        errors_dropped=top.count("errors_dropped"),
+        requests=totals.count("requests"),
+        statuses=tuple(statuses.count(name) for name in STATUS_CLASSES),
+        response_bytes=totals.count("response_bytes"),
+        request_errors_by_kind=tuple(request_errors.count(k.label) for k in REQUEST_ERROR_KINDS),
+        request_latency=top.histogram("request_latency"),
+        started=totals.count("started"),
+        dropped=totals.count("dropped"),
+        start_lateness=top.histogram("start_lateness"),
     )
+    _check_totals(top, totals, snapshot)
+    _check_thresholds(top)
+    series = tuple(_series_row(row) for row in top.objects("series"))
+    _check_series(series, snapshot)
+    started, ended = top.time("started_at"), top.time("ended_at")
+    if ended < started:
+        raise FieldError("ended_at", "must not be before started_at")
     return RunReport(
         snapshot=snapshot,
-        started_at=_epoch(doc["started_at"]),
-        ended_at=_epoch(doc["ended_at"]),
-        duration=float(doc["duration_s"]),
-        options=dict(doc["options"]),
-        series=tuple(_series_row(row) for row in doc["series"]),
-        stop_reason=str(doc.get("stop_reason", "")),
-        merged_from=int(doc.get("merged_from", 1)),
-        tool_version=str(doc["tool_version"]),
+        started_at=started,
+        ended_at=ended,
+        duration=top.number("duration_s", MAX_SECONDS),
+        options=top.obj("options").data(),
+        series=series,
+        stop_reason=top.text("stop_reason") if top.has("stop_reason") else "",
+        merged_from=top.count("merged_from", low=1) if top.has("merged_from") else 1,
+        tool_version=top.text("tool_version"),
     )
 
 
 def load(path: str | Path) -> RunReport:
     """Read a report file; every problem is a :class:`ReportError` naming the file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ReportError(f"{path}: no such report file") from None
     except OSError as exc:
         raise ReportError(f"{path}: cannot read it ({exc.strerror})") from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not a JSON report ({exc.msg}, line {exc.lineno})") from None
+        doc = parse_json(data)
+    except JSONFileError as exc:
+        raise ReportError(f"{path}: not a JSON report: {exc}") from None
     if not isinstance(doc, dict) or "schema_version" not in doc:
         raise ReportError(f"{path}: not a molotov report (no schema_version)")
     if doc["schema_version"] != SCHEMA_VERSION or doc.get("tool_version") != __version__:
         raise ReportError(
-            f"{path}: written by molotov {doc.get('tool_version')} with report schema "
-            f"{doc['schema_version']}; this is molotov {__version__} (schema {SCHEMA_VERSION}): "
-            "merge reports of the same version"
+            f"{path}: written by molotov {reprlib.repr(doc.get('tool_version'))} with report "
+            f"schema {reprlib.repr(doc['schema_version'])}; this is molotov {__version__} "
+            f"(schema {SCHEMA_VERSION}): merge reports of the same version"
         )
     try:
         return from_document(doc)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ReportError(f"{path}: corrupt report ({type(exc).__name__}: {exc})") from None
+    except FieldError as exc:
+        raise ReportError(f"{path}: impossible report: {exc}") from None
 
 
 def _merge_errors(snapshots: Sequence[Snapshot]) -> tuple[ErrorStat, ...]:

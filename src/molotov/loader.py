@@ -39,15 +39,19 @@ def _import_file(path: Path) -> ModuleType:
 
 
 def load_module(target: str, what: str = "") -> ModuleType:
-    """Import ``target``; a file's folder goes first on ``sys.path`` so its imports work."""
-    label = f"{what} {target!r}".strip() if what else repr(target)
+    """Import ``target``; a file's folder goes first on ``sys.path`` so its imports work.
+
+    Errors start with Molotov 2.x's ``Cannot import 'X'``, then say why, then ``(what)``.
+    """
+    head = f"Cannot import {target!r}"
+    tail = f" ({what})" if what else ""
     path = Path(target)
     try:
         if path.is_file():
             sys.path.insert(0, str(path.resolve().parent))
             return _import_file(path)
         if _looks_like_path(target):
-            raise LoadError(f"Cannot import {label}: no such file")
+            raise LoadError(f"{head}: no such file{tail}")
         if "" not in sys.path and str(Path.cwd()) not in sys.path:
             sys.path.insert(0, str(Path.cwd()))
         return importlib.import_module(target)
@@ -56,12 +60,12 @@ def load_module(target: str, what: str = "") -> ModuleType:
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         if missing and (target == missing or target.startswith(missing + ".")):
-            raise LoadError(f"Cannot import {label}: no such module") from None
+            raise LoadError(f"{head}: no such module{tail}") from None
         raise LoadError(
-            f"Cannot import {label}: {type(exc).__name__}: {exc}", traceback.format_exc()
+            f"{head}: {type(exc).__name__}: {exc}{tail}", traceback.format_exc()
         ) from None
     except Exception as exc:
         raise LoadError(
-            f"Cannot import {label}: it raised {type(exc).__name__}: {exc}",
+            f"{head}: it raised {type(exc).__name__}: {exc}{tail}",
             traceback.format_exc(),
         ) from None

@@ -16,6 +16,7 @@ import typer
 from molotov import jsonreport
 from molotov.outputs import write_reports
 from molotov.report import OpenModel, closing_lines, summary_lines
+from molotov.stdio import survive_closed_pipes
 from molotov.thresholds import ThresholdError, evaluate, parse_thresholds, result_lines
 
 app = typer.Typer(
@@ -74,4 +75,5 @@ def moloreport(
 
 
 def main() -> None:
+    survive_closed_pipes()  # `moloreport ... | head` is not an error
     typer.main.get_command(app).main(prog_name="moloreport", standalone_mode=True)

@@ -23,6 +23,7 @@ from molotov.loader import LoadError, load_module
 from molotov.outputs import write_reports
 from molotov.report import OpenModel, closing_lines, summary_lines
 from molotov.runner import Runner, RunResult, dead_process_messages, fork_available
+from molotov.signals import Holder, start_resource_tracker
 from molotov.snapshot import ErrorKind
 from molotov.thresholds import (
     ThresholdError,
@@ -62,7 +63,7 @@ def load_registry(config: RunConfig) -> api.Registry:
     loaded: set[str] = set()
     try:
         for target, what in [
-            *((e, "extension") for e in config.use_extension),
+            *((e, "--use-extension") for e in config.use_extension),
             (config.scenario, ""),
         ]:
             # `--use-extension a.py loadtest.py` (argparse style) may name the scenario too:
@@ -70,12 +71,14 @@ def load_registry(config: RunConfig) -> api.Registry:
             key = os.path.realpath(target) if os.path.isfile(target) else target
             if key not in loaded:
                 loaded.add(key)
+                if what:
+                    _out(config, f"Loading extension {target!r}")  # Molotov 2.x's notice
                 load_module(target, what)
     except LoadError as exc:
         raise RunError(str(exc), exc.detail) from None
     if not registry.scenarios:
         raise RunError(
-            f"No scenario found in {config.scenario!r}: decorate an async function with "
+            f"No scenario was found in {config.scenario!r}: decorate an async function with "
             "@scenario() (a weight of 0 leaves a scenario out)"
         )
     if config.single_mode and config.single_mode not in registry.scenarios:
@@ -198,6 +201,14 @@ def _print_summary(config: RunConfig, result: RunResult, verdicts: list[Threshol
 
 def execute(config: RunConfig) -> int:
     """Run a load test as configured; return the process exit code."""
+    held = Holder()
+    try:
+        return _execute(config, held)
+    finally:
+        held.release()
+
+
+def _execute(config: RunConfig, held: Holder) -> int:
     try:
         config.check()
         if not fork_available():
@@ -222,6 +233,10 @@ def execute(config: RunConfig) -> int:
             for notice in [*_open_model_notices(config, registry), descriptors]:
                 if notice:
                     console.print(notice)
+            # The runner handles stop signals during the run; after it, until the report is
+            # on disk (global_teardown, summary, report), they are held off.
+            start_resource_tracker()
+            held.hold()
             try:
                 result = Runner(config, registry, console).run()
                 results.append(result)

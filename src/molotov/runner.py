@@ -31,6 +31,7 @@ from molotov.endpoints import EndpointReader
 from molotov.jsonreport import Second, SeriesRecorder
 from molotov.scheduler import rate_shape, worker_shape
 from molotov.shape import LoadShape
+from molotov.signals import STOP_SIGNALS
 from molotov.snapshot import ErrorKind, Snapshot
 from molotov.statsd import StatsdEmitter
 from molotov.worker import process_main
@@ -110,7 +111,7 @@ class _SignalState:
 
 @contextmanager
 def _signals_to(state: _SignalState) -> Iterator[None]:
-    previous = {sig: signal.signal(sig, state.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, state.handle) for sig in STOP_SIGNALS}
     try:
         yield
     finally:

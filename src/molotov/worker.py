@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 
-from molotov import fixtures
+from molotov import api, fixtures
 from molotov.api import Registry
 from molotov.bus import Counter, SlotWriter, StatsBus, StopReason
 from molotov.config import RunConfig
@@ -231,6 +231,7 @@ def process_main(config: RunConfig, registry: Registry, bus: StatsBus, index: in
     """Entry point of a forked worker process; its exit code tells the parent how it ended."""
     # Ctrl-C reaches the whole process group: the parent alone decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # so does a terminal's hang-up
     slot = bus.writer(index)
     slot.set(Counter.PID, os.getpid())
     slot.set(Counter.RUNNING, 1)
@@ -239,7 +240,9 @@ def process_main(config: RunConfig, registry: Registry, bus: StatsBus, index: in
     try:
         asyncio.set_event_loop(loop)
         loop.set_debug(config.debug)
-        loop.run_until_complete(ProcessRun(config, registry, bus, index).main())
+        run = ProcessRun(config, registry, bus, index)
+        api.control_run(lambda: run.stop(StopReason.STOP_CALLED), lambda: run.stopping)
+        loop.run_until_complete(run.main())
         if fixtures.teardown_in_worker(registry, config.processes):
             _global_teardown(config, registry, bus, slot)
     except BaseException as exc:

@@ -21,10 +21,10 @@ STARTUP_TIMEOUT = 30.0
 @contextmanager
 def target_server() -> Iterator[str]:
     """Start the target in a process of its own; yield its URL; stop it however we leave."""
-    # A terminal's Ctrl-C reaches the whole process group: the server ignores it (an ignored
-    # signal survives exec), so it serves the steps that finish after the first Ctrl-C and
-    # stops when this function terminates it, after the run.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A terminal's Ctrl-C (or hang-up) reaches the whole process group: the server ignores it
+    # (an ignored signal survives exec), so it serves the steps that finish after the first
+    # Ctrl-C and stops when this function terminates it, after the run.
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGHUP)}
     try:
         server = subprocess.Popen(
             [sys.executable, "-m", "molotov.demo.server", "--port", "0"],
@@ -32,7 +32,8 @@ def target_server() -> Iterator[str]:
             text=True,
         )
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     try:
         assert server.stdout is not None
         line = server.stdout.readline().split()
