@@ -26,7 +26,7 @@ from molotov import htmlreport
 from molotov.histogram import Histogram, format_us, percentiles_us
 from molotov.htmlreport import charts
 from molotov.htmlreport.downsample import LATENCY_PERCENTILES, downsample, resolution
-from molotov.jsonreport import histogram_from_json
+from molotov.reportfields import Fields
 from synthetic import synthetic_document
 from test_report_json import moloreport
 
@@ -425,7 +425,7 @@ def test_downsampling_a_day_keeps_the_totals_and_exact_percentiles():
     incident = int(86400 * 0.6) // 60
     for b in (0, 700, incident, 1439):
         rows = doc["series"][60 * b : 60 * (b + 1)]
-        merged = Histogram.merge([histogram_from_json(row["request_latency"]) for row in rows])
+        merged = Histogram.merge([Fields(row, "row").histogram("request_latency") for row in rows])
         expected = [round(merged.percentile_us(p) / 1000, 3) for p in LATENCY_PERCENTILES]
         assert [sampled.latency[p][b] for p in LATENCY_PERCENTILES] == expected
     # Gauges are averages of the rows.
