@@ -90,16 +90,16 @@ def _molotov_category(function: str, path: str, source: str) -> str:
     """molotov's own code, grouped by what it does (the source line tells, not its number)."""
     if "asyncio.sleep(0)" in source:
         return "molotov: `await asyncio.sleep(0)` after each step"
-    chain = ("_lifetime", "_session_lifetime", "closed_steps", "open_steps", "step")
+    chain = ("_lifetime", "_session_lifetime", "steps")
     if function in chain and "await " in source:
-        return "molotov: its coroutine chain resuming (_lifetime > ... > closed_steps > step)"
+        return "molotov: its coroutine chain resuming (_lifetime > _session_lifetime > steps)"
     if function == "middleware":
         return "molotov: the recording middleware's frame"
     if path.startswith(("molotov/bus", "molotov/histogram")):
         return "molotov: bus recording (step_done, request_done, bucket_of, ...)"
-    if function in ("_plan", "pick"):
-        return "molotov: scenario pick (_plan, Picker.pick)"
-    if function in ("closed_steps", "open_steps", "step", "__bool__"):
+    if function == "pick":
+        return "molotov: scenario pick (Picker.pick)"
+    if function in ("steps", "__bool__"):
         return "molotov: the rest of the step loop (clock, context.step, checks)"
     return f"molotov: {function}"
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bench import (
     HERE,
+    SCENARIO,
     Pinning,
     Row,
     Target,
@@ -45,19 +46,6 @@ from bench import (
     stop_tree,
 )
 from molotov.histogram import bucket_of
-
-SCENARIO = '''\
-"""One GET per step."""
-from molotov import scenario
-
-URL = {url!r}
-
-
-@scenario(weight=100)
-async def one_get(session):
-    async with session.get(URL) as resp:
-        await resp.read()
-'''
 
 
 def run_report(

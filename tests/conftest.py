@@ -121,6 +121,17 @@ def write_scenario(tmp_path: Path):  # type: ignore[no-untyped-def]
     return write
 
 
+@pytest.fixture
+def scenario_file(write_scenario):  # type: ignore[no-untyped-def]
+    """Write a scenario module: support.SCENARIO_HEADER, then ``body`` (dedented)."""
+    from support import SCENARIO_HEADER
+
+    def write(body: str, name: str = "loadtest.py") -> Path:
+        return write_scenario(SCENARIO_HEADER + textwrap.dedent(body), name)
+
+    return write
+
+
 @dataclass
 class Result:
     returncode: int

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from conftest import Result, molotov_env, run_command
@@ -117,4 +118,36 @@ def real_report(folder: Path, env: dict[str, str]) -> dict:
     doc: dict = json.loads((folder / "r.json").read_text())
     assert len(doc["series"]) >= 2, doc["series"]
     assert doc["errors"] and doc["scenarios"]["bad"]["failures"]
+    return doc
+
+
+# The start of a scenario module of the CLI tests: the target's URL, and a log file next to
+# the module where the forked worker processes leave evidence (one JSON record a line).
+SCENARIO_HEADER = textwrap.dedent(
+    """\
+    import asyncio
+    import json
+    import os
+    import pathlib
+    import sys
+    import time
+
+    import aiohttp
+    import molotov
+
+    URL = os.environ["TARGET_URL"]
+    LOG = pathlib.Path(__file__).with_name("log.jsonl")
+
+
+    def log(**record):
+        with LOG.open("a") as f:
+            f.write(json.dumps(record) + "\\n")
+
+    """
+)
+
+
+def read_report(folder: Path, name: str = "r.json") -> dict:
+    """The JSON report a run wrote in ``folder``."""
+    doc: dict = json.loads((folder / name).read_text())
     return doc

@@ -13,7 +13,6 @@ import pty
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -22,26 +21,6 @@ from molotov import __version__
 from support import read_log, summary_table
 
 # Every scenario module starts with this: the target URL and a line-per-record log file.
-HEADER = textwrap.dedent(
-    """\
-    import asyncio
-    import json
-    import os
-    import pathlib
-    import time
-
-    import molotov
-
-    URL = os.environ["TARGET_URL"]
-    LOG = pathlib.Path(__file__).with_name("log.jsonl")
-
-
-    def log(**record):
-        with LOG.open("a") as f:
-            f.write(json.dumps(record) + "\\n")
-
-    """
-)
 
 GET_ROOT = """
 @molotov.scenario()
@@ -49,16 +28,6 @@ async def get_root(session):
     async with session.get(URL + "/") as resp:
         assert resp.status == 200
 """
-
-
-@pytest.fixture
-def scenario_file(write_scenario):
-    """Write a scenario module made of HEADER and ``body`` (dedented)."""
-
-    def write(body: str, name: str = "loadtest.py") -> Path:
-        return write_scenario(HEADER + textwrap.dedent(body), name)
-
-    return write
 
 
 def summary(stdout: str) -> tuple[int, int]:

@@ -5,31 +5,15 @@ Every request is counted, as the server saw it, and no run hangs or crashes.
 
 from __future__ import annotations
 
-import json
 import socket
-import textwrap
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from hostile import ANSWERS, Hostile, hostile_server
 from support import closing
-
-HEADER = textwrap.dedent(
-    """\
-    import asyncio
-    import os
-
-    import aiohttp
-    import molotov
-
-    URL = os.environ["TARGET_URL"]
-    PATH = os.environ.get("HOSTILE_PATH", "/")
-
-    """
-)
+from support import read_report as report
 
 
 @pytest.fixture
@@ -38,22 +22,10 @@ def hostile() -> Iterator[Hostile]:
         yield server
 
 
-@pytest.fixture
-def scenario_file(write_scenario):
-    def write(body: str) -> Path:
-        return write_scenario(HEADER + textwrap.dedent(body))
-
-    return write
-
-
-def report(tmp_path: Path) -> dict:
-    return json.loads((tmp_path / "r.json").read_text())
-
-
 GET_PATH = """
 @molotov.scenario()
 async def get_path(session):
-    async with session.get(URL + PATH) as resp:
+    async with session.get(URL + os.environ.get("HOSTILE_PATH", "/")) as resp:
         await resp.read()
 """
 

@@ -14,34 +14,13 @@ import signal
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 from conftest import molotov_env
 from support import closing, moloreport, read_log, summary_table
-
-HEADER = textwrap.dedent(
-    """\
-    import json
-    import os
-    import pathlib
-    import time
-
-    import molotov
-
-    URL = os.environ["TARGET_URL"]
-    LOG = pathlib.Path(__file__).with_name("log.jsonl")
-
-
-    def log(**record):
-        with LOG.open("a") as f:
-            f.write(json.dumps(record) + "\\n")
-
-    """
-)
+from support import read_report as report
 
 GET_ROOT = """
 @molotov.scenario()
@@ -56,18 +35,6 @@ async def slow(session):
     async with session.get(URL + "/slow", params={"s": os.environ.get("SLOW", "1")}) as resp:
         assert resp.status == 200
 """
-
-
-@pytest.fixture
-def scenario_file(write_scenario):
-    def write(body: str) -> Path:
-        return write_scenario(HEADER + textwrap.dedent(body))
-
-    return write
-
-
-def report(tmp_path: Path, name: str = "r.json") -> dict:
-    return json.loads((tmp_path / name).read_text())
 
 
 def per_second(stamps: list[float]) -> list[int]:

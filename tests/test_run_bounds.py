@@ -5,54 +5,18 @@ exit, a descriptor limit that is too low, and Molotov 2.x's meaning of ``-d`` wi
 from __future__ import annotations
 
 import collections
-import json
 import os
 import resource
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 from conftest import molotov_env
 from support import closing, read_log
-
-HEADER = textwrap.dedent(
-    """\
-    import asyncio
-    import json
-    import os
-    import pathlib
-    import sys
-    import time
-
-    import molotov
-
-    URL = os.environ["TARGET_URL"]
-    LOG = pathlib.Path(__file__).with_name("log.jsonl")
-
-
-    def log(**record):
-        with LOG.open("a") as f:
-            f.write(json.dumps(record) + "\\n")
-
-    """
-)
-
-
-@pytest.fixture
-def scenario_file(write_scenario):
-    def write(body: str) -> Path:
-        return write_scenario(HEADER + textwrap.dedent(body))
-
-    return write
-
-
-def report(tmp_path: Path) -> dict:
-    return json.loads((tmp_path / "r.json").read_text())
+from support import read_report as report
 
 
 def test_a_stopped_worker_process_is_killed_after_the_grace(scenario_file, target, tmp_path):

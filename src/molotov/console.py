@@ -140,20 +140,17 @@ class Console:
         return text
 
 
-class PlainConsole(Console):
+class _ViewConsole(Console):
+    """What the plain and the live console share: the window of recent snapshots, and the
+    new errors of each tick (printed as they come; the live view only with ``-v``)."""
+
+    ERRORS_WITHOUT_VERBOSE = True
+
     def __init__(
         self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
     ) -> None:
         super().__init__(verbose, stream, open_model)
-        self._window = _Window()
-        self._next_progress = 0.0
-
-    def print(self, text: str) -> None:
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def start(self, banner: str) -> None:
-        self.print(banner)
+        self.window = _Window()
 
     def update(
         self,
@@ -164,10 +161,36 @@ class PlainConsole(Console):
     ) -> None:
         if self.stopped:
             return
-        window = self._window
-        window.update(snapshot)
+        self.window.update(snapshot)
         for error in self.new_errors(snapshot):
-            self.print(self.describe_error(error))
+            if self.verbose or self.ERRORS_WITHOUT_VERBOSE:
+                self.print(self.describe_error(error))
+        self.render(snapshot, elapsed, remaining, target)
+
+    def render(
+        self, snapshot: Snapshot, elapsed: float, remaining: float | None, target: float | None
+    ) -> None:
+        raise NotImplementedError
+
+
+class PlainConsole(_ViewConsole):
+    def __init__(
+        self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
+    ) -> None:
+        super().__init__(verbose, stream, open_model)
+        self._next_progress = 0.0
+
+    def print(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def start(self, banner: str) -> None:
+        self.print(banner)
+
+    def render(
+        self, snapshot: Snapshot, elapsed: float, remaining: float | None, target: float | None
+    ) -> None:
+        window = self.window
         if elapsed >= self._next_progress:
             self._next_progress = elapsed + PLAIN_PROGRESS_EVERY
             left = f" remaining={_clock(remaining)}" if remaining is not None else ""
@@ -199,7 +222,7 @@ def _latency(snapshot: Snapshot) -> Histogram:
     return snapshot.request_latency
 
 
-class LiveConsole(Console):
+class LiveConsole(_ViewConsole):
     """A ``rich`` live view; refreshed by the parent's loop (no refresh thread).
 
     It is transient: it goes away when the run ends, so that the summary printed next is the
@@ -213,7 +236,6 @@ class LiveConsole(Console):
         from rich.console import Console as RichConsole
         from rich.live import Live
 
-        self._window = _Window()
         self._rich = RichConsole(file=self.stream)
         self._live = Live(console=self._rich, auto_refresh=False, transient=True)
         self._banner = ""
@@ -226,23 +248,15 @@ class LiveConsole(Console):
     def print(self, text: str) -> None:
         self._live.console.print(text, markup=False, highlight=False)
 
-    def update(
-        self,
-        snapshot: Snapshot,
-        elapsed: float,
-        remaining: float | None,
-        target: float | None = None,
+    ERRORS_WITHOUT_VERBOSE = False  # the view lists the top errors itself
+
+    def render(
+        self, snapshot: Snapshot, elapsed: float, remaining: float | None, target: float | None
     ) -> None:
         from rich.table import Table
         from rich.text import Text
 
-        if self.stopped:
-            return
-        window = self._window
-        window.update(snapshot)
-        for error in self.new_errors(snapshot):
-            if self.verbose:
-                self.print(self.describe_error(error))
+        window = self.window
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold")
         table.add_column()

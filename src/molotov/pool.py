@@ -2,13 +2,11 @@
 
 A worker calls ``setup(worker_id, args)``, opens its ``ClientSession``, calls
 ``setup_session``, then runs a *body* until the run stops: the closed model's loop (one step
-after the other, :meth:`WorkerPool.closed_steps`) or the open model's (take the next arrival
-from the scheduler, :meth:`WorkerPool.open_steps`). On the way out: ``teardown_session``,
-the session is closed, ``teardown(worker_id)``.
-
-Both bodies run their steps through :meth:`WorkerPool.step`, which times the step and records
-it in the process's bus slot. That path is hot: no lock, no log, no system call of its own.
-Failures (the slow path) format their error once per distinct message.
+after the other) or the open model's (take the next arrival from the scheduler), both in
+:meth:`WorkerPool.steps`, which times each step and records it in the process's bus slot.
+That path is hot: no lock, no log, no system call of its own. Failures (the slow path) format
+their error once per distinct message. On the way out: ``teardown_session``, the session is
+closed, ``teardown(worker_id)``.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ import asyncio
 import bisect
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -257,56 +255,114 @@ class WorkerPool:
             and time.monotonic_ns() >= self._grow_after
         ):
             assert self.run.arrivals is not None
-            self.spawn(self.open_steps)
+            self.spawn(self.steps)
 
-    # -- one step -------------------------------------------------------------------------
+    # -- the steps ------------------------------------------------------------------------
 
-    async def step(
-        self, wid: int, session: aiohttp.ClientSession, scenario: Scenario, due_ns: int = 0
-    ) -> bool | None:
-        """Run one step and record it: True if it succeeded, False if it failed, None if it
-        was abandoned (a forced shutdown). ``due_ns``: its scheduled instant (open model)."""
-        events = self.run.events
-        slot = self.slot
+    async def steps(self, wid: int, session: aiohttp.ClientSession) -> None:
+        """A worker's steps, one after the other, until its run is over.
+
+        The closed model: the next step starts when the last one is done (after its delay),
+        up to ``-r`` steps, while the stages want this worker. The open model: the next step
+        is the next arrival the scheduler hands over; a step's response time counts from the
+        instant it was due. One loop for both, and the step itself inline, because this is
+        the hot path: every frame on the way to the scenario costs on each resume of the task
+        (measured: a step() coroutine of its own cost ~4 % CPU per request).
+        """
+        run, config, slot = self.run, self.config, self.slot
+        arrivals: Arrivals | None = run.arrivals
+        stages: StageController | None = run.stages
+        events = run.events
+        context = get_context(session)
+        picker = Picker(self.registry, config, self.rng)
+        index_of = self._scenario_index
+        step_started = self.step_started
         clock = time.monotonic_ns
-        index = self._scenario_index[scenario.name]
-        if events:
-            info = scenario.as_event_dict()
-            await events.send("scenario_start", scenario=info, wid=wid)
-        started = self.step_started[wid] = clock()
-        if due_ns:
-            slot.step_started((started - due_ns) // 1000)
-        else:
-            slot.add(Counter.STARTED)
-        try:
+        once = self.registry.sorted_scenarios() if config.single_run else None
+        last = len(once) if once is not None else config.max_runs
+        if arrivals is not None:
+            last = None  # the scheduler counts the arrivals
+        extra_delay = config.delay
+        # With --ramp-up, -d is this worker's own, from its (scheduled) start, as in 2.x.
+        own_end = 0
+        if config.duration and config.ramp_up and run.bus.start_ns:
+            own_end = run.bus.start_ns + int((config.ramp_start(wid) + config.duration) * 1e9)
+        step = 0
+        while True:
+            due = 0
+            if arrivals is not None:
+                due = arrivals.take()
+                if not due:
+                    due = await arrivals.wait()
+                    if not due:
+                        break
+                elif not step % YIELD_EVERY:
+                    await asyncio.sleep(0)  # arrivals kept waiting: let the loop breathe
+            else:
+                if last is not None and step >= last:
+                    break
+                if stages is not None and wid >= stages.local_target:
+                    await self._park(wid, stages)
+                if run.stopping or (own_end and clock() >= own_end):
+                    break
+            step += 1
+            context.step = step
             try:
-                await scenario.func(session, *scenario.args, **scenario.kw)
-            except asyncio.CancelledError:
-                if self.run.cancelled or wid not in self.overdue:
-                    raise
-                raise self._step_timed_out(wid) from None  # a failure like any other
-            finally:
-                self.step_started[wid] = 0
-        except asyncio.CancelledError:
-            if self.run.cancelled:
-                return None  # a forced shutdown: the step is abandoned, not counted
-            raise
-        except USER_ERRORS as exc:
-            ended = clock()
-            slot.step_done(index, False, (ended - started) // 1000)
-            if due_ns:
-                slot.response_time(index, (ended - due_ns) // 1000)
-            self._record_failure(exc)
+                scenario = once[step - 1] if once is not None else picker.pick(wid, step)
+            except USER_ERRORS as exc:
+                self._pick_failed(exc)
+                continue
+            index = index_of[scenario.name]
             if events:
-                await events.send("scenario_failure", scenario=info, exception=exc, wid=wid)
-            return False
-        ended = clock()
-        slot.step_done(index, True, (ended - started) // 1000)
-        if due_ns:
-            slot.response_time(index, (ended - due_ns) // 1000)
-        if events:
-            await events.send("scenario_success", scenario=info, wid=wid)
-        return True
+                info = scenario.as_event_dict()
+                await events.send("scenario_start", scenario=info, wid=wid)
+            started = step_started[wid] = clock()
+            if due:
+                slot.step_started((started - due) // 1000)
+                slot.add(Counter.BUSY)
+            else:
+                slot.add(Counter.STARTED)
+            try:
+                try:
+                    await scenario.func(session, *scenario.args, **scenario.kw)
+                except asyncio.CancelledError:
+                    if run.cancelled or wid not in self.overdue:
+                        raise
+                    raise self._step_timed_out(wid) from None  # a failure like any other
+                finally:
+                    step_started[wid] = 0
+                    if due:
+                        slot.add(Counter.BUSY, -1)
+            except asyncio.CancelledError:
+                if run.cancelled:
+                    break  # a forced shutdown: the step is abandoned, not counted
+                raise
+            except USER_ERRORS as exc:
+                ended = clock()
+                slot.step_done(index, False, (ended - started) // 1000)
+                if due:
+                    slot.response_time(index, (ended - due) // 1000)
+                self._record_failure(exc)
+                if events:
+                    await events.send("scenario_failure", scenario=info, exception=exc, wid=wid)
+                delay = extra_delay
+            else:
+                ended = clock()
+                slot.step_done(index, True, (ended - started) // 1000)
+                if due:
+                    slot.response_time(index, (ended - due) // 1000)
+                if events:
+                    await events.send("scenario_success", scenario=info, wid=wid)
+                delay = scenario.delay + extra_delay
+            if arrivals is not None:
+                continue  # arrivals set the pace
+            if delay > 0:
+                await run.sleep(delay)
+            elif not step % YIELD_EVERY:
+                # A scenario that never suspends must still let the monitor see a stop; every
+                # step would cost ~13 % per request (each yield lets the other workers run and
+                # go cold in the caches), so only now and then.
+                await asyncio.sleep(0)
 
     def _step_timed_out(self, wid: int) -> StepTimeout:
         """The cancellation of an overdue step, turned back into a plain failure."""
@@ -334,53 +390,6 @@ class WorkerPool:
         if self.config.exception:
             self.run.stop(StopReason.EXCEPTION)
 
-    # -- the closed model -----------------------------------------------------------------
-
-    def _plan(self, wid: int) -> Iterator[Scenario]:
-        """The scenarios a worker runs, in order; endless unless the run is bounded."""
-        if self.config.single_run:
-            yield from self.registry.sorted_scenarios()
-            return
-        picker = Picker(self.registry, self.config, self.rng)
-        max_runs = self.config.max_runs
-        step = 0
-        while max_runs is None or step < max_runs:
-            step += 1
-            try:
-                yield picker.pick(wid, step)
-            except USER_ERRORS as exc:
-                self._pick_failed(exc)
-
-    async def closed_steps(self, wid: int, session: aiohttp.ClientSession) -> None:
-        """One step after the other, as long as the run goes (and, with stages, the worker
-        is wanted)."""
-        context = get_context(session)
-        run = self.run
-        config = self.config
-        stages: StageController | None = run.stages
-        extra_delay = config.delay
-        # With --ramp-up, -d is this worker's own, from its (scheduled) start, as in 2.x.
-        own_end = 0
-        if config.duration and config.ramp_up and run.bus.start_ns:
-            own_end = run.bus.start_ns + int((config.ramp_start(wid) + config.duration) * 1e9)
-        for step, scenario in enumerate(self._plan(wid), start=1):
-            if stages is not None and wid >= stages.local_target:
-                await self._park(wid, stages)
-            if run.stopping or (own_end and time.monotonic_ns() >= own_end):
-                break
-            context.step = step
-            ok = await self.step(wid, session, scenario)
-            if ok is None:
-                break
-            delay = scenario.delay + extra_delay if ok else extra_delay
-            if delay > 0:
-                await run.sleep(delay)
-            elif not step % YIELD_EVERY:
-                # A scenario that never suspends must still let the monitor see a stop; every
-                # step would cost ~13 % per request (each yield lets the other workers run and
-                # go cold in the caches), so only now and then.
-                await asyncio.sleep(0)
-
     async def _park(self, wid: int, stages: StageController) -> None:
         """Stages ramping down: this worker waits, idle and not counted, until wanted again."""
         self.active -= 1
@@ -390,36 +399,3 @@ class WorkerPool:
         finally:
             self.active += 1
             self.slot.add(Counter.WORKERS)
-
-    # -- the open model -------------------------------------------------------------------
-
-    async def open_steps(self, wid: int, session: aiohttp.ClientSession) -> None:
-        """Take the next arrival, run its step; until the arrivals end or the run stops."""
-        arrivals: Arrivals | None = self.run.arrivals
-        assert arrivals is not None
-        context = get_context(session)
-        picker = Picker(self.registry, self.config, self.rng)
-        slot = self.slot
-        step = 0
-        while True:
-            due = arrivals.take()
-            if not due:
-                due = await arrivals.wait()
-                if not due:
-                    break
-            elif not step % YIELD_EVERY:
-                await asyncio.sleep(0)  # arrivals kept waiting: let the loop breathe
-            step += 1
-            context.step = step
-            try:
-                scenario = picker.pick(wid, step)
-            except USER_ERRORS as exc:
-                self._pick_failed(exc)
-                continue
-            slot.add(Counter.BUSY)
-            try:
-                ok = await self.step(wid, session, scenario, due)
-            finally:
-                slot.add(Counter.BUSY, -1)
-            if ok is None:
-                break
