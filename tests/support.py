@@ -151,3 +151,34 @@ def read_report(folder: Path, name: str = "r.json") -> dict:
     """The JSON report a run wrote in ``folder``."""
     doc: dict = json.loads((folder / name).read_text())
     return doc
+
+
+def no_temp_files(folder: Path) -> None:
+    """No temp file of an atomic write was left in ``folder``."""
+    leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], leftovers
+
+
+# Two weighted scenarios, one always failing on a 500: reports with statuses and errors.
+MIXED_SCENARIOS = textwrap.dedent(
+    """\
+    import os
+
+    import molotov
+
+    URL = os.environ["TARGET_URL"]
+
+
+    @molotov.scenario(weight=3)
+    async def pages(session):
+        for path in ("/", "/status/404", "/data"):
+            async with session.get(URL + path) as resp:
+                await resp.read()
+
+
+    @molotov.scenario(weight=1)
+    async def broken(session):
+        async with session.get(URL + "/status/500") as resp:
+            assert resp.status == 200, "server error"
+    """
+)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from molotov import csvreport
+from support import MIXED_SCENARIOS as MIXED
+from support import moloreport, no_temp_files
 from synthetic import synthetic_document
-from test_report_html import MIXED
-from test_report_json import moloreport, no_temp_files
 
 
 def read(path: Path) -> list[dict[str, str]]:

@@ -27,8 +27,8 @@ from molotov.histogram import Histogram, format_us, percentiles_us
 from molotov.htmlreport import charts
 from molotov.htmlreport.downsample import LATENCY_PERCENTILES, downsample, resolution
 from molotov.reportfields import Fields
+from support import MIXED_SCENARIOS, moloreport
 from synthetic import synthetic_document
-from test_report_json import moloreport
 
 HEADER = textwrap.dedent(
     """\
@@ -39,21 +39,7 @@ HEADER = textwrap.dedent(
     URL = os.environ["TARGET_URL"]
     """
 )
-MIXED = HEADER + textwrap.dedent(
-    """
-    @molotov.scenario(weight=3)
-    async def pages(session):
-        for path in ("/", "/status/404", "/data"):
-            async with session.get(URL + path) as resp:
-                await resp.read()
-
-
-    @molotov.scenario(weight=1)
-    async def broken(session):
-        async with session.get(URL + "/status/500") as resp:
-            assert resp.status == 200, "server error"
-    """
-)
+MIXED = MIXED_SCENARIOS
 ALWAYS = {"throughput", "failures", "latency", "dist-request_latency", "dist-scenario_durations"}
 
 
@@ -376,6 +362,40 @@ def test_an_open_model_page_draws_every_chart(browser, tmp_path):
     assert opened.text("[data-key=dropped] .value") == count(doc["totals"]["dropped"])
     assert opened.text("[data-key=arrivals]") == count(doc["totals"]["arrivals"])
     assert opened.page.locator("table.scenarios thead th", has_text="response p99").count() == 1
+    opened.page.screenshot(path=str(tmp_path / "open.png"), full_page=True)
+
+
+def test_the_page_of_a_real_open_model_run(browser, run_molotov, target, tmp_path):
+    (tmp_path / "loadtest.py").write_text(
+        HEADER
+        + textwrap.dedent(
+            """
+            @molotov.scenario()
+            async def slow(session):
+                async with session.get(URL + "/slow", params={"s": "0.3"}) as resp:
+                    await resp.read()
+            """
+        )
+    )
+    # 40 arrivals/s, each 0.3 s long, on at most 4 workers: some wait, some are dropped.
+    result = run_molotov(
+        "--rate", "40", "-d", "3", "-w", "2", "--max-workers", "4", "--max-lag", "0.2",
+        "--report", "open.json", "--html", "open.html", "loadtest.py",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    doc = load(tmp_path / "open.json")
+    assert doc["model"] == "open" and doc["totals"]["dropped"] > 0
+    page_file = tmp_path / "open.html"
+    opened = open_report(browser, page_file)
+    check_clean(opened, page_file)
+    drawn = {c["id"]: c for c in check_charts(opened, doc)}
+    assert {"arrivals", "dist-scenario_response_times", "dist-start_lateness"} <= set(drawn)
+    check_numbers(opened, doc, exit_code=0)
+    arrivals = drawn["arrivals"]
+    assert arrivals["series"][:2] == ["target/s", "started/s"]
+    assert sum(arrivals["data"][2]) == doc["totals"]["started"]
+    assert opened.text("[data-key=dropped] .value") == count(doc["totals"]["dropped"])
+    assert opened.text("[data-key=arrivals]") == count(doc["totals"]["arrivals"])
     opened.page.screenshot(path=str(tmp_path / "open.png"), full_page=True)
 
 

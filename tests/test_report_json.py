@@ -28,7 +28,7 @@ from molotov.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.jsonreport import RunReport, SeriesRecorder
 from molotov.snapshot import ScenarioStats, Snapshot
 from molotov.thresholds import PERCENTILES
-from support import closing, moloreport
+from support import closing, moloreport, no_temp_files
 
 SAFETY = 60.0  # seconds: the longest a run below may take before the test gives up
 
@@ -133,11 +133,6 @@ def check_series(doc: dict) -> None:
     for row in rows:
         assert parse_time(row["time"]) == datetime.fromtimestamp(row["t"], timezone.utc)
         assert sum(n for _, n in row["buckets"]) == row["steps"]
-
-
-def no_temp_files(folder: Path) -> None:
-    leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
-    assert leftovers == [], leftovers
 
 
 # -- the document of one run --------------------------------------------------------------------

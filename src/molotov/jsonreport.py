@@ -313,6 +313,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
             "session_setup_failures": snap.session_setup_failures,
             "started": snap.started,
             "dropped": snap.dropped,
+            "arrivals": snap.arrivals if report.options.get("rate") is not None else 0,
         },
         "status_classes": dict(zip(STATUS_CLASSES, snap.statuses, strict=True)),
         "request_errors": {
@@ -426,7 +427,10 @@ def _check_totals(top: Fields, totals: Fields, snapshot: Snapshot) -> None:
     for key, histogram in merged.items():
         if top.histogram(key) != histogram:
             raise FieldError(key, "must be the scenarios' histograms together")
-    top.choice("model", {"open": True, "closed": False})
+    open_model = top.choice("model", {"open": True, "closed": False})
+    arrivals = snapshot.started + snapshot.dropped if open_model else 0
+    if totals.count("arrivals") != arrivals:
+        raise FieldError(totals.path("arrivals"), f"must be {arrivals}, started plus dropped")
     totals.number("failure_rate", 1.0)
     totals.number("steps_per_s", MAX_COUNT)
     totals.number("requests_per_s", MAX_COUNT)

@@ -220,7 +220,7 @@ def headline(doc: Mapping[str, Any]) -> str:
             "response bodies",
         ),
     ]
-    if "arrivals" in totals or "dropped" in totals:
+    if doc.get("model") == "open":
         tiles.append(
             _tile(
                 "dropped",
