@@ -15,7 +15,6 @@ import asyncio
 import bisect
 import random
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 
 YIELD_EVERY = 64  # steps between two forced yields of a worker (see closed_steps)
 GROWTH_BACKOFF_NS = 1_000_000_000  # after a failed setup, the pool waits before growing again
-
-Body = Callable[[int, aiohttp.ClientSession], Awaitable[None]]
 
 
 class StepTimeout(TimeoutError):
@@ -91,7 +88,6 @@ class WorkerPool:
         self.step_started: list[int] = []
         self.overdue: set[int] = set()
         self.active = 0  # workers running steps (the closed model) or in the pool (open)
-        self.starting = 0  # workers still in their setup
         self._unsettled: set[int] = set()  # workers still in their setup
         self._settled = 0  # of the first workers: set up, or failed to
         self._initial = 0
@@ -105,24 +101,28 @@ class WorkerPool:
     def size(self) -> int:
         return len(self.tasks)
 
+    @property
+    def starting(self) -> int:
+        """Workers still in their setup."""
+        return len(self._unsettled)
+
     # -- lifetime -------------------------------------------------------------------------
 
-    def spawn(self, body: Body, delay: float = 0.0) -> int:
-        """Start a new worker running ``body``; ``delay``: seconds before it starts."""
+    def spawn(self, delay: float = 0.0) -> int:
+        """Start a new worker; ``delay``: seconds before it starts."""
         wid = len(self.tasks)
         self.step_started.append(0)
-        self.starting += 1
         self._unsettled.add(wid)
-        self.tasks.append(asyncio.create_task(self._lifetime(wid, body, delay)))
+        self.tasks.append(asyncio.create_task(self._lifetime(wid, delay)))
         return wid
 
-    def spawn_initial(self, count: int, body: Body) -> None:
+    def spawn_initial(self, count: int) -> None:
         """The first ``count`` workers; :meth:`initial_settled` waits for their setups."""
         self._initial = count
         if not count:
             self._initial_done.set()
         for _ in range(count):
-            self.spawn(body)
+            self.spawn()
 
     async def initial_settled(self) -> None:
         """Until each of the first workers is set up or has failed to."""
@@ -133,13 +133,12 @@ class WorkerPool:
         if wid not in self._unsettled:
             return
         self._unsettled.discard(wid)
-        self.starting -= 1
         if wid < self._initial:
             self._settled += 1
             if self._settled == self._initial:
                 self._initial_done.set()
 
-    async def _lifetime(self, wid: int, body: Body, delay: float) -> None:
+    async def _lifetime(self, wid: int, delay: float) -> None:
         try:
             if delay > 0:
                 await self.run.sleep(delay)
@@ -150,7 +149,7 @@ class WorkerPool:
             slot.add(Counter.WORKERS)
             self.active += 1
             try:
-                await self._session_lifetime(wid, body)
+                await self._session_lifetime(wid)
             except asyncio.CancelledError:
                 pass
             finally:
@@ -160,7 +159,7 @@ class WorkerPool:
         finally:
             self._settle(wid)
 
-    async def _session_lifetime(self, wid: int, body: Body) -> None:
+    async def _session_lifetime(self, wid: int) -> None:
         report = self.run.report
         setup = self.registry.fixture("setup")
         options: dict[str, Any] = {}
@@ -196,7 +195,7 @@ class WorkerPool:
                     return
             self._settle(wid)
             try:
-                await body(wid, session)
+                await self.steps(wid, session)
             finally:
                 teardown_session = self.registry.fixture("teardown_session")
                 if teardown_session is not None:
@@ -255,7 +254,7 @@ class WorkerPool:
             and time.monotonic_ns() >= self._grow_after
         ):
             assert self.run.arrivals is not None
-            self.spawn(self.steps)
+            self.spawn()
 
     # -- the steps ------------------------------------------------------------------------
 

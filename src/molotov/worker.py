@@ -170,17 +170,17 @@ class ProcessRun:
         if self.stages is not None:
             # Every worker the stages will need; those above the target park at once.
             for _ in range(self.stages.pool_size):
-                pool.spawn(pool.steps)
+                pool.spawn()
         else:
             for wid in range(config.workers):
-                pool.spawn(pool.steps, config.ramp_start(wid))
+                pool.spawn(config.ramp_start(wid))
         await pool.join()
 
     async def _open_model(self, arrivals: Arrivals) -> None:
         """Set up the first ``-w`` workers, say so on the bus, wait for the run's start
         instant (the parent sets it once every process is ready), then schedule."""
         pool = self.pool
-        pool.spawn_initial(self.config.workers, pool.steps)
+        pool.spawn_initial(self.config.workers)
         await pool.initial_settled()
         if not pool.active:
             arrivals.close()  # every setup failed: nothing could run an arrival
