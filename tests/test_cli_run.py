@@ -535,6 +535,30 @@ def test_terminal_gets_a_live_view_and_the_same_closing_lines(scenario_file, tar
     assert target.hits["/"] == 6
 
 
+def test_the_live_view_shows_recent_rates_and_goes_away_before_the_summary(
+    scenario_file, target, tmp_path
+):
+    scenario_file(
+        """
+        @molotov.scenario()
+        async def paced(session):
+            async with session.get(URL + "/") as resp:
+                await resp.read()
+            await asyncio.sleep(0.05)
+        """
+    )
+    code, output = run_on_a_terminal(tmp_path, target.url, "-w", "2", "-d", "1.5", "loadtest.py")
+    assert code == 0, output
+    # Rates and percentiles over the last seconds, next to the whole run's.
+    assert re.search(r"steps/s", output)
+    assert re.search(r"last 5s: p50=\S+ p95=\S+ p99=\S+\s+run: p50=", output), output
+    # The view is erased at the end: the summary's numbers are the only final ones.
+    last_frame = output.rindex("last 5s:")
+    summary = output.index("Duration: ")
+    assert last_frame < summary
+    assert "\x1b[2K" in output[last_frame:summary]  # the view's lines erased
+
+
 def test_console_flag_gives_plain_lines_on_a_terminal(scenario_file, target, tmp_path):
     scenario_file(GET_ROOT)
     code, output = run_on_a_terminal(
