@@ -2,7 +2,8 @@
 
 Playwright's own browser downloads are never used (``playwright install`` needs a network this
 project does not have): the browser is the system's, ``MOLOTOV_CHROMIUM`` or
-``/usr/bin/chromium``. Shared by tests/test_report_html.py and benchmarks/report_render.py.
+``/usr/bin/chromium``. Shared by tests/test_report_html.py, the HAR recordings of
+tests/harsite.py and benchmarks/report_render.py.
 """
 
 from __future__ import annotations
@@ -73,13 +74,26 @@ def missing() -> str:
     return ""
 
 
+def require() -> None:
+    """Skip the calling test when no browser can run here, saying why; fail instead with
+    MOLOTOV_REQUIRE_BROWSER=1 (CI sets it: the browser tests must not skip there)."""
+    import pytest
+
+    reason = missing()
+    if reason:
+        if os.environ.get("MOLOTOV_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"MOLOTOV_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+
+
 @contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium (a Playwright ``Browser``), closed afterwards."""
+def chromium(**launch: Any) -> Iterator[Any]:
+    """A headless Chromium (a Playwright ``Browser``), closed afterwards; ``launch``: more
+    options of Playwright's ``launch`` (``env``, ...)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, **launch)
         try:
             yield browser
         finally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,16 +20,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from browser import chromium
+
 ASSETS = {"/static/site.css", "/static/app.js", "/static/logo.png"}
 # A real 1x1 PNG: Chromium fetches an image that does not decode a second time, unrecorded.
 PIXEL = base64.b64decode(
@@ -193,35 +184,15 @@ def serve() -> Iterator[Site]:
         thread.join(10)
 
 
-def browser_missing() -> str | None:
-    """Why the browser tests cannot run here, or None."""
-    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright is not installed (pip install playwright)"
-    return None
-
-
 def browse(site: Site, har: Path) -> None:
     """Open the home page in headless Chromium, log in with the form, record a HAR."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=CHROMIUM_ARGS,
-            env={**os.environ, "HOME": str(har.parent)},  # chromium writes its profile there
-        )
-        try:
-            context = browser.new_context(record_har_path=str(har))
-            page = context.new_page()
-            page.goto(site.url + "/")
-            page.wait_for_function("document.title === 'Home (ready)'", timeout=20_000)
-            with page.expect_navigation(url="**/products?sort=name", timeout=20_000):
-                page.click("#login")
-            page.wait_for_load_state("load")
-            context.close()  # writes the HAR
-        finally:
-            browser.close()
+    # Chromium writes its profile under HOME.
+    with chromium(env={**os.environ, "HOME": str(har.parent)}) as browser:
+        context = browser.new_context(record_har_path=str(har))
+        page = context.new_page()
+        page.goto(site.url + "/")
+        page.wait_for_function("document.title === 'Home (ready)'", timeout=20_000)
+        with page.expect_navigation(url="**/products?sort=name", timeout=20_000):
+            page.click("#login")
+        page.wait_for_load_state("load")
+        context.close()  # writes the HAR

@@ -12,7 +12,6 @@ Without Chromium or Playwright the tests skip, with the reason; with
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import browser
 import harsite
 from startsupport import run_molostart, run_test
 
@@ -33,11 +33,7 @@ class Recorded:
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
-    missing = harsite.browser_missing()
-    if missing:
-        if os.environ.get("MOLOTOV_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"MOLOTOV_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
+    browser.require()
     folder = tmp_path_factory.mktemp("browser")
     with harsite.serve() as site:
         harsite.browse(site, folder / "recording.har")

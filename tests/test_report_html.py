@@ -11,7 +11,6 @@ dir. Without Chromium the browser tests skip, unless ``MOLOTOV_REQUIRE_BROWSER=1
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import WIDTH, chromium, missing, open_report, screenshot_top
+from browser import WIDTH, chromium, open_report, require, screenshot_top
 from conftest import molotov_env, run_command
 from molotov import htmlreport
 from molotov.histogram import Histogram, format_us, percentiles_us
@@ -45,11 +44,7 @@ ALWAYS = {"throughput", "failures", "latency", "dist-request_latency", "dist-sce
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = missing()
-    if reason:
-        if os.environ.get("MOLOTOV_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"MOLOTOV_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
+    require()
     with chromium() as running:
         yield running
 
