@@ -122,7 +122,8 @@ def open_report(
     """Open ``path`` from disk (``file://``), collecting page errors, console errors and
     every request the page makes."""
     page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=color_scheme)
-    page.set_default_timeout(5000)  # ms: a page from disk has nothing to wait for
+    # ms: a page from disk has nothing to wait for, but a loaded CI machine can be slow.
+    page.set_default_timeout(30_000)
     opened = Opened(page)
     page.on("pageerror", lambda error: opened.errors.append(f"page error: {error}"))
     page.on(
