@@ -7,15 +7,17 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+
+from threaded import serving
 
 SHM = Path("/dev/shm")
 
@@ -28,7 +30,6 @@ class Target:
     hits: Counter[str] = field(default_factory=Counter)
     # (time.monotonic() at arrival, path) of every request: one clock with the workers'.
     stamps: list[tuple[float, str]] = field(default_factory=list)
-    loop: asyncio.AbstractEventLoop | None = None
 
     def reset(self) -> None:
         self.hits.clear()
@@ -77,29 +78,21 @@ def _make_app(target: Target) -> web.Application:
 @pytest.fixture(scope="session")
 def _target_server() -> Iterator[Target]:
     target = Target()
-    ready = threading.Event()
-    stop: list[asyncio.Event] = []
 
-    async def serve() -> None:
+    @asynccontextmanager
+    async def listening() -> AsyncIterator[None]:
         # Cancel handlers on shutdown: tests leave 30 s /slow requests behind on purpose.
         runner = web.AppRunner(_make_app(target), access_log=None, handler_cancellation=True)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
         target.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        target.loop = asyncio.get_running_loop()
-        stop.append(asyncio.Event())
-        ready.set()
-        await stop[0].wait()
-        await runner.cleanup()
+        try:
+            yield
+        finally:
+            await runner.cleanup()
 
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10), "the test target did not start"
-    yield target
-    assert target.loop is not None
-    target.loop.call_soon_threadsafe(stop[0].set)
-    thread.join(10)
+    with serving(listening, "the test target"):
+        yield target
 
 
 @pytest.fixture

@@ -9,18 +9,17 @@ Used by tests/test_molostart_browser.py and tests/fixtures/record_har.py.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
 from browser import chromium
+from threaded import serving
 
 ASSETS = {"/static/site.css", "/static/app.js", "/static/logo.png"}
 # A real 1x1 PNG: Chromium fetches an image that does not decode a second time, unrecorded.
@@ -156,32 +155,23 @@ def _logger(site: Site, server: str):  # type: ignore[no-untyped-def]
 def serve() -> Iterator[Site]:
     """Both servers, on free ports of 127.0.0.1, in a thread of this process."""
     site = Site()
-    ready = threading.Event()
-    stop: list[asyncio.Event] = []
 
-    async def run() -> None:
+    @asynccontextmanager
+    async def listening() -> AsyncIterator[None]:
         runners = [web.AppRunner(_other_app(site)), web.AppRunner(_main_app(site))]
         for runner in runners:
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0).start()
         site.other_url = f"http://127.0.0.1:{runners[0].addresses[0][1]}"
         site.url = f"http://127.0.0.1:{runners[1].addresses[0][1]}"
-        stop.append(asyncio.Event())
-        loop.append(asyncio.get_running_loop())
-        ready.set()
-        await stop[0].wait()
-        for runner in runners:
-            await runner.cleanup()
+        try:
+            yield
+        finally:
+            for runner in runners:
+                await runner.cleanup()
 
-    loop: list[asyncio.AbstractEventLoop] = []
-    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
-    thread.start()
-    assert ready.wait(10), "the HAR site did not start"
-    try:
+    with serving(listening, "the HAR site"):
         yield site
-    finally:
-        loop[0].call_soon_threadsafe(stop[0].set)
-        thread.join(10)
 
 
 def browse(site: Site, har: Path) -> None:

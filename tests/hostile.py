@@ -18,11 +18,12 @@ It reads each request's head and answers by its path (``GET /PATH``), counting w
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+
+from threaded import serving
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 ANSWERS = {
@@ -43,7 +44,6 @@ ANSWERS = {
 class Hostile:
     url: str = ""
     hits: Counter[str] = field(default_factory=Counter)
-    loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def total(self) -> int:
@@ -79,26 +79,15 @@ async def _handle(server: Hostile, reader: asyncio.StreamReader, writer: asyncio
 @contextmanager
 def hostile_server() -> Iterator[Hostile]:
     server = Hostile()
-    ready = threading.Event()
-    stop: list[asyncio.Event] = []
 
-    async def serve() -> None:
+    @asynccontextmanager
+    async def listening() -> AsyncIterator[None]:
         listener = await asyncio.start_server(
             lambda r, w: _handle(server, r, w), "127.0.0.1", 0, limit=1 << 20
         )
         server.url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
-        server.loop = asyncio.get_running_loop()
-        stop.append(asyncio.Event())
-        ready.set()
         async with listener:
-            await stop[0].wait()
+            yield
 
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10), "the hostile server did not start"
-    try:
+    with serving(listening, "the hostile server"):
         yield server
-    finally:
-        assert server.loop is not None
-        server.loop.call_soon_threadsafe(stop[0].set)
-        thread.join(10)

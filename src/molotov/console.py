@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from collections.abc import Callable
 from typing import TextIO
 
 from molotov.histogram import Histogram, format_percentiles
@@ -64,31 +63,22 @@ class _Window:
         seconds = last.taken_at - first.taken_at
         return (first, last, seconds) if seconds > 0 else None
 
-    def rate(self, count: Callable[[Snapshot], int]) -> float:
+    def rate(self, counter: str) -> float:
+        """Per second, of a counter of the snapshots (``"steps"``, ``"requests"``, ...)."""
         ends = self._ends
         if ends is None:
             return 0.0
         first, last, seconds = ends
-        return (count(last) - count(first)) / seconds
+        return float(getattr(last, counter) - getattr(first, counter)) / seconds
 
-    def recent(self, histogram: Callable[[Snapshot], Histogram]) -> Histogram:
+    def recent(self, histogram: str) -> Histogram:
+        """What a histogram of the snapshots (``"durations"``, ...) recorded in the window."""
         ends = self._ends
         if ends is None:
-            return histogram(self._snapshots[-1]) if self._snapshots else Histogram.empty()
+            return getattr(self._snapshots[-1], histogram) if self._snapshots else Histogram.empty()
         first, last, _ = ends
-        return histogram(last).minus(histogram(first))
-
-
-def _steps(snapshot: Snapshot) -> int:
-    return snapshot.steps
-
-
-def _requests(snapshot: Snapshot) -> int:
-    return snapshot.requests
-
-
-def _started(snapshot: Snapshot) -> int:
-    return snapshot.started
+        latest: Histogram = getattr(last, histogram)
+        return latest.minus(getattr(first, histogram))
 
 
 class Console:
@@ -198,28 +188,16 @@ class PlainConsole(_ViewConsole):
             arrivals = ""
             if self.open_model:
                 arrivals = (
-                    f" started/s={window.rate(_started):.1f} dropped={snapshot.dropped}"
+                    f" started/s={window.rate('started'):.1f} dropped={snapshot.dropped}"
                     f" waiting={snapshot.waiting}"
                 )
             self.print(
                 f"[{_clock(elapsed)}]{left}{asked} workers={snapshot.workers} "
                 f"successes={snapshot.successes} failures={snapshot.failures} "
-                f"steps/s={window.rate(_steps):.1f} requests/s={window.rate(_requests):.1f}"
+                f"steps/s={window.rate('steps'):.1f} requests/s={window.rate('requests'):.1f}"
                 f"{arrivals} {statuses_text(snapshot)} "
-                f"{format_percentiles(window.recent(_durations))}"
+                f"{format_percentiles(window.recent('durations'))}"
             )
-
-
-def _durations(snapshot: Snapshot) -> Histogram:
-    return snapshot.durations
-
-
-def _response_times(snapshot: Snapshot) -> Histogram:
-    return snapshot.response_times
-
-
-def _latency(snapshot: Snapshot) -> Histogram:
-    return snapshot.request_latency
 
 
 class LiveConsole(_ViewConsole):
@@ -278,7 +256,7 @@ class LiveConsole(_ViewConsole):
             table.add_row(
                 "Arrivals",
                 Text.assemble(
-                    f"{asked}started {window.rate(_started):.1f}/s  waiting {snapshot.waiting}  ",
+                    f"{asked}started {window.rate('started'):.1f}/s  waiting {snapshot.waiting}  ",
                     ("dropped ", "bold"),
                     (f"{snapshot.dropped}", "red" if snapshot.dropped else "green"),
                 ),
@@ -290,24 +268,24 @@ class LiveConsole(_ViewConsole):
                 (f"{snapshot.successes}", "green"),
                 ("  FAILURES ", "bold"),
                 (f"{snapshot.failures}", "red" if snapshot.failures else "green"),
-                f"  {window.rate(_steps):.1f} steps/s",
+                f"  {window.rate('steps'):.1f} steps/s",
             ),
         )
         table.add_row(
             "Requests",
-            f"{snapshot.requests}  {window.rate(_requests):.1f} requests/s  "
+            f"{snapshot.requests}  {window.rate('requests'):.1f} requests/s  "
             f"{statuses_text(snapshot)}  errors: {request_errors_text(snapshot)}",
         )
         recent = f"last {RATE_WINDOW:g}s"
-        rows = [("Durations", _durations)]
+        rows = [("Durations", "durations")]
         if self.open_model:
-            rows.append(("Response", _response_times))
-        rows.append(("Latency", _latency))
+            rows.append(("Response", "response_times"))
+        rows.append(("Latency", "request_latency"))
         for label, histogram in rows:
             table.add_row(
                 label,
                 f"{recent}: {format_percentiles(window.recent(histogram))}  "
-                f"run: {format_percentiles(histogram(snapshot))}",
+                f"run: {format_percentiles(getattr(snapshot, histogram))}",
             )
         for error in snapshot.top_errors(TOP_ERRORS):
             table.add_row("Error", Text(error.line(), style="red"))
