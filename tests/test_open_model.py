@@ -37,6 +37,13 @@ async def slow(session):
 """
 
 
+LOGGED_SETUP = """
+@molotov.setup()
+async def setup(worker_id, args):
+    log(what="setup", wid=worker_id)
+"""
+
+
 def per_second(stamps: list[float]) -> list[int]:
     """Requests in each second from the first one."""
     first = stamps[0]
@@ -95,14 +102,7 @@ def test_processes_share_one_clock_with_phase_offsets(scenario_file, run_molotov
 def test_arrivals_without_a_free_worker_are_dropped_and_counted(
     scenario_file, run_molotov, target, tmp_path
 ):
-    scenario_file(
-        SLOW
-        + """
-@molotov.setup()
-async def setup(worker_id, args):
-    log(what="setup", wid=worker_id)
-"""
-    )
+    scenario_file(SLOW + LOGGED_SETUP)
     result = run_molotov(
         "--rate", "20", "--iterations", "20", "-w", "1", "--max-workers", "2",
         "--max-lag", "0.1", "--report", "r.json", "--threshold", "dropped<1", "loadtest.py",
@@ -128,14 +128,7 @@ async def setup(worker_id, args):
 
 
 def test_the_pool_grows_up_to_max_workers(scenario_file, run_molotov, target, tmp_path):
-    scenario_file(
-        SLOW
-        + """
-@molotov.setup()
-async def setup(worker_id, args):
-    log(what="setup", wid=worker_id)
-"""
-    )
+    scenario_file(SLOW + LOGGED_SETUP)
     result = run_molotov(
         "--rate", "40", "-d", "1.5", "-w", "1", "--max-workers", "6", "--report", "r.json",
         "loadtest.py", SLOW="0.1",

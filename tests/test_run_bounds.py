@@ -98,6 +98,14 @@ def test_a_scenario_that_exits_is_a_failed_step(scenario_file, run_molotov, targ
     assert target.total == 6
 
 
+HOLD = """
+@molotov.scenario()
+async def hold(session):
+    async with session.get(URL + "/slow", params={"s": "0.5"}) as resp:
+        await resp.read()
+"""
+
+
 def _limit_descriptors(soft: int, hard: int):
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
@@ -106,35 +114,21 @@ def _limit_descriptors(soft: int, hard: int):
 
 
 def test_a_descriptor_limit_too_low_is_said_and_its_errors_named(scenario_file, target, tmp_path):
-    scenario_file(
-        """
-        @molotov.scenario()
-        async def hold(session):
-            async with session.get(URL + "/slow", params={"s": "0.5"}) as resp:
-                await resp.read()
-        """
-    )
+    scenario_file(HOLD)
     done = subprocess.run(
         [sys.executable, "-m", "molotov", "-w", "300", "-r", "1", "--report", "r.json",
          "loadtest.py"],
         cwd=tmp_path, env=molotov_env(target.url), capture_output=True, text=True,
         timeout=60, preexec_fn=_limit_descriptors(200, 200), check=False,
     )  # fmt: skip
-    assert "-w 300 needs ~364 file descriptors per process and the limit is 200" in done.stdout
+    assert "300 workers per process need ~364 file descriptors and the limit is 200" in done.stdout
     doc = report(tmp_path)
     assert doc["request_errors"]["too many open files"] > 0
     assert "too many open files (127.0.0.1:" in done.stdout
 
 
 def test_the_soft_descriptor_limit_is_raised(scenario_file, target, tmp_path):
-    scenario_file(
-        """
-        @molotov.scenario()
-        async def hold(session):
-            async with session.get(URL + "/slow", params={"s": "0.5"}) as resp:
-                await resp.read()
-        """
-    )
+    scenario_file(HOLD)
     done = subprocess.run(
         [sys.executable, "-m", "molotov", "-w", "300", "-r", "1", "loadtest.py"],
         cwd=tmp_path, env=molotov_env(target.url), capture_output=True, text=True,

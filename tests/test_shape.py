@@ -8,6 +8,7 @@ import statistics
 import pytest
 
 from molotov.config import RunConfig, parse_rate, parse_stages
+from molotov.scheduler import process_workers
 from molotov.shape import LoadShape, Stage, arrival_offsets, local_share
 
 
@@ -120,3 +121,11 @@ def test_run_length_and_arrival_total():
     assert RunConfig().run_length is None
     assert RunConfig(rate=10, max_runs=3, workers=2, processes=2).arrival_total == 12
     assert RunConfig(rate=10, iterations=7).arrival_total == 7
+
+
+def test_the_workers_a_process_may_need():
+    # What the descriptor check counts: -w, the open model's pool limit, the stages' peak.
+    assert process_workers(RunConfig(workers=7)) == 7
+    assert process_workers(RunConfig(workers=2, rate=10, max_workers=50)) == 50
+    staged = RunConfig(processes=3, stages=(Stage(1, 10), Stage(1, 0)))
+    assert [process_workers(staged, p) for p in range(3)] == [4, 3, 3]

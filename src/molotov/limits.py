@@ -28,7 +28,7 @@ def raise_descriptor_limit(workers_per_process: int) -> str | None:
     if soft == resource.RLIM_INFINITY or needed <= soft:
         return None
     return (
-        f"Warning: -w {workers_per_process} needs ~{needed} file descriptors per process and "
-        f"the limit is {soft}: raise it (ulimit -n {needed}), or connections will fail with "
+        f"Warning: {workers_per_process} workers per process need ~{needed} file descriptors "
+        f"and the limit is {soft}: raise it (ulimit -n {needed}), or connections will fail with "
         "'too many open files'"
     )

@@ -23,6 +23,7 @@ from molotov.loader import LoadError, load_module
 from molotov.outputs import write_reports
 from molotov.report import OpenModel, closing_lines, summary_lines
 from molotov.runner import Runner, RunResult, dead_process_messages, fork_available
+from molotov.scheduler import process_workers
 from molotov.signals import Holder, start_resource_tracker
 from molotov.snapshot import ErrorKind
 from molotov.thresholds import (
@@ -229,7 +230,7 @@ def _execute(config: RunConfig, held: Holder) -> int:
         )
         with _global_fixtures(config, registry) as results:
             console.start(_banner(config, registry))
-            descriptors = raise_descriptor_limit(config.pool_limit)
+            descriptors = raise_descriptor_limit(process_workers(config))
             for notice in [*_open_model_notices(config, registry), descriptors]:
                 if notice:
                     console.print(notice)

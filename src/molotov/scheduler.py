@@ -46,6 +46,16 @@ def worker_shape(config: RunConfig) -> LoadShape:
     return LoadShape(config.workers * config.processes, config.stages)
 
 
+def process_workers(config: RunConfig, process: int = 0) -> int:
+    """The most workers process ``process`` can have (process 0's share is the largest):
+    the pool's limit in the open model, the stages' peak share, or ``-w``."""
+    if config.open_model:
+        return config.pool_limit
+    if config.stages:
+        return local_share(round(worker_shape(config).peak), process, config.processes)
+    return config.workers
+
+
 class Arrivals:
     """Between the scheduler and the workers: idle workers, and arrivals waiting for one."""
 
@@ -180,7 +190,7 @@ class StageController:
     @property
     def pool_size(self) -> int:
         """Workers this process needs at the stages' peak."""
-        return local_share(round(self._shape.peak), self._process, self._processes)
+        return process_workers(self._run.config, self._process)
 
     def target_at(self, seconds: float) -> int:
         return local_share(round(self._shape.value_at(seconds)), self._process, self._processes)
