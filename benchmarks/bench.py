@@ -454,7 +454,7 @@ def heavy_imports(args: Sequence[str]) -> list[str]:
         timeout=120,
         check=False,
     )
-    heavy = ("aiohttp", "uvloop", "rich", "statsd", "multiprocessing", "molotov.run")
+    heavy = ("aiohttp", "uvloop", "rich", "statsd", "multiprocessing", "molotov.run.conductor")
     seen = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
     return [name for name in heavy if name in seen]
 

@@ -46,7 +46,7 @@ from bench import (
     spawn,
     stop_tree,
 )
-from molotov.histogram import bucket_of
+from molotov.stats.histogram import bucket_of
 
 
 def run_report(

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from browser import chromium, missing
-from molotov import csvreport, htmlreport
+from molotov.reports import csvreport, htmlreport
 from synthetic import synthetic_document
 
 TARGET_S = 2.0

@@ -49,7 +49,7 @@ def moloreport(*args: str, cwd: Path, timeout: float = 60) -> Result:
     argv = (
         [script]
         if script
-        else [sys.executable, "-c", "from molotov.moloreport import main; main()"]
+        else [sys.executable, "-c", "from molotov.reports.moloreport import main; main()"]
     )
     return run_command([*argv, *args], cwd, molotov_env(), timeout)
 

@@ -25,10 +25,10 @@ from functools import cache
 from typing import Any
 
 from molotov import __version__
-from molotov.config import RunConfig
-from molotov.histogram import NBUCKETS, Histogram, bucket_bounds, bucket_of, percentiles_us
-from molotov.jsonreport import HISTOGRAM_ENCODING, SCHEMA_VERSION, histogram_json
-from molotov.snapshot import REQUEST_ERROR_KINDS
+from molotov.config.runconfig import RunConfig
+from molotov.reports.jsonreport import HISTOGRAM_ENCODING, SCHEMA_VERSION, histogram_json
+from molotov.stats.histogram import NBUCKETS, Histogram, bucket_bounds, bucket_of, percentiles_us
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 RATE = 120  # arrivals per second on the plateau

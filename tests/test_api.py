@@ -32,11 +32,11 @@ from molotov import (
 )
 from molotov._version import __version__ as package_version
 from molotov.api import SINGLE_FIXTURES, Registry, Scenario, get_registry
-from molotov.bus import StatsBus
-from molotov.listeners import EventSender
-from molotov.session import SessionContext, SessionFactory
+from molotov.stats.bus import StatsBus
 from molotov.sync import json_request as sync_json_request
 from molotov.sync import request as sync_request
+from molotov.worker.listeners import EventSender
+from molotov.worker.session import SessionContext, SessionFactory
 
 
 @pytest.fixture(autouse=True)
@@ -101,17 +101,17 @@ def test_lazy_exports_are_the_real_functions():
 def test_events_stays_the_decorator_after_the_worker_modules_are_imported():
     # Importing a submodule sets it as an attribute of its package: no submodule may be named
     # like a public API name, or importing it (the workers do) would shadow the decorator.
-    import molotov.session
-    import molotov.worker
+    import molotov.worker.process
+    import molotov.worker.session
 
     assert molotov.events is molotov.api.events
     assert events is molotov.api.events
-    assert molotov.listeners.EventSender is EventSender
+    assert molotov.worker.listeners.EventSender is EventSender
 
 
 def test_events_import_in_a_fresh_interpreter_after_the_workers():
     code = (
-        "import molotov.worker\n"
+        "import molotov.worker.process\n"
         "from molotov import events\n"
         "import molotov.api\n"
         "assert events is molotov.api.events, events\n"

@@ -1,4 +1,4 @@
-"""molotov.bus: the shared-memory stats bus, written by real forked processes."""
+"""molotov.stats.bus: the shared-memory stats bus, written by real forked processes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from molotov.bus import (
+from molotov.stats.bus import (
     ERROR_ENTRIES,
     ERROR_TEXT_BYTES,
     ERROR_TRACEBACK_BYTES,
@@ -19,8 +19,8 @@ from molotov.bus import (
     StatsBus,
     StopReason,
 )
-from molotov.histogram import NBUCKETS, Histogram, bucket_of
-from molotov.snapshot import ErrorKind, ErrorStat
+from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
+from molotov.stats.snapshot import ErrorKind, ErrorStat
 
 SHM = Path("/dev/shm")
 

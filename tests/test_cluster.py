@@ -212,7 +212,7 @@ def test_an_indexed_job_of_three_pods(arrivals, tmp_path):
         [
             sys.executable,
             "-c",
-            "from molotov.moloreport import main; main()",
+            "from molotov.reports.moloreport import main; main()",
             *[str(tmp_path / f"report-{i}.json") for i in range(PODS)],
             "--report",
             str(merged_path),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from molotov.config import (
+from molotov.config.runconfig import (
     BOUNDS,
     DEFAULT_SCENARIO,
     JSON_OPTIONS,
@@ -25,8 +25,8 @@ from molotov.config import (
     parse_statsd_address,
     read_config_file,
 )
-from molotov.config import test_options as options_of
-from molotov.shape import Stage
+from molotov.config.runconfig import test_options as options_of
+from molotov.config.shape import Stage
 
 # -- parse_duration -----------------------------------------------------------------------
 

@@ -20,8 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import molotov_env
-from molotov import jsonreport
-from molotov.config import (
+from molotov.config.runconfig import (
     BOUNDS,
     JSON_OPTIONS,
     ConfigError,
@@ -29,9 +28,10 @@ from molotov.config import (
     apply_config_file,
     read_config_file,
 )
-from molotov.config import test_options as options_of
-from molotov.report import summary_lines
-from molotov.reportfields import FieldError
+from molotov.config.runconfig import test_options as options_of
+from molotov.reports import jsonreport
+from molotov.reports.fields import FieldError
+from molotov.reports.summary import summary_lines
 from support import real_report
 
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,4 +1,4 @@
-"""molotov.histogram: log-linear buckets, exact merges, percentiles and formatting."""
+"""molotov.stats.histogram: log-linear buckets, exact merges, percentiles and formatting."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from molotov.histogram import (
+from molotov.stats.histogram import (
     MAX_US,
     NBUCKETS,
     Histogram,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import harsite
-from molotov import har, harplan
+from molotov.scaffold import har, harplan
 from startsupport import ruff, run_molostart, run_test
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from molotov import pysource
+from molotov.scaffold import pysource
 from startsupport import ruff
 
 NASTY = [

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from molotov import csvreport
+from molotov.reports import csvreport
 from support import MIXED_SCENARIOS as MIXED
 from support import moloreport, no_temp_files
 from synthetic import synthetic_document

@@ -21,11 +21,11 @@ import pytest
 
 from browser import WIDTH, chromium, open_report, require, screenshot_top
 from conftest import molotov_env, run_command
-from molotov import htmlreport
-from molotov.histogram import Histogram, format_us, percentiles_us
-from molotov.htmlreport import charts
-from molotov.htmlreport.downsample import LATENCY_PERCENTILES, downsample, resolution
-from molotov.reportfields import Fields
+from molotov.reports import htmlreport
+from molotov.reports.fields import Fields
+from molotov.reports.htmlreport import charts
+from molotov.reports.htmlreport.downsample import LATENCY_PERCENTILES, downsample, resolution
+from molotov.stats.histogram import Histogram, format_us, percentiles_us
 from support import MIXED_SCENARIOS, moloreport
 from synthetic import synthetic_document
 

@@ -23,7 +23,7 @@ def report(_target_server, tmp_path_factory) -> dict:
 
 
 def moloreport(*args: str, cwd: Path) -> Result:
-    command = [sys.executable, "-c", "from molotov.moloreport import main; main()", *args]
+    command = [sys.executable, "-c", "from molotov.reports.moloreport import main; main()", *args]
     return run_command(command, cwd, molotov_env(), 60)
 
 

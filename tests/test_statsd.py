@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from molotov.endpoints import ENTRIES
-from molotov.histogram import NBUCKETS, Histogram, bucket_of
-from molotov.snapshot import ScenarioStats, Snapshot
-from molotov.statsd import SAMPLES_PER_FLUSH, StatsdEmitter, endpoint_name
+from molotov.live.statsd import SAMPLES_PER_FLUSH, StatsdEmitter, endpoint_name
+from molotov.stats.endpoints import ENTRIES
+from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
+from molotov.stats.snapshot import ScenarioStats, Snapshot
 from support import closing
 
 HOST = socket.gethostname()

@@ -1,8 +1,8 @@
 """Thresholds: the ``[SCENARIO:]METRIC OP VALUE`` grammar, their judgement, and the CLI gates.
 
-The parser and :func:`~molotov.thresholds.evaluate` are tested directly against snapshots built
-from known values (every value below 256 µs has a bucket of its own, so percentiles are exact);
-the gates themselves through the real ``molotov`` command against the live local target.
+The parser and :func:`~molotov.reports.thresholds.evaluate` are tested directly against snapshots
+built from known values (every value below 256 µs has a bucket of its own, so percentiles are
+exact); the gates themselves through the real ``molotov`` command against the live local target.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from molotov.histogram import NBUCKETS, Histogram, bucket_of
-from molotov.snapshot import ScenarioStats, Snapshot
-from molotov.thresholds import (
+from molotov.reports.thresholds import (
     METRICS,
     Threshold,
     ThresholdError,
@@ -25,6 +23,8 @@ from molotov.thresholds import (
     parse_thresholds,
     result_lines,
 )
+from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
+from molotov.stats.snapshot import ScenarioStats, Snapshot
 from support import closing
 
 # -- parsing ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from molotov.config import (
+from molotov.config.runconfig import (
     DEFAULT_SCENARIO,
     ConfigError,
     RunConfig,

@@ -22,7 +22,7 @@ from molotov.api import (
 def __getattr__(name: str) -> object:
     # These pull in aiohttp: loaded when a scenario asks for them, not for `molotov --help`.
     if name == "get_context":
-        from molotov.session import get_context
+        from molotov.worker.session import get_context
 
         return get_context
     if name in ("request", "json_request"):

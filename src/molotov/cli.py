@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from molotov._version import __version__
-from molotov.config import (
+from molotov.config.runconfig import (
     DEFAULT_SCENARIO,
     DEFAULT_STATSD_ADDRESS,
     DEFAULT_STATSD_PREFIX,
@@ -26,9 +26,9 @@ from molotov.config import (
     parse_start_at,
     parse_statsd_address,
 )
-from molotov.shape import Stage
+from molotov.config.shape import Stage
+from molotov.reports.thresholds import ThresholdError, parse_thresholds
 from molotov.stdio import survive_closed_pipes
-from molotov.thresholds import ThresholdError, parse_thresholds
 
 app = typer.Typer(
     add_completion=False,
@@ -346,7 +346,7 @@ def molotov(
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from None
     explicit = {name for name in ctx.params if _given(ctx, name)}
-    from molotov.start import start
+    from molotov.run.launch import start
 
     raise typer.Exit(start(run_config, explicit))
 

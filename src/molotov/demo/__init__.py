@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from molotov.config import RunConfig
+from molotov.config.runconfig import RunConfig
 
 SCENARIO = Path(__file__).with_name("loadtest.py")
 DEMO_DURATION = 10.0

@@ -1,0 +1,1 @@
+"""What consumes snapshots while the run goes on: the console and the StatsD emitter."""

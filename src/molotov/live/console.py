@@ -1,0 +1,311 @@
+"""What the parent shows while a run goes: a rich live view, plain lines, or nothing.
+
+* a terminal (and no ``-c``): a ``rich.live.Live`` view redrawn every ``--console-update`` s;
+* not a terminal, ``-c``, or ``-vv`` (whose request dumps would tear a live view): plain
+  progress lines every few seconds, and each distinct error once, as it first happens;
+* ``-q``: nothing at all.
+
+Every view reads only :class:`~molotov.stats.snapshot.Snapshot` values.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from typing import TextIO
+
+from molotov.reports.summary import (
+    request_errors_text,
+    statuses_text,
+)
+from molotov.stats.histogram import Histogram, format_percentiles
+from molotov.stats.snapshot import ErrorStat, Snapshot
+
+PLAIN_PROGRESS_EVERY = 2.0  # seconds between two progress lines in plain mode
+TOP_ERRORS = 5
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return (
+        f"{hours:d}:{rest // 60:02d}:{rest % 60:02d}"
+        if hours
+        else f"{rest // 60:02d}:{rest % 60:02d}"
+    )
+
+
+RATE_WINDOW = 5.0  # seconds of snapshots behind the live rates and recent percentiles
+
+
+class _Window:
+    """Rates and recent percentiles over the last :data:`RATE_WINDOW` seconds of snapshots.
+
+    One tick (0.2 s) of counts jumps by tens of percent while the real rate is steady; a few
+    seconds give a rate a human can read, and the bus buckets' deltas give the percentiles of
+    just those seconds, exactly.
+    """
+
+    def __init__(self) -> None:
+        self._snapshots: deque[Snapshot] = deque()
+
+    def update(self, snapshot: Snapshot) -> None:
+        snapshots = self._snapshots
+        snapshots.append(snapshot)
+        while len(snapshots) > 2 and snapshots[1].taken_at <= snapshot.taken_at - RATE_WINDOW:
+            snapshots.popleft()
+
+    @property
+    def _ends(self) -> tuple[Snapshot, Snapshot, float] | None:
+        if len(self._snapshots) < 2:
+            return None
+        first, last = self._snapshots[0], self._snapshots[-1]
+        seconds = last.taken_at - first.taken_at
+        return (first, last, seconds) if seconds > 0 else None
+
+    def rate(self, counter: str) -> float:
+        """Per second, of a counter of the snapshots (``"steps"``, ``"requests"``, ...)."""
+        ends = self._ends
+        if ends is None:
+            return 0.0
+        first, last, seconds = ends
+        return float(getattr(last, counter) - getattr(first, counter)) / seconds
+
+    def recent(self, histogram: str) -> Histogram:
+        """What a histogram of the snapshots (``"durations"``, ...) recorded in the window."""
+        ends = self._ends
+        if ends is None:
+            return getattr(self._snapshots[-1], histogram) if self._snapshots else Histogram.empty()
+        first, last, _ = ends
+        latest: Histogram = getattr(last, histogram)
+        return latest.minus(getattr(first, histogram))
+
+
+class Console:
+    """The quiet console, and the interface of the others."""
+
+    def __init__(
+        self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
+    ) -> None:
+        self.verbose = verbose
+        self.stream = stream or sys.stdout
+        self.open_model = open_model
+        self.stopped = False
+        self._seen_errors: set[tuple[int, str]] = set()
+
+    def start(self, banner: str) -> None:
+        """Called once before the workers start."""
+
+    def update(
+        self,
+        snapshot: Snapshot,
+        elapsed: float,
+        remaining: float | None,
+        target: float | None = None,
+    ) -> None:
+        """Called at every tick of the parent's loop with the latest snapshot, and what the
+        rate or the stages ask for now (None when nothing is asked)."""
+
+    def print(self, text: str) -> None:
+        """A line of the run's own (a warning, a notice); kept out of the live view's way."""
+
+    def stop(self) -> None:
+        """Called before the summary is printed (and may be earlier: before a worker
+        process's global_teardown); nothing is shown after it."""
+        self.stopped = True
+
+    def new_errors(self, snapshot: Snapshot) -> list[ErrorStat]:
+        fresh = []
+        for error in snapshot.errors:
+            key = (int(error.kind), error.message)
+            if key not in self._seen_errors:
+                self._seen_errors.add(key)
+                fresh.append(error)
+        return fresh
+
+    def describe_error(self, error: ErrorStat) -> str:
+        text = f"ERROR {error.kind.label} ({error.message})"
+        if self.verbose and error.traceback:
+            text += "\n" + error.traceback.rstrip()
+        return text
+
+
+class _ViewConsole(Console):
+    """What the plain and the live console share: the window of recent snapshots, and the
+    new errors of each tick (printed as they come; the live view only with ``-v``)."""
+
+    ERRORS_WITHOUT_VERBOSE = True
+
+    def __init__(
+        self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
+    ) -> None:
+        super().__init__(verbose, stream, open_model)
+        self.window = _Window()
+
+    def update(
+        self,
+        snapshot: Snapshot,
+        elapsed: float,
+        remaining: float | None,
+        target: float | None = None,
+    ) -> None:
+        if self.stopped:
+            return
+        self.window.update(snapshot)
+        for error in self.new_errors(snapshot):
+            if self.verbose or self.ERRORS_WITHOUT_VERBOSE:
+                self.print(self.describe_error(error))
+        self.render(snapshot, elapsed, remaining, target)
+
+    def render(
+        self, snapshot: Snapshot, elapsed: float, remaining: float | None, target: float | None
+    ) -> None:
+        raise NotImplementedError
+
+
+class PlainConsole(_ViewConsole):
+    def __init__(
+        self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
+    ) -> None:
+        super().__init__(verbose, stream, open_model)
+        self._next_progress = 0.0
+
+    def print(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def start(self, banner: str) -> None:
+        self.print(banner)
+
+    def render(
+        self, snapshot: Snapshot, elapsed: float, remaining: float | None, target: float | None
+    ) -> None:
+        window = self.window
+        if elapsed >= self._next_progress:
+            self._next_progress = elapsed + PLAIN_PROGRESS_EVERY
+            left = f" remaining={_clock(remaining)}" if remaining is not None else ""
+            asked = f" target={target:g}" if target is not None else ""
+            arrivals = ""
+            if self.open_model:
+                arrivals = (
+                    f" started/s={window.rate('started'):.1f} dropped={snapshot.dropped}"
+                    f" waiting={snapshot.waiting}"
+                )
+            self.print(
+                f"[{_clock(elapsed)}]{left}{asked} workers={snapshot.workers} "
+                f"successes={snapshot.successes} failures={snapshot.failures} "
+                f"steps/s={window.rate('steps'):.1f} requests/s={window.rate('requests'):.1f}"
+                f"{arrivals} {statuses_text(snapshot)} "
+                f"{format_percentiles(window.recent('durations'))}"
+            )
+
+
+class LiveConsole(_ViewConsole):
+    """A ``rich`` live view; refreshed by the parent's loop (no refresh thread).
+
+    It is transient: it goes away when the run ends, so that the summary printed next is the
+    one set of final numbers on the screen.
+    """
+
+    def __init__(
+        self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
+    ) -> None:
+        super().__init__(verbose, stream, open_model)
+        from rich.console import Console as RichConsole
+        from rich.live import Live
+
+        self._rich = RichConsole(file=self.stream)
+        self._live = Live(console=self._rich, auto_refresh=False, transient=True)
+        self._banner = ""
+
+    def start(self, banner: str) -> None:
+        self._banner = banner
+        self._rich.print(banner, markup=False, highlight=False, style="bold cyan")
+        self._live.start()
+
+    def print(self, text: str) -> None:
+        self._live.console.print(text, markup=False, highlight=False)
+
+    ERRORS_WITHOUT_VERBOSE = False  # the view lists the top errors itself
+
+    def render(
+        self, snapshot: Snapshot, elapsed: float, remaining: float | None, target: float | None
+    ) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        window = self.window
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        time_text = _clock(elapsed)
+        if remaining is not None:
+            time_text += f" elapsed, {_clock(remaining)} remaining"
+        table.add_row("Time", time_text)
+        workers = f"{snapshot.workers} active in {snapshot.processes_running} process(es)"
+        if self.open_model:
+            workers = (
+                f"{snapshot.workers} in the pool, {snapshot.busy} busy, "
+                f"in {snapshot.processes_running} process(es)"
+            )
+        elif target is not None:
+            workers += f" (target {round(target)})"
+        table.add_row("Workers", workers)
+        if self.open_model:
+            asked = f"target {target:g}/s, " if target is not None else ""
+            table.add_row(
+                "Arrivals",
+                Text.assemble(
+                    f"{asked}started {window.rate('started'):.1f}/s  waiting {snapshot.waiting}  ",
+                    ("dropped ", "bold"),
+                    (f"{snapshot.dropped}", "red" if snapshot.dropped else "green"),
+                ),
+            )
+        table.add_row(
+            "Steps",
+            Text.assemble(
+                ("SUCCESSES ", "bold"),
+                (f"{snapshot.successes}", "green"),
+                ("  FAILURES ", "bold"),
+                (f"{snapshot.failures}", "red" if snapshot.failures else "green"),
+                f"  {window.rate('steps'):.1f} steps/s",
+            ),
+        )
+        table.add_row(
+            "Requests",
+            f"{snapshot.requests}  {window.rate('requests'):.1f} requests/s  "
+            f"{statuses_text(snapshot)}  errors: {request_errors_text(snapshot)}",
+        )
+        recent = f"last {RATE_WINDOW:g}s"
+        rows = [("Durations", "durations")]
+        if self.open_model:
+            rows.append(("Response", "response_times"))
+        rows.append(("Latency", "request_latency"))
+        for label, histogram in rows:
+            table.add_row(
+                label,
+                f"{recent}: {format_percentiles(window.recent(histogram))}  "
+                f"run: {format_percentiles(getattr(snapshot, histogram))}",
+            )
+        for error in snapshot.top_errors(TOP_ERRORS):
+            table.add_row("Error", Text(error.line(), style="red"))
+        self._live.update(table, refresh=True)
+
+    def stop(self) -> None:
+        super().stop()
+        self._live.stop()
+
+
+def make_console(
+    quiet: bool,
+    plain: bool,
+    verbose: int,
+    stream: TextIO | None = None,
+    open_model: bool = False,
+) -> Console:
+    stream = stream or sys.stdout
+    if quiet:
+        return Console(verbose, stream, open_model)
+    if plain or verbose > 1 or not stream.isatty():
+        return PlainConsole(verbose, stream, open_model)
+    return LiveConsole(verbose, stream, open_model)

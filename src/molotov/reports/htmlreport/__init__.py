@@ -1,0 +1,107 @@
+"""``--html PATH``: one self-contained HTML page of a run, drawn from its JSON report document.
+
+The page is built from the document that ``--report`` writes
+(:func:`molotov.reports.jsonreport.document`) and the exit code, never from the run's internal
+objects, so ``molotov`` and ``moloreport`` (the merged run of many reports) share this one
+renderer. Its JavaScript and CSS are inlined,
+uPlot among them (vendored in ``uplot/``, see its README), and a Content-Security-Policy
+forbids every fetch: the file opens from a USB stick in an air-gapped room.
+
+Tables and numbers are HTML written here; the charts are drawn in the page from a JSON data
+block of downsampled columns (:mod:`.downsample`, :mod:`.charts`), so the page stays small and
+fast for a 24-hour run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from molotov.reports.atomic import write_text
+from molotov.reports.htmlreport import charts, sections
+from molotov.reports.htmlreport.downsample import downsample
+
+
+@cache
+def _asset(name: str) -> str:
+    return files(__name__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _script_json(value: Any) -> str:
+    """JSON that is safe inside a ``<script>`` element: no ``</script>``, no ``<!--``."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _resolution_note(k: int) -> str:
+    if k == 1:
+        return "One point per second of the run (the report's series, as recorded)."
+    return (
+        f"Each point is {k} seconds of the run: the per-second rows of {k} consecutive seconds "
+        "merged. Counts add, so a rate is the average over those seconds; histogram buckets "
+        "add, so a percentile is exact for the interval; workers and targets are averaged."
+    )
+
+
+def _header(doc: Mapping[str, Any]) -> str:
+    options = doc.get("options") or {}
+    what = options.get("scenario") or "run"
+    merged = int(doc.get("merged_from") or 1)
+    also = f" · {merged} reports merged" if merged > 1 else ""
+    return (
+        f"<header><h1>molotov report: {sections.esc(what)}</h1>"
+        f'<p class="muted">{sections.esc(doc.get("started_at"))} → '
+        f"{sections.esc(doc.get('ended_at'))} (UTC){sections.esc(also)}</p></header>"
+    )
+
+
+def render(doc: Mapping[str, Any], exit_code: int) -> str:
+    """The HTML page of a report document and the exit code of its run (or merge)."""
+    sampled = downsample(doc.get("series") or [])
+    time_charts = charts.time_charts(doc, sampled)
+    distributions = charts.distributions(doc)
+    uplot = _asset("uplot/VERSION").strip()
+    body = "".join(
+        [
+            _header(doc),
+            sections.verdict(doc, exit_code),
+            sections.run_info(doc),
+            sections.headline(doc),
+            sections.chart_slots(
+                "series", "Over time", time_charts, sections.esc(_resolution_note(sampled.k))
+            ),
+            sections.chart_slots(
+                "distribution",
+                "Latency distribution",
+                distributions,
+                "Share of the values in each bin (log scale, 20 bins per power of ten); the "
+                "dashed lines are the report's percentiles, exact from its histogram.",
+            ),
+            sections.scenarios(doc),
+            sections.responses(doc),
+            sections.errors(doc),
+            f"<footer>molotov {sections.esc(doc.get('tool_version'))} · charts by uPlot "
+            f"{sections.esc(uplot)} (MIT), inlined: this page needs no network.</footer>",
+        ]
+    )
+    data = {"t": sampled.t, "k": sampled.k, "charts": time_charts, "distributions": distributions}
+    return Template(_asset("page.html")).substitute(
+        version=sections.esc(doc.get("tool_version")),
+        title=sections.esc(f"molotov report: {(doc.get('options') or {}).get('scenario', '')}"),
+        uplot_css=_asset("uplot/uPlot.min.css"),
+        style=_asset("report.css"),
+        body=body,
+        data=_script_json(data),
+        uplot_js=_asset("uplot/uPlot.iife.min.js"),
+        script=_asset("report.js"),
+    )
+
+
+def write(path: str | Path, doc: Mapping[str, Any], exit_code: int) -> None:
+    """Write the page of ``doc`` to ``path`` atomically."""
+    write_text(path, render(doc, exit_code))

@@ -1,0 +1,151 @@
+"""What the page's charts draw, computed from the JSON report document.
+
+Time charts share one x axis (the bucket starts of :mod:`.downsample`); a distribution chart
+re-bins a histogram object of the report on a log scale (:data:`BINS_PER_DECADE` bins per
+power of ten, each bin the sum of the histogram buckets whose middle falls in it) and marks
+the report's own percentiles, which stay exact: they come from the full-resolution buckets.
+Every value here is plain JSON for the page's script.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from molotov.reports.htmlreport.downsample import LATENCY_PERCENTILES, Column, Downsampled
+from molotov.reports.thresholds import PERCENTILES
+from molotov.stats.histogram import bucket_bounds
+
+BINS_PER_DECADE = 20
+DISTRIBUTIONS = (
+    ("request_latency", "Request latency", "requests"),
+    ("scenario_durations", "Step durations", "steps"),
+    ("scenario_response_times", "Step response times, from arrival (open model)", "steps"),
+    ("start_lateness", "Start lateness of arrivals (open model)", "steps"),
+)
+
+
+def _rounded(column: Column) -> Column:
+    return [None if v is None else round(v, 3) for v in column]
+
+
+def _series(label: str, column: Column | None) -> list[dict[str, Any]]:
+    """One series, or none when the report has no such column."""
+    if column is None or all(v is None for v in column):
+        return []
+    return [{"label": label, "values": _rounded(column)}]
+
+
+def _nonzero(label: str, column: Column | None) -> list[dict[str, Any]]:
+    """One series of a breakdown (by kind, by class), left out when always zero."""
+    return _series(label, column) if column is not None and any(column) else []
+
+
+def time_charts(doc: Mapping[str, Any], sampled: Downsampled) -> list[dict[str, Any]]:
+    """The per-second charts that the report has data for, top to bottom."""
+    cols = sampled.columns
+    open_model = doc.get("model") == "open"
+    charts = [
+        {
+            "id": "throughput",
+            "title": "Throughput",
+            "unit": "/s",
+            "series": _series("requests/s", cols.get("requests"))
+            + _series("steps/s", cols.get("steps")),
+        },
+        {
+            "id": "arrivals",
+            "title": "Arrivals: target vs achieved rate (open model)",
+            "unit": "/s",
+            "series": (
+                _series("target/s", cols.get("target"))
+                + _series("started/s", cols.get("started"))
+                + _series("dropped/s", cols.get("dropped"))
+            )
+            if open_model
+            else [],
+        },
+        {
+            "id": "failures",
+            "title": "Failed steps and request errors, by kind",
+            "unit": "/s",
+            "series": _series("failed steps/s", cols.get("failures"))
+            + [
+                s
+                for label, column in sampled.keyed.get("request_errors", {}).items()
+                for s in _nonzero(f"{label}/s", column)
+            ],
+        },
+        {
+            "id": "latency",
+            "title": (
+                "Request latency"
+                if sampled.latency_source == "request_latency"
+                else "Step duration (the report has no request latency per second)"
+            )
+            + ": p50, p90, p99",
+            "unit": "ms",
+            "series": [
+                s
+                for percent in LATENCY_PERCENTILES
+                for s in _series(f"p{percent:g}", sampled.latency.get(percent))
+            ],
+        },
+        {
+            "id": "workers",
+            "title": "Active workers",
+            "unit": "",
+            "series": _series("workers", cols.get("workers"))
+            + ([] if open_model else _series("target workers", cols.get("target"))),
+        },
+        {
+            "id": "statuses",
+            "title": "Responses by status class",
+            "unit": "/s",
+            "series": [
+                s
+                for label, column in sampled.keyed.get("status_classes", {}).items()
+                for s in _nonzero(f"{label}/s", column)
+            ],
+        },
+    ]
+    return [chart for chart in charts if chart["series"]]
+
+
+def _bin_of(index: int) -> int:
+    lo, hi = bucket_bounds(index)
+    middle = max((lo + hi) / 2, 1.0)  # bucket 0 (0 µs) goes with the first microsecond
+    return math.floor(math.log10(middle) * BINS_PER_DECADE)
+
+
+def distribution(block: Mapping[str, Any]) -> dict[str, Any] | None:
+    """x (bin lower edges, ms), y (% of the count) and the percentile marks of a histogram."""
+    count = int(block.get("count") or 0)
+    if not count:
+        return None
+    bins: dict[int, int] = {}
+    for index, hits in block.get("buckets") or ():
+        j = _bin_of(int(index))
+        bins[j] = bins.get(j, 0) + int(hits)
+    low, high = min(bins), max(bins)
+    # One edge more than bins: the last bin's step needs its right edge.
+    x = [round(10 ** (j / BINS_PER_DECADE) / 1000, 6) for j in range(low, high + 2)]
+    y = [round(100 * bins.get(j, 0) / count, 4) for j in range(low, high + 1)] + [0.0]
+    marks = [
+        {"label": name, "ms": block[f"{name}_ms"]}
+        for name in PERCENTILES
+        if block.get(f"{name}_ms") is not None
+    ]
+    return {"x": x, "y": y, "marks": marks}
+
+
+def distributions(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A distribution chart for each histogram of the report that has values."""
+    charts = []
+    for key, title, what in DISTRIBUTIONS:
+        block = doc.get(key)
+        shape = distribution(block) if isinstance(block, Mapping) else None
+        if shape is not None:
+            charts.append({"id": f"dist-{key}", "title": title, "what": what, **shape})
+    return charts

@@ -1,0 +1,156 @@
+"""The report's per-second series, merged into k-second buckets for the charts.
+
+A 24-hour run has 86,400 rows; a chart 1,200 pixels wide cannot show more than about one
+point per pixel, and a page carrying every row would weigh tens of megabytes. So the rows of
+``k`` consecutive seconds are merged, ``k`` being the smallest of :data:`RESOLUTIONS` that
+keeps a chart under :data:`MAX_POINTS` points (1 s up to 25 minutes, 1 min for 24 hours).
+Merging loses nothing that the chart claims to show:
+
+* counts add, so a rate is the exact average over the bucket (count / seconds covered);
+* histogram buckets add, so the p50/p90/p99 of a bucket are exact for its interval (within
+  the histogram's resolution), never an average of percentiles;
+* gauges (active workers, the target) are the mean of the rows' values;
+* a bucket with no row at all (a gap between merged runs) is ``None``: a gap, not a zero.
+
+Rows are read with ``dict.get``: keys that a report does not have (older reports have no
+``workers``, ``status_classes``, ...) give no column, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from molotov.stats.histogram import percentiles_us
+
+RESOLUTIONS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+MAX_POINTS = 1500
+COUNTERS = ("steps", "failures", "requests", "started", "dropped")
+GAUGES = ("workers", "target")
+KEYED = ("status_classes", "request_errors")  # {label: count} per row
+LATENCY_PERCENTILES = (50.0, 90.0, 99.0)
+
+Row = Mapping[str, Any]
+Column = list[float | None]
+
+
+def resolution(span_s: int, max_points: int = MAX_POINTS) -> int:
+    """Seconds per bucket for a series spanning ``span_s`` seconds."""
+    for k in RESOLUTIONS:
+        if -(-span_s // k) <= max_points:
+            return k
+    return -(-span_s // max_points)
+
+
+@dataclass(frozen=True)
+class Downsampled:
+    """The series in k-second buckets: one value per bucket in every column."""
+
+    k: int
+    t: list[int]  # epoch second at which each bucket starts
+    columns: dict[str, Column] = field(default_factory=dict)  # rates /s, gauges
+    keyed: dict[str, dict[str, Column]] = field(default_factory=dict)  # per label, /s
+    latency: dict[float, Column] = field(default_factory=dict)  # percentile -> ms
+    latency_source: str = ""  # "request_latency" or "buckets" (step durations)
+
+
+def _latency_source(rows: Sequence[Row]) -> str:
+    """Request latency per second when the rows carry it, else the step durations."""
+    if any(row.get("request_latency") for row in rows):
+        return "request_latency"
+    return "buckets" if any(row.get("buckets") for row in rows) else ""
+
+
+class _Buckets:
+    """Sums over the rows of each bucket, filled in one pass over the rows."""
+
+    def __init__(self, n: int, source: str) -> None:
+        self.n = n
+        self.source = source
+        self.rows = [0] * n
+        self.counters: dict[str, list[int]] = {}
+        self.gauges: dict[str, tuple[list[float], list[int]]] = {}
+        self.keyed: dict[str, dict[str, list[int]]] = {key: {} for key in KEYED}
+        self.latency: list[dict[int, int]] = [{} for _ in range(n)]
+        self.latency_max = [0] * n
+
+    def add(self, b: int, row: Row) -> None:
+        self.rows[b] += 1
+        for key in COUNTERS:
+            value = row.get(key)
+            if value is not None:
+                column = self.counters.get(key) or self.counters.setdefault(key, [0] * self.n)
+                column[b] += value
+        for key in GAUGES:
+            value = row.get(key)
+            if value is not None:
+                total, seen = self.gauges.get(key) or self.gauges.setdefault(
+                    key, ([0.0] * self.n, [0] * self.n)
+                )
+                total[b] += value
+                seen[b] += 1
+        for key in KEYED:
+            counts = row.get(key)
+            if counts:
+                labels = self.keyed[key]
+                for label, value in counts.items():
+                    column = labels.get(label) or labels.setdefault(label, [0] * self.n)
+                    column[b] += value
+        if self.source:
+            block = row if self.source == "buckets" else row.get(self.source) or {}
+            merged = self.latency[b]
+            for index, hits in block.get("buckets") or ():
+                merged[index] = merged.get(index, 0) + hits
+            self.latency_max[b] = max(self.latency_max[b], int(block.get("max_us") or 0))
+
+    def percentiles_ms(self, b: int) -> list[float] | None:
+        """The latency percentiles of bucket ``b``, from its merged buckets (None: none)."""
+        merged = self.latency[b]
+        count = sum(merged.values())
+        if not count:
+            return None
+        pairs = sorted(merged.items())
+        values = percentiles_us(pairs, count, self.latency_max[b], LATENCY_PERCENTILES)
+        return [round(us / 1000, 3) for us in values]
+
+
+def downsample(rows: Sequence[Row], k: int | None = None) -> Downsampled:
+    """Merge the rows (increasing ``t``) into buckets of ``k`` seconds (default: fitted)."""
+    if not rows:
+        return Downsampled(k or 1, [])
+    first, last = int(rows[0]["t"]), int(rows[-1]["t"])
+    k = k or resolution(last - first + 1)
+    n = (last - first) // k + 1
+    sums = _Buckets(n, _latency_source(rows))
+    for row in rows:
+        sums.add((int(row["t"]) - first) // k, row)
+    starts = [first + i * k for i in range(n)]
+    # Seconds of the run each bucket covers: k, except for the last one.
+    spans = [min(k, last - start + 1) for start in starts]
+    empty = [not rows_in for rows_in in sums.rows]
+
+    def rates(column: list[int]) -> Column:
+        return [
+            None if gap else value / span
+            for value, span, gap in zip(column, spans, empty, strict=True)
+        ]
+
+    columns: dict[str, Column] = {
+        key: rates(sums.counters[key]) for key in COUNTERS if key in sums.counters
+    }
+    for key in GAUGES:
+        if key in sums.gauges:
+            total, seen = sums.gauges[key]
+            columns[key] = [t / c if c else None for t, c in zip(total, seen, strict=True)]
+    keyed = {
+        key: {label: rates(labels[label]) for label in sorted(labels)}
+        for key, labels in sums.keyed.items()
+        if labels
+    }
+    latency: dict[float, Column] = {}
+    if sums.source:
+        per_bucket = [sums.percentiles_ms(b) for b in range(n)]
+        for i, percent in enumerate(LATENCY_PERCENTILES):
+            latency[percent] = [None if values is None else values[i] for values in per_bucket]
+    return Downsampled(k, starts, columns, keyed, latency, sums.source)

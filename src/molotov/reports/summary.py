@@ -1,0 +1,212 @@
+"""The end-of-run summary, built from the last snapshot.
+
+Molotov's three closing lines always come last, so scripts that parse them keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from molotov._version import __version__
+from molotov.stats.histogram import Histogram, format_percentiles, format_us
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS, Snapshot
+
+SUMMARY_PERCENTILES = (50, 90, 95, 99, 99.9)
+LATENCY_PERCENTILES = (50, 95, 99)
+
+
+def hello_line() -> str:
+    return f"**** Molotov v{__version__}. Happy breaking! ****"
+
+
+def closing_lines(snapshot: Snapshot) -> list[str]:
+    return [
+        hello_line(),
+        f"SUCCESSES: {snapshot.successes} | FAILURES: {snapshot.failures}",
+        "*** Bye ***",
+    ]
+
+
+def format_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
+        size /= 1000
+    return f"{size:.1f}TB"
+
+
+def statuses_text(snapshot: Snapshot) -> str:
+    """``2xx=30 4xx=10``, or ``none``."""
+    return " ".join(f"{k}={v}" for k, v in snapshot.status_classes().items()) or "none"
+
+
+def request_errors_text(snapshot: Snapshot) -> str:
+    """``connection refused=3 timeout=1``, or ``none``."""
+    counts = zip(REQUEST_ERROR_KINDS, snapshot.request_errors_by_kind, strict=True)
+    return " ".join(f"{kind.label}={n}" for kind, n in counts if n) or "none"
+
+
+def durations_text(histogram: Histogram, percents: tuple[float, ...] = SUMMARY_PERCENTILES) -> str:
+    if not histogram.count:
+        return "none"
+    return f"{format_percentiles(histogram, percents)} max={format_us(histogram.max_us)}"
+
+
+TABLE_PERCENTILES = (50, 90, 95, 99, 99.9)
+NAME_WIDTH = 18
+COLUMN_WIDTH = 7  # the narrowest column: 6 characters and a space
+HTTP_FAILURES_WORTH_SAYING = 0.01  # a share of failed requests the summary puts in words
+
+
+def summary_lines(
+    snapshot: Snapshot, elapsed: float, open_model: OpenModel | None = None
+) -> list[str]:
+    """Rates and responses; tables of steps and of times (overall and per scenario); in the
+    open model, the arrivals and what was dropped; then the errors."""
+
+    def rate(count: int) -> str:
+        return f"{count / elapsed:.1f}/s" if elapsed > 0 else "-"
+
+    steps = snapshot.steps
+    lines = [
+        f"Duration: {elapsed:.2f}s | Steps: {steps} ({rate(steps)}) "
+        f"| Requests: {snapshot.requests} ({rate(snapshot.requests)}) "
+        f"| Workers started: {snapshot.workers_started}",
+        f"Responses: {statuses_text(snapshot)} | Request errors: {request_errors_text(snapshot)} "
+        f"| Received: {format_bytes(snapshot.response_bytes)} "
+        f"| HTTP failures: {100 * snapshot.http_failure_rate:.2f}%",
+    ]
+    lines += _http_failure_words(snapshot)
+    lines += _steps_table(snapshot, elapsed)
+    lines += _times_table(snapshot, open_model is not None)
+    if open_model is not None:
+        lines += open_model.lines(snapshot, elapsed)
+    errors = snapshot.top_errors()
+    if errors:
+        lines.append("Errors:")
+        lines += [f"  {error.line()}" for error in errors]
+        if snapshot.errors_dropped:
+            lines.append(f"  more errors of other kinds, not listed: {snapshot.errors_dropped}")
+    return lines
+
+
+def _http_failure_words(snapshot: Snapshot) -> list[str]:
+    """Say it when many requests failed at the HTTP level, which no step failure shows."""
+    if snapshot.http_failure_rate < HTTP_FAILURES_WORTH_SAYING:
+        return []
+    return [
+        f"{100 * snapshot.http_failure_rate:.1f}% of the requests failed at the HTTP level "
+        f"({snapshot.http_failures} of {snapshot.requests}: 4xx, 5xx, other statuses, request "
+        "errors); a step fails only when its scenario checks: gate the run on it with "
+        "--threshold 'http_failure_rate<1%'"
+    ]
+
+
+def _table(
+    title: str, header: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]
+) -> list[str]:
+    """Rows of names left-aligned and cells right-aligned in fixed columns: numbers never
+    wrap, whatever the width of the terminal or the CI log."""
+    width = max(NAME_WIDTH, len(title) + 1, *(len(name) + 2 for name, _ in rows))
+    cells_width = 1 + max(len(cell) for cells in (header, *(c for _, c in rows)) for cell in cells)
+    column = max(COLUMN_WIDTH, cells_width)
+
+    def line(name: str, cells: Sequence[str]) -> str:
+        return f"{name:<{width}}" + "".join(f"{cell:>{column}}" for cell in cells)
+
+    return ["", line(title, header), *(line(name, cells) for name, cells in rows)]
+
+
+def _steps_table(snapshot: Snapshot, elapsed: float) -> list[str]:
+    def cells(steps: int, failures: int) -> list[str]:
+        share = f"{100.0 * failures / steps:.1f}%" if steps else "-"
+        per_second = f"{steps / elapsed:.1f}" if elapsed > 0 else "-"
+        return [str(steps), str(failures), share, per_second]
+
+    rows = [("  all", cells(snapshot.steps, snapshot.failures))]
+    rows += [(f"  {s.name}", cells(s.steps, s.failures)) for s in snapshot.scenarios]
+    return _table("Steps", ["count", "failed", "fail%", "/s"], rows)
+
+
+def _ms(us: float) -> str:
+    """Milliseconds, to about three significant digits (the histograms' precision)."""
+    ms = us / 1000
+    if ms < 10:
+        return f"{ms:.2f}"
+    return f"{ms:.1f}" if ms < 1000 else f"{ms:.0f}"
+
+
+def _time_cells(histogram: Histogram) -> list[str]:
+    if not histogram.count:
+        return ["-"] * (len(TABLE_PERCENTILES) + 3)
+    return [
+        _ms(histogram.min_us),
+        *(_ms(histogram.percentile_us(p)) for p in TABLE_PERCENTILES),
+        _ms(histogram.max_us),
+        _ms(histogram.mean_us),
+    ]
+
+
+def _times_table(snapshot: Snapshot, open_model: bool) -> list[str]:
+    """Step durations (service times), request latency and, in the open model, response
+    times and start lateness: min, percentiles, max and mean, in ms."""
+    header = ["min", *(f"p{p:g}" for p in TABLE_PERCENTILES), "max", "mean"]
+    rows = [("  step durations", _time_cells(snapshot.durations))]
+    rows += [(f"    {s.name}", _time_cells(s.durations)) for s in snapshot.scenarios]
+    if open_model:
+        rows.append(("  response times", _time_cells(snapshot.response_times)))
+        rows += [(f"    {s.name}", _time_cells(s.response_times)) for s in snapshot.scenarios]
+        rows.append(("  start lateness", _time_cells(snapshot.start_lateness)))
+    rows.append(("  request latency", _time_cells(snapshot.request_latency)))
+    return [*_table("Times (ms)", header, rows), ""]
+
+
+@dataclass(frozen=True)
+class OpenModel:
+    """What the summary says of an open-model run besides the snapshot."""
+
+    target_rate: float | None  # arrivals/s asked for (None: it followed stages)
+    pool_limit: int  # the most workers the run could have had, every process together
+
+    @classmethod
+    def of_runs(cls, runs: Sequence[Mapping[str, Any]]) -> OpenModel | None:
+        """From the options of one run or of every run a report merges (None: closed)."""
+        if not runs or any(options.get("rate") is None for options in runs):
+            return None
+        staged = any(options.get("stages") for options in runs)
+        return cls(
+            None if staged else sum(float(options["rate"]) for options in runs),
+            sum(
+                int(options.get("max_workers") or options["workers"]) * int(options["processes"])
+                for options in runs
+            ),
+        )
+
+    def lines(self, snapshot: Snapshot, elapsed: float) -> list[str]:
+        arrivals = snapshot.arrivals
+        achieved = f"{snapshot.started / elapsed:.1f}/s" if elapsed > 0 else "-"
+        asked = f" (target {self.target_rate:g}/s)" if self.target_rate is not None else ""
+        lines = [
+            f"Arrivals: {arrivals} | started: {snapshot.started} ({achieved}){asked} "
+            f"| dropped: {snapshot.dropped} | start lateness p99: "
+            f"{format_us(snapshot.start_lateness.percentile_us(99))}, "
+            f"max: {format_us(snapshot.start_lateness.max_us)}"
+        ]
+        if snapshot.dropped:
+            lines.append(self._dropped_words(snapshot))
+        return lines
+
+    def _dropped_words(self, snapshot: Snapshot) -> str:
+        """Say it in words: the generator, not the target, was the limit."""
+        text = f"{snapshot.dropped:,} arrivals dropped: "
+        if snapshot.workers_started >= self.pool_limit:
+            return text + (
+                f"all {self.pool_limit} workers busy; the load generator, not the target, was "
+                "the limit: raise --max-workers"
+            )
+        return text + (
+            f"the pool grew to {snapshot.workers_started} of up to {self.pool_limit} workers "
+            "too slowly; raise -w to set up more workers before the start"
+        )

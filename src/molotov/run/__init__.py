@@ -1,0 +1,1 @@
+"""The parent process: from RunConfig to forked processes, their watch, and the exit code."""

@@ -1,0 +1,304 @@
+"""From a :class:`RunConfig` to an exit code: load, check, run, summarise.
+
+Exit codes: 0 the run ended and no gate failed (whatever the number of failures); 1 a gate
+failed (``--fail``, ``-x``), the run could not start or never reached its target, or a
+pre-run check failed; 2 (from the CLI) the command line could not be parsed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from molotov import api
+from molotov.config.runconfig import ConfigError, RunConfig
+from molotov.live.console import make_console
+from molotov.reports import jsonreport
+from molotov.reports.jsonreport import RunReport
+from molotov.reports.outputs import write_reports
+from molotov.reports.summary import OpenModel, closing_lines, summary_lines
+from molotov.reports.thresholds import (
+    ThresholdError,
+    ThresholdResult,
+    evaluate,
+    parse_thresholds,
+    result_lines,
+)
+from molotov.run.limits import raise_descriptor_limit
+from molotov.run.loader import LoadError, load_module
+from molotov.run.signals import Holder, start_resource_tracker
+from molotov.run.supervisor import Runner, RunResult, dead_process_messages, fork_available
+from molotov.stats.snapshot import ErrorKind
+from molotov.worker import fixtures
+from molotov.worker.errors import CONNECT_KINDS, unreachable_targets
+from molotov.worker.scheduler import process_workers
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class RunError(Exception):
+    """Stops the run before it starts, with one line (and a traceback with ``-v``)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def _out(config: RunConfig, text: str) -> None:
+    if not config.quiet:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def load_registry(config: RunConfig) -> api.Registry:
+    """Import the extensions and the scenario module into a fresh registry, and check it."""
+    registry = api.reset()
+    loaded: set[str] = set()
+    try:
+        for target, what in [
+            *((e, "--use-extension") for e in config.use_extension),
+            (config.scenario, ""),
+        ]:
+            # `--use-extension a.py loadtest.py` (argparse style) may name the scenario too:
+            # a module imported twice would register its fixtures twice.
+            key = os.path.realpath(target) if os.path.isfile(target) else target
+            if key not in loaded:
+                loaded.add(key)
+                if what:
+                    _out(config, f"Loading extension {target!r}")  # Molotov 2.x's notice
+                load_module(target, what)
+    except LoadError as exc:
+        raise RunError(str(exc), exc.detail) from None
+    if not registry.scenarios:
+        raise RunError(
+            f"No scenario was found in {config.scenario!r}: decorate an async function with "
+            "@scenario() (a weight of 0 leaves a scenario out)"
+        )
+    if config.single_mode and config.single_mode not in registry.scenarios:
+        available = ", ".join(sorted(registry.scenarios))
+        raise RunError(f"Can't find {config.single_mode!r} in the scenarios ({available})")
+    return registry
+
+
+def _banner(config: RunConfig, registry: api.Registry) -> str:
+    bounds = []
+    if config.run_length:
+        bounds.append(f"for {config.run_length:g}s")
+    if config.open_model and config.arrival_total:
+        bounds.append(f"{config.arrival_total} arrival(s) in all")
+    elif config.max_runs:
+        bounds.append(f"{config.max_runs} run(s) per worker")
+    if config.single_run:
+        bounds.append("each scenario once per worker")
+    until = ", ".join(bounds) or "until stopped (Ctrl-C)"
+    workers = f"{config.processes} process(es) x {config.workers} worker(s)"
+    if config.open_model:
+        pool = (
+            f"{config.workers}"
+            if config.pool_limit == config.workers
+            else (f"{config.workers} to {config.pool_limit}")
+        )
+        rate = f"{config.rate:g}/s" if not config.stages else "the stages' rate"
+        workers = (
+            f"{rate} arrivals ({config.arrivals}) on {config.processes} process(es) x "
+            f"{pool} worker(s)"
+        )
+    elif config.stages:
+        workers = f"{config.processes} process(es), workers following the stages"
+    scenarios = f"{len(registry.scenarios)} scenario(s) from {config.scenario!r}"
+    return f"Molotov: {scenarios}, {workers}, {until}"
+
+
+def _open_model_notices(config: RunConfig, registry: api.Registry) -> list[str]:
+    """What the open model leaves aside of a scenario file, said rather than ignored."""
+    if not config.open_model:
+        return []
+    return [
+        f"Note: scenario {s.name!r} has delay={s.delay:g}: the open model does not sleep "
+        "between steps (arrivals set the pace)"
+        for s in registry.sorted_scenarios()
+        if s.delay > 0
+    ]
+
+
+@contextmanager
+def _global_fixtures(config: RunConfig, registry: api.Registry) -> Iterator[list[RunResult]]:
+    """``global_setup`` before; ``global_teardown`` after, unless the worker process ran it."""
+    try:
+        fixtures.global_setup(registry, config.as_args())
+    except fixtures.GlobalSetupError as exc:
+        raise RunError(str(exc), exc.detail) from None
+    results: list[RunResult] = []
+    try:
+        yield results
+    finally:
+        if not (results and results[0].global_teardown_done):
+            fixtures.global_teardown(registry, config.verbose)
+
+
+def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
+    """The exit code of a finished run and the lines that explain a non-zero one."""
+    snapshot = result.snapshot
+    problems = dead_process_messages(result)
+    if config.fail is not None and snapshot.failures >= config.fail:
+        problems.append(f"--fail {config.fail}: {snapshot.failures} failure(s)")
+    if config.exception and snapshot.failures:
+        problems.append("-x: stopped at the first failure")
+    started = snapshot.workers_started
+    setup_failures = snapshot.setup_failures + snapshot.session_setup_failures
+    if started and setup_failures >= started and not snapshot.steps:
+        first = next(
+            (
+                e.message
+                for e in snapshot.errors
+                if e.kind in (ErrorKind.SETUP, ErrorKind.SESSION_SETUP)
+            ),
+            "",
+        )
+        problems.append(f"every worker failed to set up: {first}")
+    if (
+        snapshot.failures
+        and not snapshot.successes
+        and (snapshot.connection_failures == snapshot.failures)
+    ):
+        messages = [e.message for e in snapshot.errors if e.kind in CONNECT_KINDS]
+        problems += unreachable_targets(messages) or ["cannot connect to the target"]
+    return (EXIT_FAILED if problems else EXIT_OK), problems
+
+
+def _print_summary(config: RunConfig, result: RunResult, verdicts: list[ThresholdResult]) -> None:
+    snapshot = result.snapshot
+    open_model = OpenModel.of_runs([dataclasses.asdict(config)])
+    lines = summary_lines(snapshot, result.elapsed, open_model)
+    for line in lines + result_lines(verdicts):
+        _out(config, line)
+    if result.sizing is not None:
+        sizing = result.sizing
+        if sizing.reached:
+            for line in (
+                "",
+                "Sizing is over!",
+                "",
+                f"Error Ratio {sizing.ratio:.2f} % obtained with {sizing.workers} workers.",
+                "",
+                f"OVERALL: SUCCESSES: {snapshot.successes} | FAILURES: {snapshot.failures}",
+                f"LAST MINUTE: SUCCESSES: {sizing.minute_successes} "
+                f"| FAILURES: {sizing.minute_failures}",
+            ):
+                _out(config, line)
+        else:
+            _out(config, "Sizing was not finished. (interrupted)")
+    for line in closing_lines(snapshot):
+        _out(config, line)
+
+
+def execute(config: RunConfig) -> int:
+    """Run a load test as configured; return the process exit code."""
+    held = Holder()
+    try:
+        return _execute(config, held)
+    finally:
+        held.release()
+
+
+def _execute(config: RunConfig, held: Holder) -> int:
+    try:
+        config.check()
+        if not fork_available():
+            # Workers are forked so they inherit the loaded scenarios; see DESIGN.md.
+            raise RunError(
+                f"molotov runs its workers in forked processes, and {sys.platform} has no fork()"
+            )
+        registry = load_registry(config)
+        try:
+            thresholds = parse_thresholds(
+                config.threshold, list(registry.scenarios), open_model=config.open_model
+            )
+        except ThresholdError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
+        console = make_console(
+            config.quiet, config.console, config.verbose, open_model=config.open_model
+        )
+        with _global_fixtures(config, registry) as results:
+            console.start(_banner(config, registry))
+            descriptors = raise_descriptor_limit(process_workers(config))
+            for notice in [*_open_model_notices(config, registry), descriptors]:
+                if notice:
+                    console.print(notice)
+            # The runner handles stop signals during the run; after it, until the report is
+            # on disk (global_teardown, summary, report), they are held off.
+            start_resource_tracker()
+            held.hold()
+            try:
+                result = Runner(config, registry, console).run()
+                results.append(result)
+            finally:
+                console.stop()
+    except (ConfigError, RunError) as exc:
+        _err(str(exc))
+        detail = getattr(exc, "detail", "")
+        if config.verbose and detail:
+            _err(detail.rstrip())
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        # Only possible before the workers start (the run itself handles Ctrl-C).
+        _err("Interrupted before the run started")
+        return EXIT_FAILED
+    code, problems = _verdict(config, result)
+    verdicts = evaluate(thresholds, result.snapshot, result.elapsed)
+    failed = [v.threshold.text for v in verdicts if not v.passed]
+    if failed:
+        problems.append(f"threshold(s) failed: {', '.join(failed)}")
+        code = EXIT_FAILED
+    for problem in problems:
+        _err(problem)
+    _print_summary(config, result, verdicts)
+    wanted = (config.report, config.html, config.csv)
+    if any(path is not None for path in wanted) and not _write_report(
+        config, result, verdicts, code
+    ):
+        code = EXIT_FAILED
+    return code
+
+
+def _write_report(
+    config: RunConfig, result: RunResult, verdicts: list[ThresholdResult], code: int
+) -> bool:
+    """Write the reports (``--report``, ``--csv``, ``--html``) of one document; False (and a
+    message) if one cannot be written. ``code`` is the run's exit code, shown by the HTML."""
+    report = RunReport(
+        snapshot=result.snapshot,
+        started_at=result.started_at,
+        ended_at=result.ended_at,
+        duration=result.elapsed,
+        options=dataclasses.asdict(config),
+        series=tuple(result.series),
+        stop_reason=result.stop_reason.name.lower(),
+    )
+    doc = jsonreport.document(report, verdicts)
+    to_stdout = config.report == "-"
+    problems = write_reports(
+        doc,
+        code,
+        report=None if to_stdout else config.report,
+        csv=config.csv,
+        html=config.html,
+    )
+    for problem in problems:
+        _err(problem)
+    if to_stdout:
+        # One line, the very last one of stdout, for `kubectl logs | tail -1`.
+        sys.stdout.write(jsonreport.dumps_line(doc) + "\n")
+        sys.stdout.flush()
+    return not problems

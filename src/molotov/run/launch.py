@@ -1,0 +1,41 @@
+"""The last step of the edge: turn the parsed flags into the final RunConfig and run it.
+
+``--config`` lays a test entry of a ``molotov.json`` over the flags (SCENARIO then names the
+test, ``test`` by default), ``--sizing`` fills in its worker and ramp-up defaults, and
+``--demo`` starts the built-in target server around the run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from molotov.config.runconfig import (
+    DEFAULT_TEST,
+    ConfigError,
+    RunConfig,
+    apply_config_file,
+    apply_sizing_defaults,
+)
+
+
+def start(config: RunConfig, explicit: set[str]) -> int:
+    """Finish the configuration from the flags given explicitly, then run; the exit code."""
+    try:
+        if config.config is not None:
+            test = config.scenario if "scenario" in explicit else DEFAULT_TEST
+            config, from_file = apply_config_file(config, test)
+            explicit = explicit | from_file
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    config = apply_sizing_defaults(config, explicit)
+
+    from molotov.run.conductor import execute
+
+    if not config.demo:
+        return execute(config)
+
+    from molotov.demo import demo_config, target_server
+
+    with target_server() as url:
+        return execute(demo_config(config, explicit, url))

@@ -1,0 +1,1 @@
+"""molostart: a load test written from a template or a HAR recording."""

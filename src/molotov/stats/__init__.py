@@ -1,0 +1,1 @@
+"""The stats bus and the values read from it: histograms, snapshots, the endpoint table."""

@@ -1,0 +1,170 @@
+"""The immutable view of a run's counters that the console, StatsD and the report consume.
+
+The parent builds one from the stats bus at each tick; two snapshots give rates by difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from functools import cached_property
+
+from molotov.stats.histogram import Histogram
+
+
+class ErrorKind(IntEnum):
+    """What went wrong: a transport error of a request, or the part of a run that raised."""
+
+    SCENARIO = 1
+    CONNECTION = 2
+    SETUP = 3
+    SESSION_SETUP = 4
+    TEARDOWN = 5
+    EVENT = 6
+    PICKER = 7
+    WORKER = 8
+    REFUSED = 9
+    RESET = 10
+    TIMEOUT = 11
+    DNS = 12
+    TLS = 13
+    PROTOCOL = 14  # the response was not valid HTTP
+    DESCRIPTORS = 15  # the process ran out of file descriptors (EMFILE)
+
+    @property
+    def label(self) -> str:
+        return _LABELS.get(self, self.name.lower().replace("_", " "))
+
+
+_LABELS = {
+    ErrorKind.CONNECTION: "connection error",
+    ErrorKind.REFUSED: "connection refused",
+    ErrorKind.RESET: "connection reset",
+    ErrorKind.DNS: "dns error",
+    ErrorKind.TLS: "tls error",
+    ErrorKind.WORKER: "worker process",
+    ErrorKind.PROTOCOL: "protocol error",
+    ErrorKind.DESCRIPTORS: "too many open files",
+}
+
+# The kinds a request itself can fail with, in the order of the bus's request-error counters.
+REQUEST_ERROR_KINDS = (
+    ErrorKind.REFUSED,
+    ErrorKind.RESET,
+    ErrorKind.TIMEOUT,
+    ErrorKind.DNS,
+    ErrorKind.TLS,
+    ErrorKind.CONNECTION,
+    ErrorKind.PROTOCOL,
+    ErrorKind.DESCRIPTORS,
+)
+
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")  # other: outside 100-599
+
+
+@dataclass(frozen=True)
+class ErrorStat:
+    """One distinct error (same kind and message), with how often it happened."""
+
+    kind: ErrorKind
+    message: str
+    count: int
+    traceback: str = ""
+
+    def line(self) -> str:
+        """``connection refused (127.0.0.1:8080): 10``."""
+        return f"{self.kind.label} ({self.message}): {self.count}"
+
+
+@dataclass(frozen=True)
+class ScenarioStats:
+    name: str
+    successes: int
+    failures: int
+    durations: Histogram  # service times: from the call of the scenario to its return
+    # The open model: from the instant the step was scheduled to its return (service time
+    # plus the wait for a free worker); empty in the closed model.
+    response_times: Histogram = field(default_factory=Histogram.empty)
+
+    @property
+    def steps(self) -> int:
+        return self.successes + self.failures
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Totals over every worker process at one instant (``taken_at``, monotonic seconds)."""
+
+    taken_at: float
+    scenarios: tuple[ScenarioStats, ...]
+    errors: tuple[ErrorStat, ...] = ()
+    workers: int = 0
+    workers_started: int = 0
+    processes_running: int = 0
+    pick_failures: int = 0
+    connection_failures: int = 0
+    setup_failures: int = 0
+    session_setup_failures: int = 0
+    errors_dropped: int = 0
+    pids: tuple[int, ...] = field(default=())
+    requests: int = 0
+    statuses: tuple[int, ...] = (0,) * len(STATUS_CLASSES)  # responses by STATUS_CLASSES
+    response_bytes: int = 0
+    request_errors_by_kind: tuple[int, ...] = (0,) * len(REQUEST_ERROR_KINDS)
+    request_latency: Histogram = field(default_factory=Histogram.empty)
+    started: int = 0  # steps started
+    dropped: int = 0  # open model: arrivals that never started
+    waiting: int = 0  # open model: arrivals waiting for a free worker at this instant
+    busy: int = 0  # open model: workers running a step at this instant
+    # The open model: how late each step started after its scheduled instant.
+    start_lateness: Histogram = field(default_factory=Histogram.empty)
+
+    @property
+    def request_errors(self) -> int:
+        return sum(self.request_errors_by_kind)
+
+    @property
+    def http_failures(self) -> int:
+        """Requests that failed at the HTTP level: 4xx, 5xx, other statuses, request errors
+        (k6's ``http_req_failed``). A step fails only if its scenario checks; this does not."""
+        _, _, _, client, server, other = self.statuses
+        return client + server + other + self.request_errors
+
+    @property
+    def http_failure_rate(self) -> float:
+        return min(1.0, self.http_failures / self.requests) if self.requests else 0.0
+
+    def status_classes(self) -> dict[str, int]:
+        """``{"2xx": 30, "4xx": 10}``: the classes that were seen."""
+        return {name: n for name, n in zip(STATUS_CLASSES, self.statuses, strict=True) if n}
+
+    @property
+    def successes(self) -> int:
+        return sum(s.successes for s in self.scenarios)
+
+    @property
+    def failures(self) -> int:
+        return sum(s.failures for s in self.scenarios) + self.pick_failures
+
+    @property
+    def steps(self) -> int:
+        return self.successes + self.failures
+
+    @cached_property
+    def durations(self) -> Histogram:
+        """Scenario durations (service times) of every scenario together."""
+        return Histogram.merge([s.durations for s in self.scenarios])
+
+    @cached_property
+    def response_times(self) -> Histogram:
+        """The open model's response times of every scenario together."""
+        return Histogram.merge([s.response_times for s in self.scenarios])
+
+    @property
+    def arrivals(self) -> int:
+        """The open model's arrivals so far: started, dropped or waiting."""
+        return self.started + self.dropped + self.waiting
+
+    def top_errors(self, limit: int | None = None) -> list[ErrorStat]:
+        ranked = sorted(self.errors, key=lambda e: (-e.count, e.kind, e.message))
+        return ranked if limit is None else ranked[:limit]

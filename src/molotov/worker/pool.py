@@ -1,0 +1,400 @@
+"""The workers of one process: their lifetime, and the steps they run.
+
+A worker calls ``setup(worker_id, args)``, opens its ``ClientSession``, calls
+``setup_session``, then runs a *body* until the run stops: the closed model's loop (one step
+after the other) or the open model's (take the next arrival from the scheduler), both in
+:meth:`WorkerPool.steps`, which times each step and records it in the process's bus slot.
+That path is hot: no lock, no log, no system call of its own. Failures (the slow path) format
+their error once per distinct message. On the way out: ``teardown_session``, the session is
+closed, ``teardown(worker_id)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from molotov.api import Registry, Scenario
+from molotov.config.runconfig import RunConfig
+from molotov.stats.bus import Counter, StopReason
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
+from molotov.worker.errors import CONNECT_KINDS, USER_ERRORS, counted_as_request, describe_error
+from molotov.worker.session import get_context
+
+if TYPE_CHECKING:
+    from molotov.worker.process import ProcessRun
+    from molotov.worker.scheduler import Arrivals, StageController
+
+YIELD_EVERY = 64  # steps between two forced yields of a worker (see closed_steps)
+GROWTH_BACKOFF_NS = 1_000_000_000  # after a failed setup, the pool waits before growing again
+
+
+class StepTimeout(TimeoutError):
+    """A step ran longer than ``--step-timeout`` and was cancelled.
+
+    Sessions have no per-request total timeout (arming a timer for every request costs ~10 %
+    of the CPU per request); this once-a-second check of every worker's step is what guards
+    against a target that never answers, as aiohttp's default 300 s total timeout did.
+    """
+
+
+class Picker:
+    """Chooses each step's scenario: a ``@scenario_picker``, ``-s``, or the weights."""
+
+    def __init__(self, registry: Registry, config: RunConfig, rng: random.Random) -> None:
+        self._by_name = registry.scenarios
+        self._picker = registry.fixture("scenario_picker")
+        self._scenarios = registry.sorted_scenarios()
+        self._single = registry.scenarios[config.single_mode] if config.single_mode else None
+        self._random = rng.random
+        cumulative: list[float] = []
+        total = 0.0
+        for item in self._scenarios:
+            total += item.weight
+            cumulative.append(total)
+        self._cumulative = cumulative
+        self._total = total
+
+    def pick(self, worker_id: int, step: int) -> Scenario:
+        if self._picker is not None:
+            name = self._picker(worker_id, step)
+            try:
+                return self._by_name[name]
+            except KeyError:
+                raise LookupError(f"scenario_picker returned unknown scenario {name!r}") from None
+        if self._single is not None:
+            return self._single
+        if len(self._scenarios) == 1:
+            return self._scenarios[0]
+        index = bisect.bisect_right(self._cumulative, self._random() * self._total)
+        return self._scenarios[min(index, len(self._scenarios) - 1)]
+
+
+class WorkerPool:
+    """Every worker of a process, by worker id; grows on demand in the open model."""
+
+    def __init__(self, run: ProcessRun) -> None:
+        self.run = run
+        self.config = run.config
+        self.registry = run.registry
+        self.slot = run.slot
+        self.tasks: list[asyncio.Task[None]] = []
+        # monotonic_ns() when each worker's current step started, 0 between steps.
+        self.step_started: list[int] = []
+        self.overdue: set[int] = set()
+        self.active = 0  # workers running steps (the closed model) or in the pool (open)
+        self._unsettled: set[int] = set()  # workers still in their setup
+        self._settled = 0  # of the first workers: set up, or failed to
+        self._initial = 0
+        self._initial_done = asyncio.Event()
+        self._grow_after = 0
+        self._scenario_index = {s.name: i for i, s in enumerate(self.registry.sorted_scenarios())}
+        seed = self.config.seed
+        self.rng = random.Random(None if seed is None else seed * 1_000_003 + run.index)
+
+    @property
+    def size(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def starting(self) -> int:
+        """Workers still in their setup."""
+        return len(self._unsettled)
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def spawn(self, delay: float = 0.0) -> int:
+        """Start a new worker; ``delay``: seconds before it starts."""
+        wid = len(self.tasks)
+        self.step_started.append(0)
+        self._unsettled.add(wid)
+        self.tasks.append(asyncio.create_task(self._lifetime(wid, delay)))
+        return wid
+
+    def spawn_initial(self, count: int) -> None:
+        """The first ``count`` workers; :meth:`initial_settled` waits for their setups."""
+        self._initial = count
+        if not count:
+            self._initial_done.set()
+        for _ in range(count):
+            self.spawn()
+
+    async def initial_settled(self) -> None:
+        """Until each of the first workers is set up or has failed to."""
+        await self._initial_done.wait()
+
+    def _settle(self, wid: int) -> None:
+        """A worker is done with its setup (it may have failed): called once or more."""
+        if wid not in self._unsettled:
+            return
+        self._unsettled.discard(wid)
+        if wid < self._initial:
+            self._settled += 1
+            if self._settled == self._initial:
+                self._initial_done.set()
+
+    async def _lifetime(self, wid: int, delay: float) -> None:
+        try:
+            if delay > 0:
+                await self.run.sleep(delay)
+            if self.run.stopping:
+                return
+            slot = self.slot
+            slot.add(Counter.WORKERS_STARTED)
+            slot.add(Counter.WORKERS)
+            self.active += 1
+            try:
+                await self._session_lifetime(wid)
+            except asyncio.CancelledError:
+                pass
+            finally:
+                self.active -= 1
+                slot.add(Counter.WORKERS, -1)
+                self._teardown(wid)
+        finally:
+            self._settle(wid)
+
+    async def _session_lifetime(self, wid: int) -> None:
+        report = self.run.report
+        setup = self.registry.fixture("setup")
+        options: dict[str, Any] = {}
+        if setup is not None:
+            try:
+                result = await setup(wid, self.run.args)
+                if result is not None and not isinstance(result, dict):
+                    raise TypeError(
+                        f"setup() must return a dict of ClientSession options or None, "
+                        f"not {type(result).__name__}"
+                    )
+                options = result or {}
+            except USER_ERRORS as exc:
+                self._setup_failed(Counter.SETUP_FAILURES)
+                report(ErrorKind.SETUP, f"setup() failed: {describe_error(exc)[1]}", exc)
+                return
+        try:
+            session = self.run.sessions.create(wid, options)
+        except USER_ERRORS as exc:
+            self._setup_failed(Counter.SETUP_FAILURES)
+            message = f"cannot create a session with the setup() options: {exc}"
+            report(ErrorKind.SETUP, message, exc)
+            return
+        try:
+            setup_session = self.registry.fixture("setup_session")
+            if setup_session is not None:
+                try:
+                    await setup_session(wid, session)
+                except USER_ERRORS as exc:
+                    self._setup_failed(Counter.SESSION_SETUP_FAILURES)
+                    message = f"setup_session() failed: {describe_error(exc)[1]}"
+                    report(ErrorKind.SESSION_SETUP, message, exc)
+                    return
+            self._settle(wid)
+            try:
+                await self.steps(wid, session)
+            finally:
+                teardown_session = self.registry.fixture("teardown_session")
+                if teardown_session is not None:
+                    try:
+                        await teardown_session(wid, session)
+                    except USER_ERRORS as exc:
+                        message = f"teardown_session() failed: {describe_error(exc)[1]}"
+                        report(ErrorKind.TEARDOWN, message, exc)
+        finally:
+            await session.close()
+
+    def _setup_failed(self, counter: Counter) -> None:
+        self.slot.add(counter)
+        self._grow_after = time.monotonic_ns() + GROWTH_BACKOFF_NS
+
+    def _teardown(self, wid: int) -> None:
+        teardown = self.registry.fixture("teardown")
+        if teardown is None:
+            return
+        try:
+            teardown(wid)
+        except USER_ERRORS as exc:
+            message = f"teardown() failed: {describe_error(exc)[1]}"
+            self.run.report(ErrorKind.TEARDOWN, message, exc)
+
+    async def join(self) -> None:
+        """Wait for every worker, including those started meanwhile; re-raise a crash."""
+        while True:
+            pending = [task for task in self.tasks if not task.done()]
+            if not pending:
+                break
+            await asyncio.wait(pending)
+        for task in self.tasks:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    def cancel(self, current: asyncio.Task[Any] | None) -> None:
+        for task in self.tasks:
+            if task is not current:
+                task.cancel()
+
+    def cancel_overdue(self, timeout_ns: int) -> None:
+        """Cancel the steps that have run longer than ``timeout_ns`` (once a second)."""
+        limit = time.monotonic_ns() - timeout_ns
+        for wid, started in enumerate(self.step_started):
+            if 0 < started < limit and wid not in self.overdue:
+                self.overdue.add(wid)
+                self.tasks[wid].cancel()
+
+    def grow(self, waiting: int) -> None:
+        """The open model: every worker is busy and ``waiting`` arrivals wait: add one."""
+        if (
+            self.size < self.config.pool_limit
+            and self.starting < waiting
+            and not self.run.stopping
+            and time.monotonic_ns() >= self._grow_after
+        ):
+            assert self.run.arrivals is not None
+            self.spawn()
+
+    # -- the steps ------------------------------------------------------------------------
+
+    async def steps(self, wid: int, session: aiohttp.ClientSession) -> None:
+        """A worker's steps, one after the other, until its run is over.
+
+        The closed model: the next step starts when the last one is done (after its delay),
+        up to ``-r`` steps, while the stages want this worker. The open model: the next step
+        is the next arrival the scheduler hands over; a step's response time counts from the
+        instant it was due. One loop for both, and the step itself inline, because this is
+        the hot path: every frame on the way to the scenario costs on each resume of the task
+        (measured: a step() coroutine of its own cost ~4 % CPU per request).
+        """
+        run, config, slot = self.run, self.config, self.slot
+        arrivals: Arrivals | None = run.arrivals
+        stages: StageController | None = run.stages
+        events = run.events
+        context = get_context(session)
+        picker = Picker(self.registry, config, self.rng)
+        index_of = self._scenario_index
+        step_started = self.step_started
+        clock = time.monotonic_ns
+        once = self.registry.sorted_scenarios() if config.single_run else None
+        last = len(once) if once is not None else config.max_runs
+        if arrivals is not None:
+            last = None  # the scheduler counts the arrivals
+        extra_delay = config.delay
+        # With --ramp-up, -d is this worker's own, from its (scheduled) start, as in 2.x.
+        own_end = 0
+        if config.duration and config.ramp_up and run.bus.start_ns:
+            own_end = run.bus.start_ns + int((config.ramp_start(wid) + config.duration) * 1e9)
+        step = 0
+        while True:
+            due = 0
+            if arrivals is not None:
+                due = arrivals.take()
+                if not due:
+                    due = await arrivals.wait()
+                    if not due:
+                        break
+                elif not step % YIELD_EVERY:
+                    await asyncio.sleep(0)  # arrivals kept waiting: let the loop breathe
+            else:
+                if last is not None and step >= last:
+                    break
+                if stages is not None and wid >= stages.local_target:
+                    await self._park(wid, stages)
+                if run.stopping or (own_end and clock() >= own_end):
+                    break
+            step += 1
+            context.step = step
+            try:
+                scenario = once[step - 1] if once is not None else picker.pick(wid, step)
+            except USER_ERRORS as exc:
+                self._pick_failed(exc)
+                continue
+            index = index_of[scenario.name]
+            if events:
+                info = scenario.as_event_dict()
+                await events.send("scenario_start", scenario=info, wid=wid)
+            started = step_started[wid] = clock()
+            if due:
+                slot.step_started((started - due) // 1000)
+                slot.add(Counter.BUSY)
+            else:
+                slot.add(Counter.STARTED)
+            try:
+                try:
+                    await scenario.func(session, *scenario.args, **scenario.kw)
+                except asyncio.CancelledError:
+                    if run.cancelled or wid not in self.overdue:
+                        raise
+                    raise self._step_timed_out(wid) from None  # a failure like any other
+                finally:
+                    step_started[wid] = 0
+                    if due:
+                        slot.add(Counter.BUSY, -1)
+            except asyncio.CancelledError:
+                if run.cancelled:
+                    break  # a forced shutdown: the step is abandoned, not counted
+                raise
+            except USER_ERRORS as exc:
+                ended = clock()
+                slot.step_done(index, False, (ended - started) // 1000)
+                if due:
+                    slot.response_time(index, (ended - due) // 1000)
+                self._record_failure(exc)
+                if events:
+                    await events.send("scenario_failure", scenario=info, exception=exc, wid=wid)
+                delay = extra_delay
+            else:
+                ended = clock()
+                slot.step_done(index, True, (ended - started) // 1000)
+                if due:
+                    slot.response_time(index, (ended - due) // 1000)
+                if events:
+                    await events.send("scenario_success", scenario=info, wid=wid)
+                delay = scenario.delay + extra_delay
+            if arrivals is not None:
+                continue  # arrivals set the pace
+            if delay > 0:
+                await run.sleep(delay)
+            elif not step % YIELD_EVERY:
+                # A scenario that never suspends must still let the monitor see a stop; every
+                # step would cost ~13 % per request (each yield lets the other workers run and
+                # go cold in the caches), so only now and then.
+                await asyncio.sleep(0)
+
+    def _step_timed_out(self, wid: int) -> StepTimeout:
+        """The cancellation of an overdue step, turned back into a plain failure."""
+        self.overdue.discard(wid)
+        task = asyncio.current_task()
+        if task is not None and hasattr(task, "uncancel"):
+            task.uncancel()  # Python 3.11+: the task goes on, no longer cancelling
+        return StepTimeout(f"the step ran over {self.config.step_timeout:g}s and was cancelled")
+
+    def _record_failure(self, exc: BaseException) -> None:
+        kind, message = describe_error(exc)
+        if kind in CONNECT_KINDS:
+            self.slot.add(Counter.CONNECTION_FAILURES)
+        elif kind is ErrorKind.PROTOCOL and not counted_as_request(exc):
+            # Invalid HTTP in a body (a broken chunk, a short one): found as the scenario
+            # reads it, after the request was counted with its status.
+            self.slot.request_error(REQUEST_ERROR_KINDS.index(kind))
+        self.run.report(kind, message, exc)
+        if self.config.exception:
+            self.run.stop(StopReason.EXCEPTION)
+
+    def _pick_failed(self, exc: BaseException) -> None:
+        self.slot.add(Counter.PICK_FAILURES)
+        self.run.report(ErrorKind.PICKER, describe_error(exc)[1], exc)
+        if self.config.exception:
+            self.run.stop(StopReason.EXCEPTION)
+
+    async def _park(self, wid: int, stages: StageController) -> None:
+        """Stages ramping down: this worker waits, idle and not counted, until wanted again."""
+        self.active -= 1
+        self.slot.add(Counter.WORKERS, -1)
+        try:
+            await stages.wait_for(wid)
+        finally:
+            self.active += 1
+            self.slot.add(Counter.WORKERS)
