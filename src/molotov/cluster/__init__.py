@@ -1,0 +1,1 @@
+"""Cluster runs: one coordinator drives N agents (``--agents``) or N pods (``--pods``)."""
