@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from molotov._version import __version__
+from molotov.cluster.options import DEFAULT_LISTEN, ClusterOptions
 from molotov.config.runconfig import (
     DEFAULT_SCENARIO,
     DEFAULT_STATSD_ADDRESS,
@@ -284,6 +285,40 @@ def molotov(
     demo: Annotated[
         bool, typer.Option("--demo", help="Run a bundled scenario against a built-in server.")
     ] = False,
+    # -- cluster runs (molotov.cluster) -------------------------------------------------
+    agents: Annotated[
+        str | None,
+        typer.Option(
+            "--agents",
+            help="Run on these agents (URL,URL,...; molotov --agent on each), token from "
+            "MOLOTOV_AGENT_TOKEN; -p/-w per agent, --rate/--stages/--iterations in all.",
+        ),
+    ] = None,
+    agent: Annotated[
+        bool,
+        typer.Option("--agent", help="Be an agent: serve the cluster API (see --listen)."),
+    ] = False,
+    listen: Annotated[
+        str, typer.Option("--listen", help="The agent's HOST:PORT.")
+    ] = DEFAULT_LISTEN,
+    agent_token_file: Annotated[
+        str | None,
+        typer.Option("--agent-token-file", help="Read the agent token there, not from the env."),
+    ] = None,
+    agent_deadman: Annotated[
+        str,
+        typer.Option(
+            "--agent-deadman",
+            help="An agent stops itself after this long without a call from its coordinator.",
+        ),
+    ] = "60s",
+    ready_timeout: Annotated[
+        str,
+        typer.Option(
+            "--ready-timeout", help="How long the coordinator waits for every agent to hold."
+        ),
+    ] = "120s",
+    # -- end of cluster runs ------------------------------------------------------------
     version: Annotated[
         bool | None,
         typer.Option(
@@ -346,9 +381,17 @@ def molotov(
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from None
     explicit = {name for name in ctx.params if _given(ctx, name)}
+    cluster = ClusterOptions(
+        agent=agent,
+        listen=listen,
+        agent_token_file=agent_token_file,
+        agent_deadman=_seconds(parse_duration, agent_deadman) or 0.0,
+        agents=agents,
+        ready_timeout=_seconds(parse_duration, ready_timeout) or 0.0,
+    )
     from molotov.run.launch import start
 
-    raise typer.Exit(start(run_config, explicit))
+    raise typer.Exit(start(run_config, explicit, cluster if cluster.wanted else None))
 
 
 def expand_extensions(argv: Sequence[str]) -> list[str]:

@@ -154,6 +154,23 @@ class RunConfig:
     max_lag: float = 1.0
     iterations: int | None = None
     stages: tuple[Stage, ...] = ()
+    # A cluster run (molotov.cluster): this load generator is agent ``agent_index`` of
+    # ``agent_count``, each with ``processes`` processes. --rate, --stages and --iterations
+    # are the cluster's totals: process p here is process agent_index * processes + p of
+    # agent_count * processes in the shares (see process_offset). Set by an agent, not a flag;
+    # fixtures read them as ``args.agent_index`` and ``args.agent_count``.
+    agent_index: int = 0
+    agent_count: int = 1
+
+    @property
+    def process_offset(self) -> int:
+        """This machine's first process in the cluster-wide numbering of the shares."""
+        return self.agent_index * self.processes
+
+    @property
+    def process_total(self) -> int:
+        """Processes sharing the run's load: every process of every agent."""
+        return self.agent_count * self.processes
 
     @property
     def open_model(self) -> bool:
@@ -186,7 +203,7 @@ class RunConfig:
         if self.iterations is not None:
             return self.iterations
         if self.max_runs is not None:
-            return self.max_runs * self.workers * self.processes
+            return self.max_runs * self.workers * self.process_total
         return None
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from molotov import api
 from molotov.config.runconfig import ConfigError, RunConfig
@@ -21,6 +22,7 @@ from molotov.reports.jsonreport import RunReport
 from molotov.reports.outputs import write_reports
 from molotov.reports.summary import OpenModel, closing_lines, summary_lines
 from molotov.reports.thresholds import (
+    Threshold,
     ThresholdError,
     ThresholdResult,
     evaluate,
@@ -132,7 +134,7 @@ def _open_model_notices(config: RunConfig, registry: api.Registry) -> list[str]:
 
 
 @contextmanager
-def _global_fixtures(config: RunConfig, registry: api.Registry) -> Iterator[list[RunResult]]:
+def global_fixtures(config: RunConfig, registry: api.Registry) -> Iterator[list[RunResult]]:
     """``global_setup`` before; ``global_teardown`` after, unless the worker process ran it."""
     try:
         fixtures.global_setup(registry, config.as_args())
@@ -176,7 +178,7 @@ def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
     return (EXIT_FAILED if problems else EXIT_OK), problems
 
 
-def _print_summary(config: RunConfig, result: RunResult, verdicts: list[ThresholdResult]) -> None:
+def print_summary(config: RunConfig, result: RunResult, verdicts: list[ThresholdResult]) -> None:
     snapshot = result.snapshot
     open_model = OpenModel.of_runs([dataclasses.asdict(config)])
     lines = summary_lines(snapshot, result.elapsed, open_model)
@@ -230,7 +232,7 @@ def _execute(config: RunConfig, held: Holder) -> int:
         console = make_console(
             config.quiet, config.console, config.verbose, open_model=config.open_model
         )
-        with _global_fixtures(config, registry) as results:
+        with global_fixtures(config, registry) as results:
             console.start(_banner(config, registry))
             descriptors = raise_descriptor_limit(process_workers(config))
             for notice in [*_open_model_notices(config, registry), descriptors]:
@@ -255,15 +257,10 @@ def _execute(config: RunConfig, held: Holder) -> int:
         # Only possible before the workers start (the run itself handles Ctrl-C).
         _err("Interrupted before the run started")
         return EXIT_FAILED
-    code, problems = _verdict(config, result)
-    verdicts = evaluate(thresholds, result.snapshot, result.elapsed)
-    failed = [v.threshold.text for v in verdicts if not v.passed]
-    if failed:
-        problems.append(f"threshold(s) failed: {', '.join(failed)}")
-        code = EXIT_FAILED
+    code, problems, verdicts = judge(config, result, thresholds)
     for problem in problems:
         _err(problem)
-    _print_summary(config, result, verdicts)
+    print_summary(config, result, verdicts)
     wanted = (config.report, config.html, config.csv)
     if any(path is not None for path in wanted) and not _write_report(
         config, result, verdicts, code
@@ -272,12 +269,23 @@ def _execute(config: RunConfig, held: Holder) -> int:
     return code
 
 
-def _write_report(
-    config: RunConfig, result: RunResult, verdicts: list[ThresholdResult], code: int
-) -> bool:
-    """Write the reports (``--report``, ``--csv``, ``--html``) of one document; False (and a
-    message) if one cannot be written. ``code`` is the run's exit code, shown by the HTML."""
-    report = RunReport(
+def judge(
+    config: RunConfig, result: RunResult, thresholds: list[Threshold]
+) -> tuple[int, list[str], list[ThresholdResult]]:
+    """The verdict on a finished run (or a cluster's merge): exit code, what explains a
+    non-zero one, and each threshold's result."""
+    code, problems = _verdict(config, result)
+    verdicts = evaluate(thresholds, result.snapshot, result.elapsed)
+    failed = [v.threshold.text for v in verdicts if not v.passed]
+    if failed:
+        problems.append(f"threshold(s) failed: {', '.join(failed)}")
+        code = EXIT_FAILED
+    return code, problems, verdicts
+
+
+def report_of(config: RunConfig, result: RunResult) -> RunReport:
+    """The report of a finished run (the JSON document's values)."""
+    return RunReport(
         snapshot=result.snapshot,
         started_at=result.started_at,
         ended_at=result.ended_at,
@@ -286,7 +294,19 @@ def _write_report(
         series=tuple(result.series),
         stop_reason=result.stop_reason.name.lower(),
     )
-    doc = jsonreport.document(report, verdicts)
+
+
+def _write_report(
+    config: RunConfig, result: RunResult, verdicts: list[ThresholdResult], code: int
+) -> bool:
+    """Write the reports (``--report``, ``--csv``, ``--html``) of one document; False (and a
+    message) if one cannot be written. ``code`` is the run's exit code, shown by the HTML."""
+    return write_document(config, jsonreport.document(report_of(config, result), verdicts), code)
+
+
+def write_document(config: RunConfig, doc: dict[str, Any], code: int) -> bool:
+    """Write the report files asked for (``--report``, ``--csv``, ``--html``) of ``doc``;
+    False (and a message) if one cannot be written. ``--report -``: the last stdout line."""
     to_stdout = config.report == "-"
     problems = write_reports(
         doc,

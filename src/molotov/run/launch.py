@@ -8,6 +8,7 @@ test, ``test`` by default), ``--sizing`` fills in its worker and ramp-up default
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from molotov.config.runconfig import (
     DEFAULT_TEST,
@@ -17,9 +18,14 @@ from molotov.config.runconfig import (
     apply_sizing_defaults,
 )
 
+if TYPE_CHECKING:
+    from molotov.cluster.options import ClusterOptions
 
-def start(config: RunConfig, explicit: set[str]) -> int:
-    """Finish the configuration from the flags given explicitly, then run; the exit code."""
+
+def start(config: RunConfig, explicit: set[str], cluster: ClusterOptions | None = None) -> int:
+    """Finish the configuration from the flags given explicitly, then run; the exit code.
+
+    ``cluster``: the run is a cluster one (an agent, or a coordinator of agents)."""
     try:
         if config.config is not None:
             test = config.scenario if "scenario" in explicit else DEFAULT_TEST
@@ -29,6 +35,11 @@ def start(config: RunConfig, explicit: set[str]) -> int:
         sys.stderr.write(f"{exc}\n")
         return 1
     config = apply_sizing_defaults(config, explicit)
+    if cluster is not None:
+        # The one place where a run turns into a cluster one (molotov.cluster is above run).
+        from molotov.cluster.dispatch import run_cluster
+
+        return run_cluster(config, cluster)
 
     from molotov.run.conductor import execute
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import FrameType
+from typing import Protocol
 
 from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
@@ -93,6 +94,23 @@ class RunResult:
     sizing: SizingResult | None = None
 
 
+class StartGate(Protocol):
+    """Who gives the start instant of a held run (a cluster agent: its coordinator).
+
+    With a gate, both models hold: the processes set up their first workers, then the
+    parent asks :meth:`held` until it returns the instant. Called from the parent's loop.
+    """
+
+    def opened(self, bus: StatsBus) -> None:
+        """The run's bus exists (the processes are about to be forked)."""
+
+    def held(self) -> float | None:
+        """Every process is set up: the start instant (epoch seconds) once known, else None."""
+
+    def closed(self) -> None:
+        """The bus is about to go away: stop reading it."""
+
+
 class _SignalState:
     """Ctrl-C once: graceful stop; twice: cancel in-flight steps; three times: kill."""
 
@@ -127,9 +145,15 @@ class _Watch:
     """The parent's loop over a running run: stop conditions, console, series, StatsD."""
 
     def __init__(
-        self, config: RunConfig, bus: StatsBus, console: Console, teardown_in_worker: bool
+        self,
+        config: RunConfig,
+        bus: StatsBus,
+        console: Console,
+        teardown_in_worker: bool,
+        gate: StartGate | None = None,
     ) -> None:
         self.config = config
+        self.gate = gate
         self.teardown_in_worker = teardown_in_worker
         self.bus = bus
         self.console = console
@@ -158,7 +182,7 @@ class _Watch:
         self.series = SeriesRecorder(bus.snapshot(), time.time())
         self.sizing: Sizing | None = None
         self._next_flush = 0.0
-        if not config.open_model:
+        if not config.open_model and gate is None:
             self._begin(self._start_wait(config.start_at, console))
 
     @staticmethod
@@ -190,10 +214,11 @@ class _Watch:
         """What the stages or the rate ask for at a wall-clock time (None: nothing asked)."""
         if self.target is None:
             return None
-        return self.target.value_at(wall - self.started_at)
+        # A cluster agent's share of what the whole cluster is asked for.
+        return self.target.value_at(wall - self.started_at) / self.config.agent_count
 
     def _ready(self) -> bool:
-        """The open model: every process has its first workers set up (or has ended)."""
+        """Held: every process has its first workers set up (or has ended)."""
         return all(
             self.bus.counter(index, Counter.READY) or process.exitcode is not None
             for index, process in enumerate(self.processes)
@@ -203,7 +228,12 @@ class _Watch:
         if not self._ready():
             return
         wait = START_MARGIN
-        if self._start_at is not None:
+        if self.gate is not None:
+            at = self.gate.held()
+            if at is None:
+                return
+            wait = max(0.0, at - time.time())
+        elif self._start_at is not None:
             wait = max(wait, self._start_wait(self._start_at, self.console))
         self._begin(wait)
 
@@ -326,17 +356,28 @@ class _Watch:
 
 
 class Runner:
-    def __init__(self, config: RunConfig, registry: Registry, console: Console) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        registry: Registry,
+        console: Console,
+        gate: StartGate | None = None,
+    ) -> None:
         self.config = config
         self.registry = registry
         self.console = console
+        self.gate = gate
 
     def run(self) -> RunResult:
         names = [s.name for s in self.registry.sorted_scenarios()]
         bus = StatsBus.create(self.config.processes, names)
         try:
+            if self.gate is not None:
+                self.gate.opened(bus)
             return self._run(bus)
         finally:
+            if self.gate is not None:
+                self.gate.closed()
             bus.close()
 
     def _run(self, bus: StatsBus) -> RunResult:
@@ -344,7 +385,7 @@ class Runner:
         # Fork, so children inherit the loaded scenario module and the bus without pickling.
         context = multiprocessing.get_context("fork")
         teardown = fixtures.teardown_in_worker(self.registry, config.processes)
-        watch = _Watch(config, bus, self.console, teardown)
+        watch = _Watch(config, bus, self.console, teardown, self.gate)
         sys.stdout.flush()
         sys.stderr.flush()
         # What the children inherit (aiohttp, the scenario module, ...) lives as long as they

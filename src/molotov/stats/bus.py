@@ -97,6 +97,7 @@ class Counter(IntEnum):
     BUSY = 22  # open model: workers running a step now
     FINISHING = 23  # -p 1 with a global_teardown: 1 workers done, 2 global_teardown done
     REQUEST_ERRORS = 24  # then one word per kind of errors.REQUEST_ERROR_KINDS
+    FIRST_STEP_NS = 32  # monotonic ns when the process's first step started (0: none yet)
 
 
 COUNTER_WORDS = 48

@@ -282,6 +282,8 @@ class WorkerPool:
         if arrivals is not None:
             last = None  # the scheduler counts the arrivals
         extra_delay = config.delay
+        if arrivals is None:
+            await run.until_start()  # held (a cluster agent's run) until the start instant
         # With --ramp-up, -d is this worker's own, from its (scheduled) start, as in 2.x.
         own_end = 0
         if config.duration and config.ramp_up and run.bus.start_ns:

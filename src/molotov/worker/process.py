@@ -50,6 +50,7 @@ class ProcessRun:
         self.args = config.as_args()
         self.stopping = False
         self.cancelled = False
+        self._first_step_noted = False
         self._parent = os.getppid()
         self._stop_event = asyncio.Event()
         self.events = EventSender(registry.event_handlers, self._event_failed)
@@ -164,6 +165,9 @@ class ProcessRun:
 
     async def _closed_model(self) -> None:
         config = self.config
+        if not self.bus.start_ns:
+            await self._closed_held()
+            return
         if config.start_at is not None:
             # Every process (and every pod given the same --start-at) starts together.
             await self.sleep(config.start_at - time.time())
@@ -176,6 +180,49 @@ class ProcessRun:
             for wid in range(config.workers):
                 pool.spawn(config.ramp_start(wid))
         await pool.join()
+
+    async def _closed_held(self) -> None:
+        """The closed model when the parent forked before knowing the start (an agent of a
+        cluster run holds until its coordinator sends it): the workers due at the start set
+        up now and wait in :meth:`until_start`; the process says it is ready on the bus; the
+        workers of a ``--ramp-up`` start after the start instant, at their own times."""
+        config, pool = self.config, self.pool
+        if self.stages is not None:
+            first = self.stages.pool_size
+        else:
+            first = sum(1 for wid in range(config.workers) if config.ramp_start(wid) <= 0)
+        pool.spawn_initial(first)
+        await pool.initial_settled()
+        self.slot.set(Counter.READY, 1)
+        start_ns = await self._start_instant()
+        if start_ns and self.stages is None:
+            for wid in range(first, config.workers):
+                since = (time.monotonic_ns() - start_ns) / 1e9
+                pool.spawn(config.ramp_start(wid) - since)
+        await pool.join()
+
+    async def until_start(self) -> None:
+        """The closed model: wait for the run's start instant before the first step. A local
+        run's parent sets it before forking, so this returns at once; a held one's workers
+        wait here, set up."""
+        while not self.stopping:
+            start_ns = self.bus.start_ns
+            if not start_ns:
+                await asyncio.sleep(START_POLL)
+                continue
+            wait = (start_ns - time.monotonic_ns()) / 1e9
+            if wait <= 0:
+                self.first_step()
+                return
+            await self.sleep(wait)
+
+    def first_step(self) -> None:
+        """Note on the bus when this process's first step starts (once): a cluster run's
+        start spread is measured from it. Called off the steps' hot path: when the first
+        worker leaves :meth:`until_start`, or the scheduler hands out its first arrival."""
+        if not self._first_step_noted:
+            self._first_step_noted = True
+            self.slot.set(Counter.FIRST_STEP_NS, time.monotonic_ns())
 
     async def _open_model(self, arrivals: Arrivals) -> None:
         """Set up the first ``-w`` workers, say so on the bus, wait for the run's start

@@ -42,8 +42,9 @@ def rate_shape(config: RunConfig) -> LoadShape:
 
 
 def worker_shape(config: RunConfig) -> LoadShape:
-    """The closed model's number of active workers over time, for the whole run."""
-    return LoadShape(config.workers * config.processes, config.stages)
+    """The closed model's number of active workers over time, for the whole run (every
+    process of every agent of a cluster run)."""
+    return LoadShape(config.workers * config.process_total, config.stages)
 
 
 def process_workers(config: RunConfig, process: int = 0) -> int:
@@ -52,7 +53,8 @@ def process_workers(config: RunConfig, process: int = 0) -> int:
     if config.open_model:
         return config.pool_limit
     if config.stages:
-        return local_share(round(worker_shape(config).peak), process, config.processes)
+        peak = round(worker_shape(config).peak)
+        return local_share(peak, config.process_offset + process, config.process_total)
     return config.workers
 
 
@@ -145,8 +147,8 @@ class Scheduler:
         config = run.config
         self._offsets = arrival_offsets(
             rate_shape(config),
-            run.index,
-            config.processes,
+            config.process_offset + run.index,  # the cluster-wide numbering of the shares
+            config.process_total,
             poisson=config.arrivals == "poisson",
             seed=config.seed,
             total=config.arrival_total,
@@ -157,6 +159,7 @@ class Scheduler:
         run, arrivals = self._run, self._arrivals
         end = self._end
         clock = time.monotonic_ns
+        pushed = False
         try:
             for offset in self._offsets:
                 if end is not None and offset >= end:
@@ -166,6 +169,9 @@ class Scheduler:
                     await run.sleep(max(wait, TIMER_RESOLUTION))
                     if run.stopping:
                         return
+                if not pushed:
+                    pushed = True
+                    run.first_step()
                 arrivals.push(due)
             if end is not None:
                 # The run lasts its length, not until its last arrival: the parent's
@@ -181,8 +187,8 @@ class StageController:
     def __init__(self, run: ProcessRun) -> None:
         config = run.config
         self._shape = worker_shape(config)
-        self._process = run.index
-        self._processes = config.processes
+        self._process = config.process_offset + run.index  # cluster-wide, as the arrivals
+        self._processes = config.process_total
         self._run = run
         self.local_target = self.target_at(0.0)
         self._changed = asyncio.Event()

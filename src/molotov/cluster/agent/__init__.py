@@ -1,0 +1,1 @@
+"""The agent: ``molotov --agent --listen HOST:PORT SCENARIO`` (see :mod:`.main`)."""

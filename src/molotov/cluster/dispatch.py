@@ -1,0 +1,72 @@
+"""From the command line to a cluster run: an agent (``--agent``) or a coordinator (``--agents``).
+
+The one entry point :mod:`molotov.run.launch` calls; everything below it is this package's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from molotov.cluster.agent.main import parse_listen, serve
+from molotov.cluster.coordinator import Coordinator
+from molotov.cluster.exitcodes import AGENT_EXIT_SETUP
+from molotov.cluster.fleet import StaticFleet, parse_agent_urls
+from molotov.cluster.options import ClusterOptions
+from molotov.cluster.protocol import TokenError, read_token
+from molotov.config.runconfig import ConfigError, RunConfig
+from molotov.live.console import make_console
+from molotov.reports.thresholds import ThresholdError, parse_thresholds
+from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE
+
+
+def _err(line: str) -> int:
+    sys.stderr.write(line + "\n")
+    return 0
+
+
+def run_cluster(config: RunConfig, options: ClusterOptions) -> int:
+    """Run as an agent, or coordinate agents; the exit code."""
+    if options.agent and options.agents is not None:
+        _err("--agent serves a coordinator and --agents is one: give one of them")
+        return EXIT_USAGE
+    for name, value in (
+        ("--agent-deadman", options.agent_deadman),
+        ("--ready-timeout", options.ready_timeout),
+    ):
+        if value <= 0:
+            _err(f"{name} must be positive (got {value:g})")
+            return EXIT_USAGE
+    try:
+        token = read_token(options.agent_token_file)
+    except TokenError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    if options.agent:
+        try:
+            listen = parse_listen(options.listen)
+            config.check()
+        except ValueError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
+        except ConfigError as exc:
+            _err(str(exc))
+            return AGENT_EXIT_SETUP
+        return serve(config, listen, token, options.agent_deadman)
+    assert options.agents is not None
+    try:
+        urls = parse_agent_urls(options.agents)
+        parse_thresholds(config.threshold, open_model=config.open_model)
+    except (ValueError, ThresholdError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    try:
+        config.check()
+    except ConfigError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    console = make_console(
+        config.quiet, config.console, config.verbose, open_model=config.open_model
+    )
+    fleet = StaticFleet(urls, token)
+    return asyncio.run(Coordinator(config, fleet, options.ready_timeout, console).run())
