@@ -19,17 +19,16 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from molotov.cluster.exitcodes import AGENT_EXIT_SETUP
 from molotov.cluster.kube.shipping import Shipment
+from molotov.cluster.protocol import DEFAULT_PORT, READY, TOKEN_ENV
 
 NAME_LABEL = "app.kubernetes.io/name"
 RUN_LABEL = "molotov.run-id"
 CONTAINER = "agent"
-AGENT_PORT = 8470
 MOUNT = "/molotov/scenario"
 HOME = "/home/molotov"
 TOKEN_KEY = "token"
-TOKEN_VARIABLE = "MOLOTOV_AGENT_TOKEN"
-AGENT_EXIT_SETUP = 6  # the agent's exit code for a scenario or option it can't use
 USER_ID = 10001  # the image's user (Dockerfile)
 
 
@@ -80,7 +79,7 @@ class PodRun:
     agent_args: tuple[str, ...] = ()
     pull_policy: str = "IfNotPresent"
     grace: int = 30  # terminationGracePeriodSeconds: the agent's graceful stop
-    port: int = AGENT_PORT
+    port: int = DEFAULT_PORT
     extra_labels: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -121,14 +120,14 @@ def _container(run: PodRun) -> dict[str, Any]:
         # without needing pods/log.
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "env": [
-            {"name": TOKEN_VARIABLE, "valueFrom": token},
+            {"name": TOKEN_ENV, "valueFrom": token},
             {"name": "HOME", "value": HOME},
             {"name": "TMPDIR", "value": "/tmp"},
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},  # the scenario is read-only
         ],
         "ports": [{"name": "agent", "containerPort": run.port, "protocol": "TCP"}],
         "readinessProbe": {
-            "httpGet": {"path": "/v1/ready", "port": run.port},
+            "httpGet": {"path": READY, "port": run.port},
             "periodSeconds": 2,
             "failureThreshold": 1,
         },
