@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from molotov._version import __version__
+from molotov.cluster.kube.options import DEFAULT_CPU, DEFAULT_MEMORY, PodOptions
 from molotov.cluster.options import DEFAULT_LISTEN, ClusterOptions
 from molotov.config.runconfig import (
     DEFAULT_SCENARIO,
@@ -319,6 +320,43 @@ def molotov(
         ),
     ] = "120s",
     # -- end of cluster runs ------------------------------------------------------------
+    # -- Kubernetes cluster runs (molotov.cluster.kube) ---------------------------------
+    pods: Annotated[
+        int | None,
+        typer.Option(
+            "--pods",
+            help="Run on N pods of an Indexed Job in the kubeconfig's cluster (needs --image; "
+            "pip install 'molotov[kubernetes]'); -p/-w per pod, --rate/--stages/--iterations "
+            "in all.",
+        ),
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="--pods: the molotov image the pods run.")
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", help="--pods: the namespace (default: the context's)."),
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option("--context", help="--pods: the kubeconfig context (default: current)."),
+    ] = None,
+    cpu: Annotated[
+        str, typer.Option("--cpu", help="--pods: CPU requested per pod (500m, 1, 2).")
+    ] = DEFAULT_CPU,
+    memory: Annotated[
+        str,
+        typer.Option("--memory", help="--pods: memory per pod, requested and the limit (512Mi)."),
+    ] = DEFAULT_MEMORY,
+    print_role: Annotated[
+        bool,
+        typer.Option(
+            "--print-role",
+            help="Print the Role (and a RoleBinding template) that --pods needs in --namespace, "
+            "then exit.",
+        ),
+    ] = False,
+    # -- end of Kubernetes cluster runs -------------------------------------------------
     version: Annotated[
         bool | None,
         typer.Option(
@@ -330,6 +368,11 @@ def molotov(
         ),
     ] = None,
 ) -> None:
+    if print_role:
+        from molotov.cluster.kube.rbac import role_yaml
+
+        print(role_yaml(namespace or "default"), end="")
+        raise typer.Exit(0)
     stage_list = _stages(stages)
     run_config = RunConfig(
         scenario=scenario,
@@ -388,6 +431,7 @@ def molotov(
         agent_deadman=_seconds(parse_duration, agent_deadman) or 0.0,
         agents=agents,
         ready_timeout=_seconds(parse_duration, ready_timeout) or 0.0,
+        pods=None if pods is None else PodOptions(pods, image, namespace, context, cpu, memory),
     )
     from molotov.run.launch import start
 

@@ -11,7 +11,7 @@ import sys
 from molotov.cluster.agent.main import parse_listen, serve
 from molotov.cluster.coordinator import Coordinator
 from molotov.cluster.exitcodes import AGENT_EXIT_SETUP
-from molotov.cluster.fleet import StaticFleet, parse_agent_urls
+from molotov.cluster.fleet import Fleet, StaticFleet, parse_agent_urls
 from molotov.cluster.options import ClusterOptions
 from molotov.cluster.protocol import TokenError, read_token
 from molotov.config.runconfig import ConfigError, RunConfig
@@ -37,6 +37,14 @@ def run_cluster(config: RunConfig, options: ClusterOptions) -> int:
         if value <= 0:
             _err(f"{name} must be positive (got {value:g})")
             return EXIT_USAGE
+    if options.pods is not None:  # --pods: the Kubernetes fleet, with a fresh token
+        if options.agent or options.agents is not None:
+            _err("--pods runs its own agents: give neither --agent nor --agents with it")
+            return EXIT_USAGE
+        from molotov.cluster.kube.run import pod_fleet
+
+        made = pod_fleet(config, options.pods, options.ready_timeout)
+        return made if isinstance(made, int) else _coordinate(config, made, options)
     try:
         token = read_token(options.agent_token_file)
     except TokenError as exc:
@@ -56,8 +64,18 @@ def run_cluster(config: RunConfig, options: ClusterOptions) -> int:
     assert options.agents is not None
     try:
         urls = parse_agent_urls(options.agents)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    fleet = StaticFleet(urls, token)
+    return _coordinate(config, fleet, options)
+
+
+def _coordinate(config: RunConfig, fleet: Fleet, options: ClusterOptions) -> int:
+    """The coordinator's run on ``fleet``; the exit code."""
+    try:
         parse_thresholds(config.threshold, open_model=config.open_model)
-    except (ValueError, ThresholdError) as exc:
+    except ThresholdError as exc:
         _err(str(exc))
         return EXIT_USAGE
     try:
@@ -68,5 +86,4 @@ def run_cluster(config: RunConfig, options: ClusterOptions) -> int:
     console = make_console(
         config.quiet, config.console, config.verbose, open_model=config.open_model
     )
-    fleet = StaticFleet(urls, token)
     return asyncio.run(Coordinator(config, fleet, options.ready_timeout, console).run())

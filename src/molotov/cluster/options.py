@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from molotov.cluster.kube.options import PodOptions
 from molotov.cluster.protocol import DEFAULT_DEADMAN, DEFAULT_PORT
 
 DEFAULT_LISTEN = f"0.0.0.0:{DEFAULT_PORT}"
@@ -22,8 +23,9 @@ class ClusterOptions:
     agent_deadman: float = DEFAULT_DEADMAN
     agents: str | None = None  # --agents URL,URL,...: coordinate these agents
     ready_timeout: float = DEFAULT_READY_TIMEOUT
+    pods: PodOptions | None = None  # --pods N --image ...: coordinate Kubernetes pods
 
     @property
     def wanted(self) -> bool:
         """Whether this command is a cluster one (an agent, or a coordinator)."""
-        return self.agent or self.agents is not None
+        return self.agent or self.agents is not None or self.pods is not None
