@@ -215,10 +215,10 @@ async def connect(
             client_configuration=configuration,
             persist_config=False,
         )
-        current: Any = loader.current_context
-        current = current["context"]
-        namespace = namespace or current.safe_get("namespace") or "default"
-    except (config.ConfigException, OSError, KeyError, ValueError) as exc:
+        current: Any = loader.current_context  # a dict, or the library's ConfigNode
+        context_entry = current["context"]
+        namespace = namespace or context_entry.get("namespace") or "default"
+    except (config.ConfigException, OSError, KeyError, ValueError, TypeError) as exc:
         raise KubeError(0, f"Can't use the kubeconfig: {exc}") from None
     if hasattr(loader, "exec_plugin_expiry"):
         # An expiring exec plugin credential (EKS, GKE, AKS): run the plugin again before a
