@@ -43,6 +43,7 @@ def finish(emu: Emulator, job: dict[str, Any], kind: str, reason: str, message: 
     job["status"].setdefault("conditions", []).append(_condition(kind, reason, message))
     job["status"]["completionTime"] = now_iso()
     job["_finished"] = time.monotonic()
+    emu.history.append((job["metadata"]["name"], kind, reason))
     emu.store.touch(job)
     for pod in emu.pods_of(job):
         if pod["status"].get("phase") not in ("Succeeded", "Failed"):
@@ -108,7 +109,7 @@ def sync_job(emu: Emulator, job: dict[str, Any]) -> None:
     status.setdefault("startTime", now_iso())
     started = job.setdefault("_started", time.monotonic())
     deadline = spec.get("activeDeadlineSeconds")
-    if deadline is not None and time.monotonic() - started > deadline:
+    if deadline is not None and (time.monotonic() - started) * emu.clock_scale > deadline:
         finish(
             emu, job, "Failed", "DeadlineExceeded", "Job was active longer than specified deadline"
         )
@@ -175,7 +176,11 @@ def collect(emu: Emulator) -> None:
     for job in emu.store.all("jobs"):
         ttl = job["spec"].get("ttlSecondsAfterFinished")
         ended = job.get("_finished")
-        if ttl is not None and ended is not None and time.monotonic() - ended >= ttl:
+        if (
+            ttl is not None
+            and ended is not None
+            and (time.monotonic() - ended) * emu.clock_scale >= ttl
+        ):
             emu.delete("jobs", job, "Background")
     live = emu.store.uids()
     for kind in ("pods", "configmaps", "secrets"):

@@ -210,12 +210,17 @@ def _ended(pod: dict[str, Any], code: int) -> None:
     _condition(pod, "Ready", False, "PodCompleted" if code == 0 else "PodFailed")
 
 
-async def sync_pod(emu: Emulator, pod: dict[str, Any]) -> None:
+def reap(emu: Emulator, pod: dict[str, Any]) -> None:
+    """Report a container that ended (run before the Job controller, in the same step)."""
     proc = pod.get("_proc")
     if proc is not None and proc.returncode is not None and "_exit" not in pod["status"]:
         code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         _ended(pod, code)
         emu.store.touch(pod)
+
+
+async def sync_pod(emu: Emulator, pod: dict[str, Any]) -> None:
+    proc = pod.get("_proc")
     if pod.get("_deleting"):
         _terminate(emu, pod)
         return

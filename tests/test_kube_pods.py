@@ -1,0 +1,234 @@
+"""``molotov --pods``: the real coordinator and the real agent processes, with the Kubernetes
+side played by tests/kubeemu, an EMULATOR of the API server, Job controller and kubelet
+(CI has no Kubernetes). After every test, no object with the run's labels is left."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import trustme
+
+from conftest import molotov_env, run_command
+from kubeemu import Emulator, Fault, emulating, kubeconfig
+
+RUNS = "app.kubernetes.io/name=molotov"
+TOKEN = "emulated-bearer-token"
+SCENARIO = """
+from molotov import scenario
+
+@scenario()
+async def hit(session):
+    async with session.get({url!r}) as resp:
+        assert resp.status == 200
+"""
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A running emulator, its kubeconfig (bearer token), no object of a run left after."""
+    (tmp_path / "emu").mkdir()
+    emu = Emulator(workdir=tmp_path / "emu")
+    with emulating(emu):
+        emu.kubeconfig = kubeconfig.write(tmp_path / "kubeconfig", emu.url, {"token": TOKEN})
+        yield emu
+        assert emu.leftovers(RUNS) == []
+
+
+def pods_run(emu, tmp_path, target_url, *args, timeout=90, kubeconfig_path=None):
+    (tmp_path / "loadtest.py").write_text(SCENARIO.format(url=target_url + "/"))
+    argv = [
+        sys.executable,
+        "-m",
+        "molotov",
+        "loadtest.py",
+        "--pods",
+        "2",
+        "--image",
+        "molotov:test",
+        "-c",
+        "--ready-timeout",
+        "30s",
+        *args,
+    ]
+    env = molotov_env(target_url, KUBECONFIG=str(kubeconfig_path or emu.kubeconfig))
+    return run_command(argv, tmp_path, env, timeout)
+
+
+def calls(emu, method, part):
+    return [status for m, path, status in emu.log if m == method and part in path]
+
+
+def test_a_run_on_pods_end_to_end(cluster, tmp_path, target):
+    result = pods_run(cluster, tmp_path, target.url, "-d", "2", "--report", "r.json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["totals"]["requests"] == target.hits["/"] > 0
+    assert report["cluster"]["reported"] == 2
+    # Every agent call went through the pod proxy, with the Job created first.
+    assert calls(cluster, "POST", "/proxy/v1/start") == [200, 200]
+    creates = [
+        path.rsplit("/", 1)[-1]
+        for m, path, _ in cluster.log
+        if m == "POST" and "/namespaces/" in path and "/proxy/" not in path
+    ]
+    assert creates == ["jobs", "secrets", "configmaps"]
+    assert calls(cluster, "DELETE", "/jobs/") == [200]
+
+
+def test_a_pending_pod_aborts_the_run_naming_it_and_why(cluster, tmp_path, target):
+    result = pods_run(
+        cluster, tmp_path, target.url, "-d", "2", "--cpu", "6", "--ready-timeout", "4s"
+    )
+    assert result.returncode == 4, result.stderr
+    # 8 CPUs: the first pod fits, the second stays Pending.
+    (line,) = [line for line in result.stderr.splitlines() if "Unschedulable" in line]
+    assert line.startswith("pod molotov-") and "-1-" in line and "Insufficient cpu" in line
+    assert target.total == 0
+
+
+def test_a_scenario_error_fails_the_job_at_once_with_the_pods_line(cluster, tmp_path, target):
+    (tmp_path / "loadtest.py").write_text("import no_such_module_here\n")
+    argv = [
+        sys.executable,
+        "-m",
+        "molotov",
+        "loadtest.py",
+        "--pods",
+        "2",
+        "--image",
+        "molotov:test",
+        "-c",
+        "--ready-timeout",
+        "60s",
+        "-d",
+        "2",
+    ]
+    env = molotov_env(target.url, KUBECONFIG=str(cluster.kubeconfig))
+    result = run_command(argv, tmp_path, env, 90)
+    assert result.returncode == 4, result.stderr
+    assert "PodFailurePolicy" in result.stderr  # the Job failed on the agent's exit code 6
+    assert "exit 6" in result.stderr and "no_such_module_here" in result.stderr
+    assert cluster.history[-1][1:] == ("Failed", "PodFailurePolicy")
+
+
+def test_a_missing_permission_is_named_and_nothing_is_created(cluster, tmp_path, target):
+    cluster.denied = {"create pods/proxy", "list events"}
+    result = pods_run(cluster, tmp_path, target.url, "-d", "2")
+    assert result.returncode == 4, result.stderr
+    assert "create pods/proxy" in result.stderr and "list events" in result.stderr
+    assert "--print-role" in result.stderr
+    assert calls(cluster, "POST", "/jobs") == []
+
+
+def test_a_name_clash_takes_a_new_run_id_once_and_never_touches_the_other(
+    cluster, tmp_path, target
+):
+    cluster.squat = 1
+    result = pods_run(cluster, tmp_path, target.url, "-d", "1")
+    assert result.returncode == 0, result.stderr
+    assert calls(cluster, "POST", "/jobs") == [409, 201]
+    (foreign,) = cluster.store.all("jobs", None, "owner=someone-else")
+    cluster.squat = 2  # the new name is taken too: give up, name it, touch nothing
+    result = pods_run(cluster, tmp_path, target.url, "-d", "1")
+    assert result.returncode == 4
+    assert "already exists" in result.stderr and "molotov-" in result.stderr
+    assert len(cluster.store.all("jobs", None, "owner=someone-else")) == 3
+    assert foreign in cluster.store.all("jobs", None, "owner=someone-else")
+    assert calls(cluster, "DELETE", "/jobs/") == [200]  # only the first run's own Job
+
+
+def test_busy_and_unavailable_answers_are_retried(cluster, tmp_path, target):
+    cluster.faults = [
+        Fault("POST", "selfsubjectaccessreviews", 429, times=2),
+        Fault("POST", "/secrets", 503),
+        Fault("GET", "/pods", 429, times=2),
+        Fault("DELETE", "/jobs/", 503),
+    ]
+    result = pods_run(cluster, tmp_path, target.url, "-d", "1")
+    assert result.returncode == 0, result.stderr
+    assert all(fault.times == 0 for fault in cluster.faults)
+    assert calls(cluster, "POST", "/secrets")[-2:] == [503, 201]
+    assert calls(cluster, "DELETE", "/jobs/") == [503, 200]
+
+
+def test_client_certificate_and_exec_plugin_kubeconfigs(tmp_path, target):
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1")
+    client = ca.issue_cert("tester@emulated")
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.configure_cert(context)
+    ca.configure_trust(context)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    (tmp_path / "emu").mkdir()
+    emu = Emulator(workdir=tmp_path / "emu", tls=context, tokens=set())
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    client.cert_chain_pems[0].write_to_path(str(tmp_path / "client.pem"))
+    client.private_key_pem.write_to_path(str(tmp_path / "client.key"))
+    with emulating(emu):
+        user = {
+            "client-certificate": str(tmp_path / "client.pem"),
+            "client-key": str(tmp_path / "client.key"),
+        }
+        path = kubeconfig.write(
+            tmp_path / "cert.yaml", emu.url, user, ca_file=str(tmp_path / "ca.pem")
+        )
+        result = pods_run(emu, tmp_path, target.url, "-d", "1", kubeconfig_path=path)
+        assert result.returncode == 0, result.stderr
+        # Exec tokens live 4 s here: a run of more than that needs the plugin again.
+        user, runs = kubeconfig.exec_plugin(tmp_path)
+        path = kubeconfig.write(
+            tmp_path / "exec.yaml", emu.url, user, ca_file=str(tmp_path / "ca.pem")
+        )
+        result = pods_run(emu, tmp_path, target.url, "-d", "5", kubeconfig_path=path)
+        assert result.returncode == 0, result.stderr
+        assert len(runs.read_text().split()) >= 2
+        assert not [s for *_, s in emu.log if s == 401]
+        assert emu.leftovers(RUNS) == []
+
+
+def test_after_a_coordinator_sigkill_the_deadline_and_ttl_remove_everything(
+    cluster, tmp_path, target
+):
+    cluster.clock_scale = 100.0  # the Job's deadline (~6 min here) passes in seconds
+    (tmp_path / "loadtest.py").write_text(SCENARIO.format(url=target.url + "/"))
+    argv = [
+        sys.executable,
+        "-m",
+        "molotov",
+        "loadtest.py",
+        "--pods",
+        "2",
+        "--image",
+        "molotov:test",
+        "-c",
+        "-d",
+        "60",
+        "--ready-timeout",
+        "20s",
+    ]
+    env = molotov_env(target.url, KUBECONFIG=str(cluster.kubeconfig))
+    coordinator = subprocess.Popen(
+        argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(300):
+            if cluster.store.all("pods", None, RUNS):
+                break
+            time.sleep(0.05)
+        assert cluster.store.all("pods", None, RUNS)
+    finally:
+        coordinator.send_signal(signal.SIGKILL)
+        coordinator.wait(10)
+    for _ in range(300):
+        if not cluster.leftovers(RUNS):
+            break
+        time.sleep(0.1)
+    assert cluster.leftovers(RUNS) == []
+    assert [(how, why) for _, how, why in cluster.history] == [("Failed", "DeadlineExceeded")]
