@@ -12,6 +12,7 @@ import time
 
 import pytest
 import trustme
+from dulwich import porcelain
 
 from conftest import molotov_env, run_command
 from kubeemu import Emulator, Fault, emulating, kubeconfig
@@ -232,3 +233,49 @@ def test_after_a_coordinator_sigkill_the_deadline_and_ttl_remove_everything(
         time.sleep(0.1)
     assert cluster.leftovers(RUNS) == []
     assert [(how, why) for _, how, why in cluster.history] == [("Failed", "DeadlineExceeded")]
+
+
+def test_repo_mode_pins_the_ref_and_the_pods_clone_and_install_it(cluster, tmp_path, target):
+    source = tmp_path / "repo"
+    source.mkdir()
+    (source / "suite").mkdir()
+    (source / "suite" / "loadtest.py").write_text(SCENARIO.format(url=target.url + "/"))
+    (source / "requirements.txt").write_text("# nothing to install, but a venv all the same\n")
+    (source / "molotov.json").write_text(
+        json.dumps({"molotov": {"requirements": "requirements.txt", "tests": {}}})
+    )
+    files = ["suite/loadtest.py", "requirements.txt", "molotov.json"]
+    with porcelain.init(str(source)) as repo:
+        porcelain.add(repo, [str(source / name) for name in files])
+        commit = porcelain.commit(repo, message=b"t", author=b"t <t@t>", committer=b"t <t@t>")
+    argv = [
+        sys.executable,
+        "-m",
+        "molotov",
+        "suite/loadtest.py",
+        "--pods",
+        "2",
+        "--image",
+        "molotov:test",
+        "-c",
+        "--ready-timeout",
+        "60s",
+        "-d",
+        "1",
+        "--repo",
+        str(source),
+        "--ref",
+        "master",
+        "--report",
+        "r.json",
+    ]
+    env = molotov_env(target.url, KUBECONFIG=str(cluster.kubeconfig))
+    result = run_command(argv, tmp_path, env, 120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["totals"]["requests"] == target.hits["/"]
+    logs = sorted((tmp_path / "emu").glob("*/log"))
+    assert len(logs) == 2
+    for log in logs:
+        text = log.read_text()
+        assert f"at {commit.decode()}" in text and "Installing requirements.txt" in text
+    assert calls(cluster, "POST", "/configmaps") == []  # nothing shipped: the pods cloned

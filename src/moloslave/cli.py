@@ -78,20 +78,24 @@ def _prepare(
     _say(f"Cloning {url}" + (f" at {ref}" if ref else ""))
     fetch.clone(url, repo, ref, io.BytesIO(), timeout)  # dulwich's progress: not worth a log
     checked = slave_config.load(repo, config, test)
-    python = Path(sys.executable)
-    if checked.requirements is not None:
-        venv = repo / slave_env.VENV_NAME
-        if venv.exists():
-            raise SlaveError(f"The repository has a {slave_env.VENV_NAME!r}: moloslave's venv")
-        _say(f"Installing {checked.requirements} into {venv}")
-        python = slave_env.create(venv)
-        requirements = repo / checked.requirements
-        code = signals.run(slave_env.pip_install_args(python, requirements), cwd=repo)
-        if signals.received is not None:
-            raise Interrupted(signals.received)  # pip had it too, and stopped
-        if code != 0:
-            raise SlaveError(f"Can't install {checked.requirements} (pip exited with {code})")
-    return checked, python
+    return checked, install(signals, repo, checked.requirements)
+
+
+def install(signals: Signals, repo: Path, requirements: str | None) -> Path:
+    """Install ``requirements`` (if any) into a venv in the clone; the Python to run with."""
+    if requirements is None:
+        return Path(sys.executable)
+    venv = repo / slave_env.VENV_NAME
+    if venv.exists():
+        raise SlaveError(f"The repository has a {slave_env.VENV_NAME!r}: moloslave's venv")
+    _say(f"Installing {requirements} into {venv}")
+    python = slave_env.create(venv)
+    code = signals.run(slave_env.pip_install_args(python, repo / requirements), cwd=repo)
+    if signals.received is not None:
+        raise Interrupted(signals.received)  # pip had it too, and stopped
+    if code != 0:
+        raise SlaveError(f"Can't install {requirements} (pip exited with {code})")
+    return python
 
 
 def run(
@@ -173,7 +177,23 @@ def moloslave(
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = None,
+    # -- agent mode (molotov --pods --repo): see moloslave.agent ---------------------------
+    agent: Annotated[
+        bool,
+        typer.Option(
+            "--agent",
+            help="Serve TEST (a scenario path in the repository) as `molotov --agent` once "
+            "cloned and its requirements installed.",
+        ),
+    ] = False,
+    listen: Annotated[
+        str, typer.Option("--listen", help="--agent: the agent's HOST:PORT.")
+    ] = "0.0.0.0:8470",
 ) -> None:
+    if agent:
+        from moloslave.agent import run_agent
+
+        raise typer.Exit(run_agent(repo, ref, test, listen, clone_timeout))
     raise typer.Exit(run(repo, test, ref, config, directory, keep, clone_timeout))
 
 

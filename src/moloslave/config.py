@@ -50,7 +50,7 @@ def inside(repo: Path, relative: str, what: str) -> Path:
     return path
 
 
-def _requirements(repo: Path, config: str, section: Mapping[str, Any]) -> str | None:
+def requirements(repo: Path, config: str, section: Mapping[str, Any]) -> str | None:
     value = section.get("requirements")
     if value is None:
         return None
@@ -112,6 +112,6 @@ def _load(repo: Path, config: str, test: str) -> SlaveConfig:
         config=config,
         test=test,
         options=options,
-        requirements=_requirements(repo, config, section),
+        requirements=requirements(repo, config, section),
         env=_env(config, section),
     )

@@ -348,6 +348,18 @@ def molotov(
         str,
         typer.Option("--memory", help="--pods: memory per pod, requested and the limit (512Mi)."),
     ] = DEFAULT_MEMORY,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            help="--pods: the pods clone this git repository (SCENARIO is a path in it) and "
+            "install the requirements its molotov.json names, instead of shipping SCENARIO.",
+        ),
+    ] = None,
+    ref: Annotated[
+        str | None,
+        typer.Option("--ref", help="--repo: branch, tag or commit, pinned to one commit."),
+    ] = None,
     print_role: Annotated[
         bool,
         typer.Option(
@@ -431,7 +443,9 @@ def molotov(
         agent_deadman=_seconds(parse_duration, agent_deadman) or 0.0,
         agents=agents,
         ready_timeout=_seconds(parse_duration, ready_timeout) or 0.0,
-        pods=None if pods is None else PodOptions(pods, image, namespace, context, cpu, memory),
+        pods=None
+        if pods is None
+        else PodOptions(pods, image, namespace, context, cpu, memory, repo, ref),
     )
     from molotov.run.launch import start
 

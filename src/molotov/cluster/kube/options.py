@@ -19,3 +19,5 @@ class PodOptions:
     context: str | None = None  # --context, else the kubeconfig's current one
     cpu: str = DEFAULT_CPU  # --cpu, per pod (requested)
     memory: str = DEFAULT_MEMORY  # --memory, per pod (requested and limit)
+    repo: str | None = None  # --repo URL: the pods clone it, SCENARIO is a path in it
+    ref: str | None = None  # --ref REF, pinned to one commit by the coordinator

@@ -1,7 +1,8 @@
 """From the ``--pods`` options to a :class:`KubernetesFleet`, or an exit code and one line.
 
 The Kubernetes client is an optional extra: without it, one line says what to install (exit 2).
-The scenario is shipped in the run's ConfigMap; each run gets a fresh token (never the
+The scenario is shipped in the run's ConfigMap, or with ``--repo`` cloned by the pods at the
+commit the ref names now; each run gets a fresh token (never the
 environment's: the pods' Secret is its only copy). The Job's deadline is the run's own bounds
 plus the ready timeout and a margin, or a day for a run without a time bound (its agents'
 dead-man's switch still stops them when the coordinator goes away).
@@ -17,7 +18,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from molotov.cluster.kube.fleet import KubernetesFleet
-from molotov.cluster.kube.manifests import PodRun, new_run_id
+from molotov.cluster.kube.gitref import RefError, resolve
+from molotov.cluster.kube.manifests import PodRun, RepoSource, new_run_id
 from molotov.cluster.kube.options import DEADLINE_MARGIN, UNBOUNDED_DEADLINE, PodOptions
 from molotov.cluster.kube.shipping import ShippingError, ship
 from molotov.config.runconfig import RunConfig
@@ -58,9 +60,16 @@ def pod_fleet(
     for name, value in (("--cpu", options.cpu), ("--memory", options.memory)):
         if not _QUANTITY.match(value):
             return _err(f"{name} {value!r} is not a Kubernetes quantity (e.g. 500m, 1, 512Mi)")
+    shipment, repo = None, None
     try:
-        shipment = ship(config.scenario)
-    except ShippingError as exc:
+        if options.repo is not None:
+            url, commit = resolve(options.repo, options.ref)
+            repo = RepoSource(url, commit, config.scenario)
+        elif options.ref is not None:
+            return _err("--ref needs --repo")
+        else:
+            shipment = ship(config.scenario)
+    except (ShippingError, RefError) as exc:
         return _err(str(exc))
     run = PodRun(
         run_id=new_run_id(),
@@ -72,6 +81,7 @@ def pod_fleet(
         cpu=options.cpu,
         memory=options.memory,
         shipment=shipment,
+        repo=repo,
     )
 
     async def connect() -> KubeApi:
