@@ -279,3 +279,27 @@ def test_repo_mode_pins_the_ref_and_the_pods_clone_and_install_it(cluster, tmp_p
         text = log.read_text()
         assert f"at {commit.decode()}" in text and "Installing requirements.txt" in text
     assert calls(cluster, "POST", "/configmaps") == []  # nothing shipped: the pods cloned
+
+
+def test_a_pod_oom_killed_mid_run_is_named_and_the_result_is_partial(cluster, tmp_path, target):
+    cluster.oom = {1: 2.5}  # pod index 1, 2.5 s after its container started
+    result = pods_run(cluster, tmp_path, target.url, "-d", "5", "--report", "r.json")
+    assert result.returncode == 3, result.stderr
+    assert "OOMKilled" in result.stdout + result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    lost = {item["name"].split("-")[2]: item["why"] for item in report["cluster"]["lost"]}
+    assert "OOMKilled" in lost["1"]  # pod index 1: what Kubernetes said of it
+
+
+def test_without_the_kubernetes_client_one_line_says_what_to_install(tmp_path):
+    (tmp_path / "loadtest.py").write_text("")
+    code = (
+        "import sys; sys.modules['kubernetes_asyncio'] = None\n"  # as if not installed
+        "from molotov.cli import main; main()\n"
+    )
+    argv = [sys.executable, "-c", code, "loadtest.py", "--pods", "2", "--image", "x"]
+    result = run_command(argv, tmp_path, molotov_env(), 30)
+    assert result.returncode == 2
+    assert (
+        result.stderr == "--pods needs the Kubernetes client: pip install 'molotov[kubernetes]'\n"
+    )

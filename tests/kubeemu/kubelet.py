@@ -216,6 +216,10 @@ def reap(emu: Emulator, pod: dict[str, Any]) -> None:
     if proc is not None and proc.returncode is not None and "_exit" not in pod["status"]:
         code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         _ended(pod, code)
+        # A container's /dev/shm goes with it; here it is the host's: remove what the
+        # pod's molotov (its stats bus, named after its pid) could not, being killed.
+        for segment in Path("/dev/shm").glob(f"molotov-{proc.pid}-*"):
+            segment.unlink(missing_ok=True)
         emu.store.touch(pod)
 
 
