@@ -21,7 +21,7 @@ from agents import TOKEN, Agent, agents, coordinator, target
 from molotov.cluster.follow import AgentView
 from molotov.cluster.merge import live_totals
 from molotov.cluster.wire import snapshot_from_wire
-from support import moloreport
+from support import closing, moloreport
 
 SCENARIO = """
 import asyncio
@@ -106,6 +106,11 @@ def test_barrier_spread_live_totals_and_merge(scenario: Path, tmp_path: Path) ->
     assert doc["totals"]["requests"] == len(hits.stamps) == doc["successes"]
     # Live totals (the console's, summed from cumulative snapshots) never count twice.
     assert 0 < _progress_successes(run.out) <= len(hits.stamps)
+    assert closing("\n".join(run.out)) == (len(hits.stamps), 0)
+    assert any(
+        re.fullmatch(r"Cluster: 3 of 3 agent\(s\) reported; first steps within [\d.]+ ms", line)
+        for line in run.out
+    )
     for index, agent in enumerate(fleet):
         assert f"global_setup agent {index} of 3" in agent.proc.out
         (tmp_path / f"a{index}.json").write_text(agent.proc.out[-1])
