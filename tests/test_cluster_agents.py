@@ -339,3 +339,28 @@ def test_token_and_late_start_refused(scenario: Path) -> None:
 
 if sys.platform != "linux":  # 127.0.0.2 and up answer on Linux's loopback only
     pytestmark = pytest.mark.skip("needs the whole 127.0.0.0/8 on the loopback")
+
+
+def test_closed_model_stages_are_cluster_totals(scenario: Path, tmp_path: Path) -> None:
+    """--stages in the closed model: 6 workers for the whole cluster, shared by the 4
+    processes of 2 agents (2, 2, 1, 1), not 6 per agent."""
+    with target() as hits, agents(2, scenario, target=hits.url) as fleet:
+        run = coordinator(
+            scenario,
+            [a.url for a in fleet],
+            "-p",
+            "2",
+            "--stages",
+            "1s:6",
+            "--delay",
+            "0.05",
+            "--report",
+            "r.json",
+            target=hits.url,
+        )
+        assert run.wait(60) == 0, run.text
+        reports = [agent.report() for agent in fleet if agent.proc.wait(20) == 0]
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["totals"]["workers_started"] == 6
+    assert [r["totals"]["workers_started"] for r in reports] == [4, 2]
+    assert doc["totals"]["requests"] == len(hits.stamps)
