@@ -54,6 +54,18 @@ def bench_report(session: nox.Session) -> None:
     session.run("python", "benchmarks/report_render.py", *session.posargs)
 
 
+@nox.session
+def bench_cluster(session: nox.Session) -> None:
+    """Cluster runs (not a default session): the coordinator's CPU per poll and bytes per
+    agent-second for 100 idle agents, the start spread of 4 loopback agents.
+
+    ``nox -s bench_cluster``, ``nox -s bench_cluster -- --agents 50 --seconds 60 --repeat 9``,
+    ``nox -s bench_cluster -- --quick``.
+    """
+    session.install(".")
+    session.run("python", "benchmarks/cluster.py", *session.posargs)
+
+
 # The container session: everything it keeps between runs lives under .nox/.
 CONTAINER_STORAGE = Path(".nox/container-storage")
 CONTAINER_BASE = Path(".nox/container-base")

@@ -378,7 +378,6 @@ class Coordinator:
         self.console.stop()
         for problem in problems:
             _err(problem)
-        print_summary(config, result, verdicts)
         section = cluster_section(self.views, self.start_at)
         if not config.quiet:
             spread = section["start_spread_ms"]
@@ -387,6 +386,7 @@ class Coordinator:
                 + ("" if spread is None else f"; first steps within {spread:.1f} ms")
                 + "\n"
             )
+        print_summary(config, result, verdicts)
         if (config.report, config.html, config.csv) != (None, None, None):
             doc = jsonreport.document(merged, verdicts)
             doc["cluster"] = section

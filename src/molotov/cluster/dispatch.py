@@ -18,6 +18,7 @@ from molotov.config.runconfig import ConfigError, RunConfig
 from molotov.live.console import make_console
 from molotov.reports.thresholds import ThresholdError, parse_thresholds
 from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE
+from molotov.run.signals import Holder
 
 
 def _err(line: str) -> int:
@@ -86,4 +87,6 @@ def _coordinate(config: RunConfig, fleet: Fleet, options: ClusterOptions) -> int
     console = make_console(
         config.quiet, config.console, config.verbose, open_model=config.open_model
     )
-    return asyncio.run(Coordinator(config, fleet, options.ready_timeout, console).run())
+    code = asyncio.run(Coordinator(config, fleet, options.ready_timeout, console).run())
+    Holder().hold()  # a late Ctrl-C, once everything is released, changes nothing
+    return code

@@ -42,6 +42,7 @@ MAX_PROCESSES = 1024  # each has a ~0.4 MB slot of the shared-memory bus
 MAX_COUNT = 10**12  # steps per worker (-r), failures (-f), arrivals: more than any run reaches
 ARRIVALS = ("constant", "poisson")
 MAX_RATE = 1_000_000.0  # arrivals per second: far beyond what one machine generates
+MAX_AGENTS = 10_000  # a cluster run's agents: far beyond what one coordinator follows
 
 
 class ConfigError(Exception):
@@ -103,6 +104,8 @@ BOUNDS: Mapping[str, Bound] = {
     "rate": Bound(0, MAX_RATE, unit="/s"),
     "max_workers": Bound(1, MAX_WORKERS),
     "iterations": Bound(1, MAX_COUNT),
+    "agent_index": Bound(0, MAX_AGENTS - 1),
+    "agent_count": Bound(1, MAX_AGENTS),
 }
 
 
