@@ -4,12 +4,15 @@ by the Job, found by the run's labels, restricted pods; the shipped scenario reb
 from __future__ import annotations
 
 import base64
+import sys
 from pathlib import Path, PurePosixPath
 
 import kubernetes_validate
 import pytest
+import yaml
 
-from molotov.cluster.kube import manifests, shipping
+from conftest import molotov_env, run_command
+from molotov.cluster.kube import manifests, rbac, shipping
 from molotov.cluster.kube.manifests import PodRun, RepoSource
 
 # backoffLimitPerIndex is on by default from 1.29, and the schemas before 1.29 wrongly
@@ -199,3 +202,30 @@ def test_repo_mode_runs_moloslave_on_the_pinned_commit_without_a_config_map(tmp_
     ]
     for body in every_object(run):
         kubernetes_validate.validate(body, OLDEST, strict=True)
+
+
+def test_print_role_prints_a_valid_role_granting_what_the_preflight_checks():
+    result = run_command(
+        [sys.executable, "-m", "molotov", "--print-role", "--namespace", "load"],
+        Path.cwd(),
+        molotov_env(),
+        30,
+    )
+    assert result.returncode == 0, result.stderr
+    role, binding = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    for doc in (role, binding):
+        kubernetes_validate.validate(doc, NEWEST, strict=True)
+        assert doc["metadata"]["namespace"] == "load"
+    granted = {
+        (rule["apiGroups"][0], resource, verb)
+        for rule in role["rules"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    checked = {
+        (p.group, f"{p.resource}/{p.subresource}" if p.subresource else p.resource, p.verb)
+        for p in rbac.PERMISSIONS
+    }
+    assert granted == checked
+    assert ("", "pods/proxy", "create") in granted and ("batch", "jobs", "delete") in granted
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]

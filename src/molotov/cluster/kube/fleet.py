@@ -22,7 +22,7 @@ from typing import Any
 from molotov.cluster import protocol
 from molotov.cluster.fleet import FleetError
 from molotov.cluster.kube import diagnose, manifests, rbac
-from molotov.cluster.kube.client import Conflict, KubeApi, KubeError
+from molotov.cluster.kube.client import Conflict, Forbidden, KubeApi, KubeError
 from molotov.cluster.kube.manifests import PodRun
 from molotov.cluster.kube.proxy import PodProxyTransport
 from molotov.cluster.transport import AgentTransport, AgentUnreachable
@@ -32,6 +32,7 @@ TEARDOWN_BOUND = 60.0  # seconds the teardown waits for the objects to be gone
 PER_INDEX_SINCE = (1, 29)  # backoffLimitPerIndex on by default
 # What is left to list after the end; the Job's pods go with it (foreground).
 LISTED_KINDS = ("jobs", "pods", "secrets", "configmaps")
+ROLE_HINT = "(molotov --print-role prints the Role that grants what --pods needs)"
 
 
 class KubernetesFleet:
@@ -57,6 +58,8 @@ class KubernetesFleet:
             per_index = major_minor >= PER_INDEX_SINCE
             self.run = dataclasses.replace(self.run, per_index_backoff=per_index)
             await self._create(api)
+        except Forbidden as exc:
+            raise self._fail([f"Kubernetes: {exc}", ROLE_HINT]) from None
         except KubeError as exc:
             raise self._fail([f"Kubernetes: {exc}"]) from None
         pods = await self._until_ready(api, deadline)
@@ -74,7 +77,7 @@ class KubernetesFleet:
             raise self._fail(
                 [
                     f"missing permission in namespace {api.namespace!r}: {', '.join(missing)}",
-                    "(molotov --print-role prints the Role that grants them; nothing was created)",
+                    f"{ROLE_HINT}; nothing was created",
                 ]
             )
 
