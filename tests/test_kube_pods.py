@@ -303,3 +303,33 @@ def test_without_the_kubernetes_client_one_line_says_what_to_install(tmp_path):
     assert (
         result.stderr == "--pods needs the Kubernetes client: pip install 'molotov[kubernetes]'\n"
     )
+
+
+def test_a_ref_that_the_repository_lacks_is_one_line_before_anything_is_created(tmp_path):
+    source = tmp_path / "repo"
+    source.mkdir()
+    (source / "loadtest.py").write_text("")
+    with porcelain.init(str(source)) as repo:
+        porcelain.add(repo, [str(source / "loadtest.py")])
+        porcelain.commit(repo, message=b"t", author=b"t <t@t>", committer=b"t <t@t>")
+    argv = [
+        sys.executable,
+        "-m",
+        "molotov",
+        "loadtest.py",
+        "--pods",
+        "1",
+        "--image",
+        "x",
+        "--repo",
+        str(source),
+        "--ref",
+        "no-such-branch",
+    ]
+    env = molotov_env(KUBECONFIG=str(tmp_path / "none"))  # never read: it fails before
+    result = run_command(argv, tmp_path, env, 30)
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == f"Can't find ref 'no-such-branch' in {str(source)!r}: not a branch or a tag\n"
+    )
