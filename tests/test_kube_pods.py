@@ -333,3 +333,51 @@ def test_a_ref_that_the_repository_lacks_is_one_line_before_anything_is_created(
         result.stderr
         == f"Can't find ref 'no-such-branch' in {str(source)!r}: not a branch or a tag\n"
     )
+
+
+def test_a_third_ctrl_c_prints_the_line_that_deletes_the_run(cluster, tmp_path, target):
+    cluster.clock_scale = 100.0  # then the deadline and the TTL clean up, in seconds
+    (tmp_path / "loadtest.py").write_text(SCENARIO.format(url=target.url + "/"))
+    argv = [
+        sys.executable,
+        "-m",
+        "molotov",
+        "loadtest.py",
+        "--pods",
+        "2",
+        "--image",
+        "molotov:test",
+        "-c",
+        "-d",
+        "60",
+        "--ready-timeout",
+        "20s",
+    ]
+    env = molotov_env(target.url, KUBECONFIG=str(cluster.kubeconfig))
+    coordinator = subprocess.Popen(
+        argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        for _ in range(300):
+            if cluster.store.all("pods", None, RUNS):
+                break
+            time.sleep(0.05)
+        for _ in range(3):
+            coordinator.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        _, stderr = coordinator.communicate(timeout=30)
+    finally:
+        coordinator.kill()
+    (line,) = [line for line in stderr.splitlines() if "kubectl delete" in line]
+    (job,) = {name for name, *_ in cluster.history} or {
+        body["metadata"]["name"] for body in cluster.store.all("jobs", None, RUNS)
+    }
+    run_id = job.removeprefix("molotov-")
+    assert line.endswith(
+        f"kubectl delete job,pod,secret,configmap -n load "
+        f"-l app.kubernetes.io/name=molotov,molotov.run-id={run_id}"
+    )
+    for _ in range(300):
+        if not cluster.leftovers(RUNS):
+            break
+        time.sleep(0.1)

@@ -21,7 +21,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -79,8 +79,9 @@ def _iso(epoch: float) -> str:
 class Interrupts:
     """Ctrl-C (and SIGTERM, SIGHUP) counted: see the module's docstring."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, cleanup: Callable[[], str] | None = None) -> None:
         self.console = console
+        self.cleanup = cleanup  # the fleet's command that deletes what it made, if any
         self.count = 0
         self.stop = asyncio.Event()
         self.abandon = asyncio.Event()
@@ -95,6 +96,8 @@ class Interrupts:
             self.abandon.set()
         else:
             _err("Exiting at once: the agents stop by themselves (--agent-deadman)")
+            if self.cleanup is not None:
+                _err(f"To delete the run's objects now: {self.cleanup()}")
             os._exit(EXIT_FAILED)
 
 
@@ -109,7 +112,8 @@ class Coordinator:
         self.run_id = secrets.token_hex(6)
         self.views: list[AgentView] = []
         self.start_at: float | None = None  # epoch seconds, our clock
-        self.interrupts = Interrupts(console)
+        # A fleet that creates objects (Kubernetes) says how to delete them by hand.
+        self.interrupts = Interrupts(console, getattr(fleet, "delete_command", None))
 
     async def run(self) -> int:
         """The whole cluster run; its exit code."""

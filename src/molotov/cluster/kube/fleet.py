@@ -192,8 +192,9 @@ class KubernetesFleet:
 
     def delete_command(self) -> str:
         """The one command that removes the run's objects, whatever is left of them."""
+        namespace = f"-n {self.run.namespace} " if self.run.namespace else ""
         return (
-            f"kubectl delete job,pod,secret,configmap -n {self.run.namespace} "
+            f"kubectl delete job,pod,secret,configmap {namespace}"
             f"-l {manifests.selector(self.run.run_id)}"
         )
 
