@@ -93,7 +93,8 @@ def test_pods_meet_the_restricted_profile(tmp_path):
     assert "emptyDir" in volumes[mounts["/tmp"]]
     assert "emptyDir" in volumes[mounts[env["HOME"]["value"]]]
     assert container["readinessProbe"]["httpGet"] == {"path": "/v1/ready", "port": 8470}
-    assert container["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
+    assert container["resources"]["requests"] == {"cpu": "250m", "memory": "512Mi"}
+    assert container["resources"]["limits"] == {"memory": "512Mi"}  # no CPU limit
 
 
 def test_every_object_is_found_by_the_run_labels_and_owned_by_the_job(tmp_path):

@@ -342,7 +342,7 @@ def molotov(
         typer.Option("--context", help="--pods: the kubeconfig context (default: current)."),
     ] = None,
     cpu: Annotated[
-        str, typer.Option("--cpu", help="--pods: CPU requested per pod (500m, 1, 2).")
+        str, typer.Option("--cpu", help="--pods: CPU requested per pod (250m, 1, 2; no limit).")
     ] = DEFAULT_CPU,
     memory: Annotated[
         str,

@@ -223,9 +223,13 @@ async def connect(
     if hasattr(loader, "exec_plugin_expiry"):
         # An expiring exec plugin credential (EKS, GKE, AKS): run the plugin again before a
         # call once it expired (the loader keeps it until then).
+        # One run at a time: the polls of N pods must not start N plugins at once.
+        lock = asyncio.Lock()
+
         async def refresh(settings: Any) -> None:
-            await loader.load_from_exec_plugin()
-            settings.api_key["BearerToken"] = loader.token
+            async with lock:
+                await loader.load_from_exec_plugin()
+                settings.api_key["BearerToken"] = loader.token
 
         configuration.refresh_api_key_hook = refresh
     return KubeApi(client.ApiClient(configuration), namespace)

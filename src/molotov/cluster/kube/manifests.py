@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from molotov.cluster.exitcodes import AGENT_EXIT_SETUP
+from molotov.cluster.kube.options import DEFAULT_CPU, DEFAULT_MEMORY
 from molotov.cluster.kube.shipping import Shipment
 from molotov.cluster.protocol import DEFAULT_PORT, READY, TOKEN_ENV
 
@@ -71,8 +72,8 @@ class PodRun:
     token: str
     deadline: int  # activeDeadlineSeconds: the whole Job ends then, whatever happens
     ttl: int = 300  # ttlSecondsAfterFinished: then the Job and what it owns are deleted
-    cpu: str = "500m"  # per pod, requested
-    memory: str = "512Mi"  # per pod, requested and the limit
+    cpu: str = DEFAULT_CPU  # per pod, requested
+    memory: str = DEFAULT_MEMORY  # per pod, requested and the limit
     shipment: Shipment | None = None
     repo: RepoSource | None = None
     per_index_backoff: bool = True  # the server knows backoffLimitPerIndex (1.29+)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_CPU = "500m"
+# A request, not a limit: a pod uses what idle CPU there is. Three fit beside the control
+# plane's own requests (~0.9 CPU) on a 2-CPU node.
+DEFAULT_CPU = "250m"
 DEFAULT_MEMORY = "512Mi"
 UNBOUNDED_DEADLINE = 86400  # s: the Job's deadline when the run itself has no time bound
 DEADLINE_MARGIN = 300  # s added to the run's own bounds (pull, setup, collect, teardown)
