@@ -381,3 +381,15 @@ def test_a_third_ctrl_c_prints_the_line_that_deletes_the_run(cluster, tmp_path, 
         if not cluster.leftovers(RUNS):
             break
         time.sleep(0.1)
+
+
+def test_an_image_that_does_not_pull_and_a_quota_are_named(cluster, tmp_path, target):
+    cluster.bad_images = {"molotov:test"}
+    cluster.pod_quota = 1  # the second pod is never created
+    result = pods_run(cluster, tmp_path, target.url, "-d", "1", "--ready-timeout", "3s")
+    assert result.returncode == 4, result.stderr
+    (pulled,) = [line for line in result.stderr.splitlines() if line.startswith("pod ")]
+    assert "-0-" in pulled and ("ImagePullBackOff" in pulled or "ErrImagePull" in pulled)
+    assert 'Back-off pulling image "molotov:test"' in pulled
+    (missing,) = [line for line in result.stderr.splitlines() if "pods missing" in line]
+    assert "1 of 2 pods missing: FailedCreate" in missing and "exceeded quota" in missing
