@@ -3,7 +3,8 @@
 :class:`KubeApi` is the small interface the fleet uses (create, read, delete, list by label,
 an access review, the server's version, the pod proxy); :func:`connect` builds it from the
 kubeconfig (``KUBECONFIG``, ``--context``, ``--namespace``, else the context's namespace).
-The library does the kubeconfig work (tokens, client certificates, exec plugins); it does not
+Without any kubeconfig, in a pod, the pod's service account is used. The library does the
+kubeconfig work (tokens, client certificates, exec plugins); it does not
 refresh an exec plugin's expiring token by itself, so :func:`connect` installs the hook that
 does. Every call goes through ``ApiClient.call_api`` with raw JSON bodies: the manifests are
 dictionaries, and the answers are read as the API server wrote them.
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,6 +29,7 @@ RETRIES = 5  # attempts of a call answered 429/503 or not answered, before givin
 BACKOFF = 0.2  # seconds before the second attempt, doubled each time, at most MAX_BACKOFF
 MAX_BACKOFF = 5.0
 CALL_TIMEOUT = 30.0
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 # kind (plural) -> its API's path prefix
 KINDS = {
@@ -201,6 +205,17 @@ class KubeApi:
         await self.api.close()
 
 
+def _in_cluster(kubeconfig: str | None) -> bool:
+    """No kubeconfig anywhere, in a pod: use its service account."""
+    default = Path("~/.kube/config").expanduser()
+    return (
+        kubeconfig is None
+        and not os.environ.get("KUBECONFIG")
+        and not default.exists()
+        and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+    )
+
+
 async def connect(
     context: str | None = None, namespace: str | None = None, kubeconfig: str | None = None
 ) -> KubeApi:
@@ -208,6 +223,15 @@ async def connect(
     from kubernetes_asyncio import client, config
 
     configuration = client.Configuration()
+    if _in_cluster(kubeconfig):
+        # A coordinator in a pod, with its ServiceAccount: the library reads the mounted
+        # token (and refreshes it), the namespace file says where the pod runs.
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]  # the library leaves it unannotated
+            own = Path(SERVICE_ACCOUNT_DIR, "namespace").read_text(encoding="utf-8").strip()
+        except (config.ConfigException, OSError) as exc:
+            raise KubeError(0, f"Can't use the pod's service account: {exc}") from None
+        return KubeApi(client.ApiClient(configuration), namespace or own)
     try:
         loader = await config.load_kube_config(
             config_file=kubeconfig,
