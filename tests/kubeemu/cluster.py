@@ -87,6 +87,7 @@ class Emulator:
     clock_scale: float = 1.0
     tls: ssl.SSLContext | None = None
     url: str = ""
+    kubeconfig: Path | None = None  # the test's kubeconfig for it, once written
     store: Store = field(default_factory=Store)
     log: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, status
     history: list[tuple[str, str, str]] = field(default_factory=list)  # Jobs ended: name, how, why
