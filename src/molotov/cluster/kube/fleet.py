@@ -45,9 +45,6 @@ class KubernetesFleet:
         self.created = False
         self.agents: list[AgentTransport] = []
 
-    def _fail(self, lines: list[str]) -> FleetError:
-        return FleetError(lines)
-
     async def provision(self, ready_timeout: float) -> list[AgentTransport]:
         deadline = time.monotonic() + ready_timeout
         try:
@@ -59,9 +56,9 @@ class KubernetesFleet:
             self.run = dataclasses.replace(self.run, per_index_backoff=per_index)
             await self._create(api)
         except Forbidden as exc:
-            raise self._fail([f"Kubernetes: {exc}", ROLE_HINT]) from None
+            raise FleetError([f"Kubernetes: {exc}", ROLE_HINT]) from None
         except KubeError as exc:
-            raise self._fail([f"Kubernetes: {exc}"]) from None
+            raise FleetError([f"Kubernetes: {exc}"]) from None
         pods = await self._until_ready(api, deadline)
         self.agents = [
             PodProxyTransport(api, pod["metadata"]["name"], self.run.port, self.run.token)
@@ -74,7 +71,7 @@ class KubernetesFleet:
         answers = await asyncio.gather(*checks)
         missing = [str(p) for p, ok in zip(rbac.PERMISSIONS, answers, strict=True) if not ok]
         if missing:
-            raise self._fail(
+            raise FleetError(
                 [
                     f"missing permission in namespace {api.namespace!r}: {', '.join(missing)}",
                     f"{ROLE_HINT}; nothing was created",
@@ -100,15 +97,15 @@ class KubernetesFleet:
                 pods = await self._pods(api, selector)
                 job = await api.read("jobs", self.run.name)
             except KubeError as exc:
-                raise self._fail([f"Kubernetes: {exc}"]) from None
+                raise FleetError([f"Kubernetes: {exc}"]) from None
             ended = [pod for pod in pods if diagnose.terminated(pod) is not None]
             if diagnose.job_failed(job) or ended:
-                raise self._fail(await self._reasons(api, pods, diagnose.job_failed(job)))
+                raise FleetError(await self._reasons(api, pods, diagnose.job_failed(job)))
             if len(pods) == self.run.pods and all(diagnose.ready(pod) for pod in pods):
                 return pods
             if time.monotonic() + POLL > deadline:
                 lines = await self._reasons(api, pods, "")
-                raise self._fail([*lines, "(not ready within --ready-timeout)"])
+                raise FleetError([*lines, "(not ready within --ready-timeout)"])
             await asyncio.sleep(POLL)
 
     async def _pods(self, api: KubeApi, selector: str) -> list[dict[str, Any]]:
