@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import harsite
-from molotov.scaffold import har, harplan
+from molotov.scaffold import har, harpages, harplan
 from startsupport import ruff, run_molostart, run_test
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -159,7 +159,7 @@ def test_pages_are_cut_at_navigations_and_keep_redirects() -> None:
     """Playwright makes one page per tab: the plan cuts it at the login form's navigation."""
     recording = har.load(FIXTURES / "chromium.har")
     assert len(recording.pages) == 1
-    pages = harplan.pages(recording)
+    pages = harpages.pages(recording)
     assert [p.navigation.url.split("/", 3)[3] for p in pages if p.navigation] == ["", "login"]
     assert [e.method for e in pages[1].entries if e.resource_type == "document"] == ["POST", "GET"]
 
