@@ -76,7 +76,7 @@ def test_the_recording_becomes_one_scenario_per_page(tmp_path: Path) -> None:
     assert f"2 scenarios (one per page), 5 requests to http://{main}" in result.stdout
     assert "static assets (--include-assets): 4" in result.stdout
     assert "requests to other hosts (--include-host): 1" in result.stdout
-    assert "molotov --config out/molotov.json smoke" in result.stdout
+    assert f"cd {tmp_path / 'out'} && molotov --config molotov.json smoke" in result.stdout
     module = tmp_path / "out" / "loadtest.py"
     tree = ast.parse(module.read_text())
     scenarios = [n.name for n in tree.body if isinstance(n, ast.AsyncFunctionDef)]
