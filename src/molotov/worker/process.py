@@ -21,8 +21,8 @@ import time
 from molotov import api
 from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
-from molotov.live.statsd import ScenarioStatsd, overflow_name
 from molotov.stats.bus import Counter, SlotWriter, StatsBus, StopReason
+from molotov.stats.endpoints import overflow_name
 from molotov.stats.snapshot import ErrorKind
 from molotov.worker import fixtures
 from molotov.worker.errors import describe_error, format_traceback
@@ -30,6 +30,7 @@ from molotov.worker.listeners import EventSender
 from molotov.worker.pool import WorkerPool
 from molotov.worker.scheduler import Arrivals, Scheduler, StageController
 from molotov.worker.session import SessionFactory
+from molotov.worker.statsd_client import ScenarioStatsd
 
 MONITOR_INTERVAL = 0.05  # how often a process looks at the bus's stop flag
 START_POLL = 0.002  # how often a ready process looks for the start instant
