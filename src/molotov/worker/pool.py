@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import random
 import time
 from collections.abc import Callable
@@ -22,13 +21,14 @@ from typing import Any
 
 import aiohttp
 
-from molotov.api import Registry, Scenario
+from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
 from molotov.stats.bus import Counter, SlotWriter, StatsBus, StopReason
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
 from molotov.worker.arrivals import Arrivals
 from molotov.worker.errors import CONNECT_KINDS, USER_ERRORS, counted_as_request, describe_error
 from molotov.worker.listeners import EventSender
+from molotov.worker.picker import Picker
 from molotov.worker.session import SessionFactory, get_context
 from molotov.worker.stages import StageController
 from molotov.worker.stopflag import StopFlag
@@ -44,38 +44,6 @@ class StepTimeout(TimeoutError):
     of the CPU per request); this once-a-second check of every worker's step is what guards
     against a target that never answers, as aiohttp's default 300 s total timeout did.
     """
-
-
-class Picker:
-    """Chooses each step's scenario: a ``@scenario_picker``, ``-s``, or the weights."""
-
-    def __init__(self, registry: Registry, config: RunConfig, rng: random.Random) -> None:
-        self._by_name = registry.scenarios
-        self._picker = registry.fixture("scenario_picker")
-        self._scenarios = registry.sorted_scenarios()
-        self._single = registry.scenarios[config.single_mode] if config.single_mode else None
-        self._random = rng.random
-        cumulative: list[float] = []
-        total = 0.0
-        for item in self._scenarios:
-            total += item.weight
-            cumulative.append(total)
-        self._cumulative = cumulative
-        self._total = total
-
-    def pick(self, worker_id: int, step: int) -> Scenario:
-        if self._picker is not None:
-            name = self._picker(worker_id, step)
-            try:
-                return self._by_name[name]
-            except KeyError:
-                raise LookupError(f"scenario_picker returned unknown scenario {name!r}") from None
-        if self._single is not None:
-            return self._single
-        if len(self._scenarios) == 1:
-            return self._scenarios[0]
-        index = bisect.bisect_right(self._cumulative, self._random() * self._total)
-        return self._scenarios[min(index, len(self._scenarios) - 1)]
 
 
 @dataclass(frozen=True)
