@@ -25,6 +25,7 @@ from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
 from molotov.stats.bus import Counter, SlotWriter, StatsBus, StopReason
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
+from molotov.worker import fixtures
 from molotov.worker.arrivals import Arrivals
 from molotov.worker.errors import CONNECT_KINDS, USER_ERRORS, counted_as_request, describe_error
 from molotov.worker.listeners import EventSender
@@ -160,71 +161,71 @@ class WorkerPool:
             finally:
                 self.active -= 1
                 slot.add(Counter.WORKERS, -1)
-                self._teardown(wid)
+                await self._fixture("teardown", wid)
         finally:
             self._settle(wid)
 
     async def _session_lifetime(self, wid: int) -> None:
-        report = self.report
-        setup = self.registry.fixture("setup")
-        options: dict[str, Any] = {}
-        if setup is not None:
-            try:
-                result = await setup(wid, self.args)
-                if result is not None and not isinstance(result, dict):
-                    raise TypeError(
-                        f"setup() must return a dict of ClientSession options or None, "
-                        f"not {type(result).__name__}"
-                    )
-                options = result or {}
-            except USER_ERRORS as exc:
-                self._setup_failed(Counter.SETUP_FAILURES)
-                report(ErrorKind.SETUP, f"setup() failed: {describe_error(exc)[1]}", exc)
-                return
+        ok, options = await self._fixture(
+            "setup", wid, self.args, failures=Counter.SETUP_FAILURES, check=fixtures.session_options
+        )
+        if not ok:
+            return
         try:
-            session = self.sessions.create(wid, options)
+            session = self.sessions.create(wid, options or {})
         except USER_ERRORS as exc:
             self._setup_failed(Counter.SETUP_FAILURES)
             message = f"cannot create a session with the setup() options: {exc}"
-            report(ErrorKind.SETUP, message, exc)
+            self.report(ErrorKind.SETUP, message, exc)
             return
         try:
-            setup_session = self.registry.fixture("setup_session")
-            if setup_session is not None:
-                try:
-                    await setup_session(wid, session)
-                except USER_ERRORS as exc:
-                    self._setup_failed(Counter.SESSION_SETUP_FAILURES)
-                    message = f"setup_session() failed: {describe_error(exc)[1]}"
-                    report(ErrorKind.SESSION_SETUP, message, exc)
-                    return
+            ok, _ = await self._fixture(
+                "setup_session", wid, session, failures=Counter.SESSION_SETUP_FAILURES
+            )
+            if not ok:
+                return
             self._settle(wid)
             try:
                 await self.steps(wid, session)
             finally:
-                teardown_session = self.registry.fixture("teardown_session")
-                if teardown_session is not None:
-                    try:
-                        await teardown_session(wid, session)
-                    except USER_ERRORS as exc:
-                        message = f"teardown_session() failed: {describe_error(exc)[1]}"
-                        report(ErrorKind.TEARDOWN, message, exc)
+                await self._fixture("teardown_session", wid, session)
         finally:
             await session.close()
+
+    async def _fixture(
+        self,
+        name: str,
+        *args: Any,
+        failures: Counter | None = None,
+        check: Callable[[Any], Any] | None = None,
+    ) -> tuple[bool, Any]:
+        """Call the worker fixture ``name``, if the test has one, with ``args``.
+
+        ``(True, what it returned, through check)``; or ``(False, None)`` once its failure is
+        counted (in ``failures``, which also holds the pool's growth back) and reported.
+        ``teardown`` is a plain function, called where a worker ends whatever ended it; the
+        others are coroutines.
+        """
+        fixture = self.registry.fixture(name)
+        if fixture is None:
+            return True, None
+        kind, awaited = fixtures.WORKER_FIXTURES[name]
+        try:
+            result = fixture(*args)
+            if awaited:
+                result = await result
+            if check is not None:
+                result = check(result)
+        except USER_ERRORS as exc:
+            if failures is not None:
+                self._setup_failed(failures)
+            self.report(kind, f"{name}() failed: {describe_error(exc)[1]}", exc)
+            return False, None
+        return True, result
 
     def _setup_failed(self, counter: Counter) -> None:
         self.slot.add(counter)
         self._grow_after = time.monotonic_ns() + GROWTH_BACKOFF_NS
-
-    def _teardown(self, wid: int) -> None:
-        teardown = self.registry.fixture("teardown")
-        if teardown is None:
-            return
-        try:
-            teardown(wid)
-        except USER_ERRORS as exc:
-            message = f"teardown() failed: {describe_error(exc)[1]}"
-            self.report(ErrorKind.TEARDOWN, message, exc)
 
     async def join(self) -> None:
         """Wait for every worker, including those started meanwhile; re-raise a crash."""
