@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from molotov import api
+from molotov.config.load import process_workers
 from molotov.config.runconfig import ConfigError, RunConfig
 from molotov.live.console import make_console
 from molotov.reports import jsonreport
@@ -34,7 +35,6 @@ from molotov.run.supervisor import Runner, RunResult, dead_process_messages, for
 from molotov.stats.snapshot import ErrorKind
 from molotov.worker import fixtures
 from molotov.worker.errors import CONNECT_KINDS, unreachable_targets
-from molotov.worker.scheduler import process_workers
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from types import FrameType
 
 from molotov.api import Registry
+from molotov.config.load import rate_shape, worker_shape
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
@@ -34,7 +35,6 @@ from molotov.stats.endpoints import EndpointReader
 from molotov.stats.snapshot import ErrorKind, Snapshot
 from molotov.worker import fixtures
 from molotov.worker.process import process_main
-from molotov.worker.scheduler import rate_shape, worker_shape
 
 MAX_TICK = 0.5  # seconds between two looks at the bus, at most
 READY_TICK = 0.005  # seconds between two looks while the open model's workers set up

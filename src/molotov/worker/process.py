@@ -1,11 +1,13 @@
 """One worker process: an event loop, its pool of workers, and what drives them.
 
 :class:`ProcessRun` holds the process's state (its bus slot, its stop flag) and watches the
-bus's control block. The workers live in a :class:`~molotov.worker.pool.WorkerPool`; what makes
-them run steps is the model: in the closed model each worker loops over steps (ramped up by
-``--ramp-up``, or following ``--stages`` through a :class:`~molotov.worker.scheduler.
-StageController`); in the open model (``--rate``) a :class:`~molotov.worker.scheduler.Scheduler`
-hands them arrivals at their due instants.
+bus's control block. The workers live in a :class:`~molotov.worker.pool.WorkerPool`, which gets
+what it uses of the process (:class:`~molotov.worker.pool.PoolParts`), never the process itself;
+what makes them run steps is the model: in the closed model each worker loops over steps
+(ramped up by ``--ramp-up``, or following ``--stages`` through a
+:class:`~molotov.worker.stages.StageController`); in the open model (``--rate``) a
+:class:`~molotov.worker.arrivals.Scheduler` hands them arrivals at their due instants.
+Nothing else in ``molotov.worker`` imports this module: it is the process's entry.
 """
 
 from __future__ import annotations
@@ -21,20 +23,22 @@ import time
 from molotov import api
 from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
-from molotov.live.statsd import ScenarioStatsd, overflow_name
 from molotov.stats.bus import Counter, SlotWriter, StatsBus, StopReason
+from molotov.stats.endpoints import overflow_name
 from molotov.stats.snapshot import ErrorKind
 from molotov.worker import fixtures
+from molotov.worker.arrivals import Arrivals, Scheduler
 from molotov.worker.errors import describe_error, format_traceback
 from molotov.worker.listeners import EventSender
-from molotov.worker.pool import WorkerPool
-from molotov.worker.scheduler import Arrivals, Scheduler, StageController
+from molotov.worker.pool import PoolParts, WorkerPool
 from molotov.worker.session import SessionFactory
+from molotov.worker.stages import StageController
+from molotov.worker.statsd_client import ScenarioStatsd
+from molotov.worker.stopflag import StopFlag
 
 MONITOR_INTERVAL = 0.05  # how often a process looks at the bus's stop flag
 START_POLL = 0.002  # how often a ready process looks for the start instant
 TEARDOWN_POLL = 0.01  # how often the worker process looks for the go of global_teardown
-SHORT_SLEEP = 0.05  # seconds: a sleep this short does not need to wake up on a stop
 EXIT_CRASHED = 3  # a worker process's exit code when molotov itself failed in it
 
 
@@ -48,10 +52,8 @@ class ProcessRun:
         self.index = index
         self.slot: SlotWriter = bus.writer(index)
         self.args = config.as_args()
-        self.stopping = False
-        self.cancelled = False
+        self.flag = StopFlag()
         self._parent = os.getppid()
-        self._stop_event = asyncio.Event()
         self.events = EventSender(registry.event_handlers, self._event_failed)
         self.statsd = ScenarioStatsd(config.statsd_address) if config.statsd else None
         self.sessions = SessionFactory(
@@ -62,15 +64,26 @@ class ProcessRun:
             verbose=config.verbose,
             dns_cache=not config.disable_dns_resolve,
             endpoints=bus.endpoint_writer(index, overflow_name()) if config.statsd else None,
-            abandoned=lambda: self.cancelled,
+            abandoned=lambda: self.flag.cancelled,
         )
-        self.pool = WorkerPool(self)
-        self.arrivals: Arrivals | None = None
         self.stages: StageController | None = None
-        if config.open_model:
-            self.arrivals = Arrivals(self.slot, config.max_lag, self.pool.grow)
-        elif config.stages:
-            self.stages = StageController(self)
+        if not config.open_model and config.stages:
+            self.stages = StageController(config, index, self.flag)
+        parts = PoolParts(
+            config=config,
+            registry=registry,
+            bus=bus,
+            slot=self.slot,
+            index=index,
+            args=self.args,
+            sessions=self.sessions,
+            events=self.events,
+            flag=self.flag,
+            stop=self.stop,
+            report=self.report,
+        )
+        self.pool = WorkerPool(parts, self.stages)
+        self.arrivals: Arrivals | None = self.pool.arrivals
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -87,9 +100,8 @@ class ProcessRun:
     def stop(self, reason: StopReason | None = None) -> None:
         if reason is not None:
             self.bus.request_stop(reason)
-        if not self.stopping:
-            self.stopping = True
-            self._stop_event.set()
+        if not self.flag.stopping:
+            self.flag.raise_flag()
             if self.arrivals is not None:
                 self.arrivals.close()
             if self.stages is not None:
@@ -98,24 +110,10 @@ class ProcessRun:
             self.cancel_steps()
 
     def cancel_steps(self) -> None:
-        if self.cancelled:
+        if self.flag.cancelled:
             return
-        self.cancelled = True
+        self.flag.cancelled = True
         self.pool.cancel(asyncio.current_task())
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep, but wake up as soon as the run stops.
-
-        A short sleep is a plain one (callers look at ``stopping`` after it): waiting on the
-        stop event costs a task and a timeout per sleep, ~3x the plain sleep's CPU.
-        """
-        if self.stopping:
-            return
-        if seconds <= SHORT_SLEEP:
-            await asyncio.sleep(seconds)
-            return
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stop_event.wait(), seconds)
 
     async def _monitor(self) -> None:
         """Follow the bus's control block, the parent and the stages; time steps out; send
@@ -166,7 +164,7 @@ class ProcessRun:
         config = self.config
         if config.start_at is not None:
             # Every process (and every pod given the same --start-at) starts together.
-            await self.sleep(config.start_at - time.time())
+            await self.flag.sleep(config.start_at - time.time())
         pool = self.pool
         if self.stages is not None:
             # Every worker the stages will need; those above the target park at once.
@@ -194,14 +192,14 @@ class ProcessRun:
             self.slot.set(Counter.READY, 1)
             start_ns = await self._start_instant()
             if start_ns:
-                await Scheduler(self, arrivals).run(start_ns)
+                await Scheduler(self.config, self.index, self.flag, arrivals).run(start_ns)
             else:
                 arrivals.close()
         await pool.join()
 
     async def _start_instant(self) -> int:
         """The run's start (monotonic ns) once the parent has set it; 0 if stopped first."""
-        while not self.stopping:
+        while not self.flag.stopping:
             start_ns = self.bus.start_ns
             if start_ns:
                 return start_ns
@@ -248,7 +246,7 @@ def process_main(config: RunConfig, registry: Registry, bus: StatsBus, index: in
         asyncio.set_event_loop(loop)
         loop.set_debug(config.debug)
         run = ProcessRun(config, registry, bus, index)
-        api.control_run(lambda: run.stop(StopReason.STOP_CALLED), lambda: run.stopping)
+        api.control_run(lambda: run.stop(StopReason.STOP_CALLED), lambda: run.flag.stopping)
         loop.run_until_complete(run.main())
         if fixtures.teardown_in_worker(registry, config.processes):
             _global_teardown(config, registry, bus, slot)
