@@ -20,15 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import molotov_env
-from molotov.config.runconfig import (
-    BOUNDS,
-    JSON_OPTIONS,
-    ConfigError,
-    RunConfig,
-    apply_config_file,
-    read_config_file,
-)
-from molotov.config.runconfig import test_options as options_of
+from molotov.config.errors import ConfigError
+from molotov.config.jsonconfig import JSON_OPTIONS, apply_config_file, read_config_file
+from molotov.config.jsonconfig import test_options as options_of
+from molotov.config.runconfig import BOUNDS, RunConfig
 from molotov.reports import jsonreport
 from molotov.reports.fields import FieldError
 from molotov.reports.summary import summary_lines

@@ -14,12 +14,11 @@ from typing import Any
 import typer
 
 from molotov import cli_options as opt
+from molotov.config.errors import ConfigError, OptionValueError
 from molotov.config.runconfig import (
     DEFAULT_SCENARIO,
     DEFAULT_STATSD_ADDRESS,
     DEFAULT_STATSD_PREFIX,
-    ConfigError,
-    OptionValueError,
     RunConfig,
 )
 from molotov.stdio import survive_closed_pipes

@@ -14,15 +14,15 @@ from typing import Annotated, Any
 import typer
 
 from molotov._version import __version__
-from molotov.config.runconfig import (
-    ConfigError,
-    RunConfig,
+from molotov.config.errors import ConfigError
+from molotov.config.parsers import (
     parse_duration,
     parse_rate,
     parse_stages,
     parse_start_at,
     parse_statsd_address,
 )
+from molotov.config.runconfig import RunConfig
 from molotov.config.shape import Stage
 from molotov.reports.thresholds import ThresholdError, parse_thresholds
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import statsd as statsd_package
 
-from molotov.config.runconfig import expand_placeholders, parse_statsd_address
+from molotov.config.parsers import expand_placeholders, parse_statsd_address
 from molotov.stats.endpoints import OVERFLOW_SUFFIX, EndpointDelta
 from molotov.stats.histogram import Histogram
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, Snapshot

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from molotov import api
-from molotov.config.runconfig import ConfigError, RunConfig
+from molotov.config.errors import ConfigError
+from molotov.config.runconfig import RunConfig
 from molotov.live.console import make_console
 from molotov.reports import jsonreport
 from molotov.reports.jsonreport import RunReport
