@@ -27,10 +27,10 @@ from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
 from molotov.live.statsd import StatsdEmitter
-from molotov.reports.jsonreport import Second, SeriesRecorder
 from molotov.run.signals import STOP_SIGNALS
 from molotov.stats.bus import Counter, StatsBus, StopReason
 from molotov.stats.endpoints import EndpointReader
+from molotov.stats.series import Second, SeriesRecorder
 from molotov.stats.snapshot import ErrorKind, Snapshot
 from molotov.worker import fixtures
 from molotov.worker.process import process_main
