@@ -25,9 +25,10 @@ import pytest
 from conftest import Result, molotov_env
 from molotov import __version__
 from molotov.reports import jsonreport
-from molotov.reports.jsonreport import RunReport, SeriesRecorder
+from molotov.reports.jsonreport import RunReport
 from molotov.reports.thresholds import PERCENTILES
 from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
+from molotov.stats.series import SeriesRecorder
 from molotov.stats.snapshot import ScenarioStats, Snapshot
 from support import closing, moloreport, no_temp_files
 

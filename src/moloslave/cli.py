@@ -26,7 +26,8 @@ from moloslave import env as slave_env
 from moloslave import fetch
 from moloslave.process import Interrupted, Signals
 from molotov._version import __version__
-from molotov.config.runconfig import DEFAULT_TEST, ConfigError
+from molotov.config.errors import ConfigError
+from molotov.config.jsonconfig import DEFAULT_TEST
 from molotov.stdio import survive_closed_pipes
 
 app = typer.Typer(

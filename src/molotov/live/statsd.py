@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from molotov.config.runconfig import expand_placeholders
+from molotov.config.parsers import expand_placeholders
 from molotov.stats.endpoints import EndpointDelta
 from molotov.stats.histogram import Histogram
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, Snapshot

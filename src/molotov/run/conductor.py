@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from molotov import api
+from molotov.config.errors import ConfigError
 from molotov.config.load import process_workers
-from molotov.config.runconfig import ConfigError, RunConfig
+from molotov.config.runconfig import RunConfig
 from molotov.live.console import make_console
 from molotov.reports import jsonreport
 from molotov.reports.jsonreport import RunReport

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from molotov.config.runconfig import (
-    DEFAULT_TEST,
-    ConfigError,
-    RunConfig,
-    apply_config_file,
-    apply_sizing_defaults,
-)
+from molotov.config.errors import ConfigError
+from molotov.config.jsonconfig import DEFAULT_TEST, apply_config_file
+from molotov.config.runconfig import RunConfig, apply_sizing_defaults
 
 
 def start(config: RunConfig, explicit: set[str]) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import statsd as statsd_package
 
-from molotov.config.runconfig import parse_statsd_address
+from molotov.config.parsers import parse_statsd_address
 
 TCP_TIMEOUT = 0.5  # seconds: a silent StatsD server must not hold the parent's loop
 
