@@ -11,10 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import Target
 from molotov import __version__
 from startsupport import MOLOSTART, ruff, run_molostart, run_test
-from support import closing
+from support import Target, closing
 
 
 def test_the_scaffold_runs_green_as_written(tmp_path: Path, target: Target) -> None:
