@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import molotov_env
 from molotov.config.errors import ConfigError
 from molotov.config.jsonconfig import JSON_OPTIONS, apply_config_file, read_config_file
 from molotov.config.jsonconfig import test_options as options_of
@@ -27,7 +26,7 @@ from molotov.config.runconfig import BOUNDS, RunConfig
 from molotov.reports import jsonload, jsonmerge, jsonreport
 from molotov.reports.fields import FieldError
 from molotov.reports.summary import summary_lines
-from support import real_report
+from support import molotov_env, real_report
 
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

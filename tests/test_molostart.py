@@ -12,10 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import Target, molotov_env, run_command
 from molotov import __version__
 from startsupport import MOLOSTART, ruff, run_molostart, run_test
-from support import closing
+from support import Target, closing, molotov_env, run_command
 
 
 def test_the_scaffold_runs_green_as_written(tmp_path: Path, target: Target) -> None:

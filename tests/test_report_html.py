@@ -20,13 +20,12 @@ from pathlib import Path
 import pytest
 
 from browser import WIDTH, chromium, open_report, require, screenshot_top, wait_until
-from conftest import molotov_env, run_command
 from molotov.reports import htmlreport
 from molotov.reports.fields import Fields
 from molotov.reports.htmlreport import charts
 from molotov.reports.htmlreport.downsample import LATENCY_PERCENTILES, downsample, resolution
 from molotov.stats.histogram import Histogram, format_us, percentiles_us
-from support import MIXED_SCENARIOS, moloreport
+from support import MIXED_SCENARIOS, moloreport, molotov_env, run_command
 from synthetic import synthetic_document
 
 HEADER = textwrap.dedent(

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Result, molotov_env
 from molotov import __version__
 from molotov.reports import jsonreport
 from molotov.reports.jsonreport import RunReport
@@ -30,7 +29,7 @@ from molotov.reports.thresholds import PERCENTILES
 from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.stats.series import SeriesRecorder
 from molotov.stats.snapshot import ScenarioStats, Snapshot
-from support import closing, moloreport, no_temp_files
+from support import Result, closing, moloreport, molotov_env, no_temp_files
 
 SAFETY = 60.0  # seconds: the longest a run below may take before the test gives up
 
