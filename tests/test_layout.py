@@ -2,8 +2,9 @@
 
 Read with ``ast``, nothing is imported: every ``import`` counts, at the top of a module, inside a
 function (a lazy import is still a dependency) or under ``if TYPE_CHECKING:`` (a type-only
-cycle is still a design cycle). A module, function or class may be longer than the limit when
-the first line of its docstring, or a comment at its top, says why after "Long on purpose:".
+cycle is still a design cycle). A module or function may be longer than the limit when its
+docstring, or a comment at its top, says why after "Long on purpose:". Classes are not measured:
+they are collections of functions, each measured on its own.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("live", ("molotov.live.*",)),
     ("run", ("molotov.run.*",)),
     # moloslave is its own package; it may import molotov's lower layers.
-    ("facades", ("molotov", "molotov.__main__", "molotov.cli", "molotov.scaffold.*",
-                 "moloslave.*")),
+    ("facades", ("molotov", "molotov.__main__", "molotov.cli", "molotov.cli_options",
+                 "molotov.scaffold.*", "moloslave.*")),
 )  # fmt: skip
 MAX_MODULE_LINES = 450
 MAX_BLOCK_LINES = 80
@@ -177,10 +178,10 @@ def test_imports_point_down_the_layers() -> None:
 
 
 def _exempt(lines: list[str], node: ast.AST, first: int) -> bool:
-    """Whether the docstring's first line, or a comment at the top, says "Long on purpose:"."""
+    """Whether the docstring, or a comment at the top, says "Long on purpose:"."""
     assert isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
     doc = ast.get_docstring(node)
-    if doc and MARKER in doc.splitlines()[0]:
+    if doc and MARKER in doc:
         return True
     body_start = node.body[0].lineno if node.body else len(lines) + 1
     top = lines[first - 1 : body_start - 1]
@@ -197,14 +198,14 @@ def test_modules_are_short() -> None:
     assert not long, f"modules over {MAX_MODULE_LINES} lines:\n" + "\n".join(long)
 
 
-def test_functions_and_classes_are_short() -> None:
+def test_functions_are_short() -> None:
     long = []
     for path in _sources():
         lines = path.read_text().splitlines()
         for node in ast.walk(ast.parse("\n".join(lines), str(path))):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             size = (node.end_lineno or node.lineno) - node.lineno + 1
             if size > MAX_BLOCK_LINES and not _exempt(lines, node, node.lineno):
                 long.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.name}, {size} lines")
-    assert not long, f"functions and classes over {MAX_BLOCK_LINES} lines:\n" + "\n".join(long)
+    assert not long, f"functions over {MAX_BLOCK_LINES} lines:\n" + "\n".join(long)

@@ -123,7 +123,7 @@ class RunConfig:
     start_at: float | None = None  # epoch seconds
     step_timeout: float = 300.0
     graceful_stop: float = 10.0  # seconds in-flight steps get after a stop, then cancelled
-    # The open model (see molotov.worker.scheduler): on when ``rate`` is set (the start rate when
+    # The open model (see molotov.worker.arrivals): on when ``rate`` is set (the start rate when
     # there are stages, so 0 is allowed then).
     rate: float | None = None
     arrivals: str = "constant"

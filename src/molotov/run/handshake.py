@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 
 from molotov.config.runconfig import RunConfig
 from molotov.live.console import Console
-from molotov.stats.bus import Counter, StatsBus
+from molotov.stats.bus import StatsBus
+from molotov.stats.layout import Counter
 
 START_MARGIN = 0.02  # seconds from "every process is ready" to the start instant
 

@@ -21,7 +21,8 @@ from molotov.config.runconfig import RunConfig
 from molotov.live.console import Console
 from molotov.run.handshake import Start
 from molotov.run.signals import STOP_SIGNALS
-from molotov.stats.bus import StatsBus, StopReason
+from molotov.stats.bus import StatsBus
+from molotov.stats.layout import StopReason
 from molotov.stats.snapshot import Snapshot
 
 KILL_GRACE = 5.0  # seconds from cancelling the steps that outlived --graceful-stop to a kill

@@ -26,7 +26,8 @@ from molotov.live.console import Console
 from molotov.run.fanout import TickFanout
 from molotov.run.handshake import Start, StartHandshake
 from molotov.run.stopguard import SizingResult, StopGuard, death_message, signals_to
-from molotov.stats.bus import Counter, StatsBus, StopReason
+from molotov.stats.bus import StatsBus
+from molotov.stats.layout import Counter, StopReason
 from molotov.stats.series import Second
 from molotov.stats.snapshot import ErrorKind, Snapshot
 from molotov.worker import fixtures

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from molotov.config.load import rate_shape
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import arrival_offsets
-from molotov.stats.bus import Counter, SlotWriter
+from molotov.stats.layout import Counter
+from molotov.stats.slot import SlotWriter
 from molotov.worker.stopflag import StopFlag
 
 # The event loop's timers have a millisecond's resolution (libuv's, under uvloop, whose clock

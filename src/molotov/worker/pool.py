@@ -23,7 +23,9 @@ import aiohttp
 
 from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
-from molotov.stats.bus import Counter, SlotWriter, StatsBus, StopReason
+from molotov.stats.bus import StatsBus
+from molotov.stats.layout import Counter, StopReason
+from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
 from molotov.worker import fixtures
 from molotov.worker.arrivals import Arrivals
@@ -273,7 +275,7 @@ class WorkerPool:
         the hot path: every frame on the way to the scenario costs on each resume of the task
         (measured: a step() coroutine of its own cost ~4 % CPU per request).
 
-        So this function is long (~110 lines) on purpose: split into helpers, each step would
+        Long on purpose: (~110 lines) split into helpers, each step would
         pay one more call, and attribute lookups, that the locals read once above the loop
         spare it. Only the slow paths (a failure, a timeout, a pick that raised, parking) are
         methods of their own.

@@ -23,8 +23,10 @@ import time
 from molotov import api
 from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
-from molotov.stats.bus import Counter, SlotWriter, StatsBus, StopReason
+from molotov.stats.bus import StatsBus
 from molotov.stats.endpoints import overflow_name
+from molotov.stats.layout import Counter, StopReason
+from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import ErrorKind
 from molotov.worker import fixtures
 from molotov.worker.arrivals import Arrivals, Scheduler
