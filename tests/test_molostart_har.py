@@ -12,7 +12,7 @@ import base64
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +213,7 @@ def entry(
     took: float = 10.0,
     **extra: Any,
 ) -> dict[str, Any]:
-    started = datetime.fromtimestamp(1_800_000_000 + at, timezone.utc).isoformat()
+    started = datetime.fromtimestamp(1_800_000_000 + at, UTC).isoformat()
     request: dict[str, Any] = {
         "method": method,
         "url": url,
@@ -472,7 +472,7 @@ def test_times_of_every_exporter_are_read() -> None:
         document = {"log": {"entries": [{**GOOD_ENTRY, "startedDateTime": text}]}}
         return har.parse(document, "t").entries[0].started
 
-    utc = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc).timestamp()
+    utc = datetime(2026, 1, 1, 10, 0, tzinfo=UTC).timestamp()
     assert started("2026-01-01T10:00:00.000Z") == utc  # Chrome, Playwright
     assert started("2026-01-01T11:00:00.000+01:00") == utc  # Firefox
     assert started("2026-01-01T10:00:00+00:00") == utc  # mitmproxy, whole seconds

@@ -11,7 +11,7 @@ import math
 import os
 import re
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,7 +63,7 @@ def parse_start_at(text: str | float) -> float:
                     "e.g. 2026-11-26T15:00:00Z)"
                 ) from None
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
+                moment = moment.replace(tzinfo=UTC)
             value = moment.timestamp()
     else:
         raise ValueError(f"not a start time: {text!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from molotov.config.runconfig import RunConfig
 from molotov.live.console import Console
@@ -34,7 +34,7 @@ def start_wait(start_at: float | None, console: Console) -> float:
     if start_at is None:
         return 0.0
     wait = start_at - time.time()
-    when = datetime.fromtimestamp(start_at, timezone.utc).isoformat(timespec="milliseconds")
+    when = datetime.fromtimestamp(start_at, UTC).isoformat(timespec="milliseconds")
     if wait > 0:
         console.print(f"Waiting {wait:.1f}s to start at {when}")
         return wait
