@@ -4,7 +4,7 @@
 #   docker run --rm -e TEST_REPO=https://example.com/you/loadtests.git -e TEST_NAME=smoke moloslave
 #   docker run --rm moloslave https://example.com/you/loadtests.git smoke
 #
-# PYTHON_IMAGE is the base of both stages: any image with python3 (3.10+) and its venv module.
+# PYTHON_IMAGE is the base of both stages: any image with python3 (3.11+) and its venv module.
 ARG PYTHON_IMAGE=python:3.12-slim
 
 # Stage 1: the molotov wheel (it holds the moloslave command) and the wheels it depends on.

@@ -18,285 +18,31 @@ the memory soak). What it does:
   the request), and the wall time of ``molotov --version`` and ``--help``.
 
 ``--soak SECONDS`` instead runs molotov at full rate for that long, samples every process's
-RSS every 10 s, and reports each one's growth after the warm-up.
+RSS every 10 s, and reports each one's growth after the warm-up (``soak.py``).
+
+This file is the command line and the sequence of the main table; the measuring pieces are
+in ``harness/``, the open model's part in ``openmodel.py``, the soak in ``soak.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import os
 import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-MOLOTOV26 = Path(os.environ.get("MOLOTOV26_VENV", "/tmp/bench-molotov26"))
-RSS_EVERY = 0.25  # seconds between two RSS samples inside a window
-SOAK_EVERY = 10.0  # seconds between two soak samples
-
-SCENARIO = '''\
-"""One GET per step: the benchmark's scenario (works with molotov 3 and Molotov 2.x)."""
-from molotov import scenario
-
-URL = {url!r}
-
-
-@scenario(weight=100)
-async def one_get(session):
-    async with session.get(URL) as resp:
-        await resp.read()
-'''
-
-
-# -- /proc -----------------------------------------------------------------------------------
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read().decode()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    return data[data.rindex(")") + 2 :].split()
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and all its descendants, from the parent pids in ``/proc``."""
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            fields = _stat_fields(int(name))
-            if fields is not None:
-                children.setdefault(int(fields[1]), []).append(int(name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, ()))
-    return tree
-
-
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """utime + stime of these processes (all their threads), in seconds."""
-    ticks = 0
-    for pid in pids:
-        fields = _stat_fields(pid)
-        if fields is not None:
-            ticks += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
-    return ticks / CLK_TCK
-
-
-def rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * PAGE
-    except OSError:
-        return 0
-
-
-def describe_pid(pid: int, root: int) -> str:
-    """A process of molotov's tree by its role: the parent, a worker, the resource tracker."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        cmdline = ""
-    if pid == root:
-        role = "parent"
-    elif "resource_tracker" in cmdline:
-        role = "resource tracker"
-    else:
-        role = "worker"
-    return f"{role} ({pid})"
-
-
-# -- pinning ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pinning:
-    target: int | None
-    client: int | None
-    how: str
-
-    @classmethod
-    def choose(cls) -> Pinning:
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) < 2:
-            return cls(None, None, "not pinned: a single core available")
-        how = "taskset" if shutil.which("taskset") else "sched_setaffinity"
-        return cls(cpus[0], cpus[1], f"target on core {cpus[0]}, client on core {cpus[1]} ({how})")
-
-    def wrap(self, argv: list[str], core: int | None) -> list[str]:
-        if core is None or not shutil.which("taskset"):
-            return argv
-        return ["taskset", "-c", str(core), *argv]
-
-
-def spawn(
-    argv: list[str], pinning: Pinning, core: int | None, **kwargs: object
-) -> subprocess.Popen[bytes]:
-    """Start a command in its own session, pinned to ``core``."""
-    proc: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
-        pinning.wrap(argv, core), start_new_session=True, **kwargs
-    )
-    if core is not None and not shutil.which("taskset"):
-        # No taskset: pin right after the start (what it forks later inherits the affinity).
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(proc.pid, {core})
-    return proc
-
-
-def stop_tree(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """SIGTERM the process, then SIGKILL whatever is left of its tree after ``grace``."""
-    tree = process_tree(proc.pid) if proc.poll() is None else []
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(grace)
-    for pid in tree:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(5)
-
-
-# -- the target and the statsd sink ------------------------------------------------------------
-
-
-class Target:
-    """``target.py`` in a subprocess; its count is read on its uncounted control endpoint."""
-
-    def __init__(self, pinning: Pinning) -> None:
-        self.proc = spawn(
-            [sys.executable, str(HERE / "target.py")],
-            pinning,
-            pinning.target,
-            stdout=subprocess.PIPE,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode().strip()
-        if not line.isdigit():
-            stop_tree(self.proc)
-            raise RuntimeError(f"the target did not start (it printed {line!r})")
-        self.port = int(line)
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-
-    def _get(self, path: str) -> str:
-        for attempt in range(2):
-            try:
-                self._conn.request("GET", path)
-                return self._conn.getresponse().read().decode()
-            except (OSError, http.client.HTTPException):
-                self._conn.close()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
-
-    def count(self) -> tuple[int, int]:
-        """Requests served so far, and the monotonic ns of the first one since ``arm()``."""
-        count, first = self._get("/__count").split()
-        return int(count), int(first)
-
-    def arm(self) -> None:
-        self._get("/__arm")
-
-    def stall(self, seconds: float) -> None:
-        """Make the target hold its responses back for ``seconds`` from now."""
-        self._get(f"/__stall?s={seconds:g}")
-
-    def cpu(self) -> float:
-        return cpu_seconds([self.proc.pid])
-
-    def close(self) -> None:
-        self._conn.close()
-        stop_tree(self.proc)
-
-
-class UdpSink:
-    """A local UDP socket for ``--statsd``: drains and counts the datagrams it gets."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.5)
-        self.port = self.sock.getsockname()[1]
-        self.datagrams = 0
-        self._stop = False
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        while not self._stop:
-            with contextlib.suppress(TimeoutError):
-                self.sock.recv(65536)
-                self.datagrams += 1
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join()
-        self.sock.close()
-
-
-# -- rows ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    key: str
-    label: str
-    argv: list[str]
-    env: dict[str, str] | None = None
-    samples: list[Sample] = field(default_factory=list)
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Sample:
-    rps: float
-    cpu_us: float  # client CPU per request, whole process tree
-    client_util: float  # client tree CPU seconds per wall second
-    target_util: float
-    rss: int  # peak of the tree's summed RSS
-    processes: int
-    statsd: int = 0  # datagrams the sink got during the window
-
-
-def molotov_cmd() -> list[str]:
-    script = Path(sys.executable).parent / "molotov"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "molotov"]
-
-
-def molotov26_ok(scenario: Path) -> str:
-    """Why the Molotov 2.6 row cannot run, or ``""`` when it can."""
-    exe = MOLOTOV26 / "bin" / "molotov"
-    if not exe.exists():
-        return (
-            f"Molotov 2.6 row skipped: no {exe} "
-            f"(python3 -m venv {MOLOTOV26} && {MOLOTOV26}/bin/pip install molotov==2.6 uvloop)"
-        )
-    try:
-        out = subprocess.run([str(exe), "--version"], capture_output=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"Molotov 2.6 row skipped: {exe} --version failed ({exc})"
-    if out.returncode != 0 or not out.stdout.strip().startswith(b"2."):
-        return f"Molotov 2.6 row skipped: {exe} --version said {out.stdout.strip()!r}"
-    return ""
+import openmodel
+import soak
+from harness.ab import ab
+from harness.clients import HERE, MOLOTOV26, SCENARIO, molotov26_ok, molotov_cmd
+from harness.measure import Row, measure, med, per_pass_ratio
+from harness.output import machine, molotov_source, print_table
+from harness.processes import Pinning, cpu_seconds, process_tree, spawn
+from harness.servers import Target, UdpSink
+from harness.startup import heavy_imports, time_to_first_request, wall_times
 
 
 def make_rows(
@@ -362,156 +108,6 @@ def make_rows(
     return rows
 
 
-def measure(
-    row: Row, target: Target, pinning: Pinning, sink: UdpSink, warmup: float, window: float
-) -> Sample | None:
-    """One run of a row: start, warm up, measure the window, stop."""
-    with tempfile.TemporaryFile() as errors:
-        proc = spawn(
-            row.argv, pinning, pinning.client, env=row.env, stdout=subprocess.DEVNULL, stderr=errors
-        )
-        try:
-            time.sleep(warmup)
-            if proc.poll() is not None:
-                errors.seek(0)
-                row.note = f"exited with {proc.returncode}: {errors.read()[-300:].decode()!r}"
-                return None
-            count0, _ = target.count()
-            t0 = time.monotonic()
-            tree = process_tree(proc.pid)
-            cpu0, tcpu0, dgrams0 = cpu_seconds(tree), target.cpu(), sink.datagrams
-            peak = 0
-            end = t0 + window
-            while (now := time.monotonic()) < end:
-                peak = max(peak, sum(rss_bytes(p) for p in tree))
-                time.sleep(min(RSS_EVERY, end - now))
-            count1, _ = target.count()
-            t1 = time.monotonic()
-            cpu1, tcpu1 = cpu_seconds(tree), target.cpu()
-            peak = max(peak, sum(rss_bytes(p) for p in tree))
-            dgrams = sink.datagrams - dgrams0
-            alive = proc.poll() is None
-        finally:
-            stop_tree(proc)
-        if not alive or count1 == count0:
-            errors.seek(0)
-            row.note = f"no steady state (exit {proc.returncode}): {errors.read()[-300:]!r}"
-            return None
-    requests = count1 - count0
-    wall = t1 - t0
-    return Sample(
-        rps=requests / wall,
-        cpu_us=(cpu1 - cpu0) / requests * 1e6,
-        client_util=(cpu1 - cpu0) / wall,
-        target_util=(tcpu1 - tcpu0) / wall,
-        rss=peak,
-        processes=len(tree),
-        statsd=dgrams,
-    )
-
-
-# -- start-up --------------------------------------------------------------------------------
-
-
-def time_to_first_request(
-    target: Target, pinning: Pinning, argv: list[str], runs: int
-) -> tuple[list[float], list[float]]:
-    """Seconds from process start to the target seeing its first request, and to its exit."""
-    first, total = [], []
-    for _ in range(runs):
-        target.arm()
-        t0 = time.monotonic_ns()
-        proc = spawn(
-            argv, pinning, pinning.client, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        proc.wait(120)
-        t1 = time.monotonic_ns()
-        _, first_ns = target.count()
-        if first_ns:
-            first.append((first_ns - t0) / 1e9)
-        total.append((t1 - t0) / 1e9)
-    return first, total
-
-
-def wall_times(argv: list[str], pinning: Pinning, runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        t0 = time.monotonic()
-        spawn(argv, pinning, pinning.client, stdout=subprocess.DEVNULL).wait(120)
-        times.append(time.monotonic() - t0)
-    return times
-
-
-def heavy_imports(args: Sequence[str]) -> list[str]:
-    """Which of the heavy modules ``molotov ARGS`` imports (from ``python -X importtime``)."""
-    code = (
-        f"import sys; sys.argv = ['molotov', *{list(args)!r}]; from molotov.cli import main; main()"
-    )
-    out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    heavy = ("aiohttp", "uvloop", "rich", "statsd", "multiprocessing", "molotov.run.conductor")
-    seen = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
-    return [name for name in heavy if name in seen]
-
-
-# -- output ----------------------------------------------------------------------------------
-
-
-def med(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def print_table(headers: Sequence[str], lines: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for line in lines:
-        pairs = zip(line, widths, strict=True)
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(pairs)]
-        print("| " + " | ".join(cells) + " |")
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"{os.cpu_count()} cores ({model}), Python {sys.version.split()[0]}, "
-        f"load average {load} at the start"
-    )
-
-
-def molotov_source() -> str:
-    """Which molotov the rows run: version, folder, and the git commit when it has one."""
-    out = subprocess.run(
-        [sys.executable, "-c", "import molotov; print(molotov.__version__, molotov.__file__)"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        return "molotov not importable"
-    version, _, where = out.stdout.strip().partition(" ")
-    folder = Path(where).parent
-    git = subprocess.run(
-        ["git", "-C", str(folder), "describe", "--always", "--dirty", "--exclude", "*"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    commit = f", git {git.stdout.strip()}" if git.returncode == 0 else ""
-    return f"{version} from {folder}{commit}"
-
-
 # -- the benchmark ---------------------------------------------------------------------------
 
 
@@ -558,15 +154,6 @@ def bench(options: argparse.Namespace) -> int:
     return 0
 
 
-def _per_pass_ratio(
-    rows: dict[str, Row], key: str, base: str, value: Callable[[Sample], float]
-) -> list[float]:
-    if key not in rows or base not in rows:
-        return []
-    pairs = zip(rows[key].samples, rows[base].samples, strict=False)
-    return [value(a) / value(b) for a, b in pairs]
-
-
 def report_rows(rows: list[Row], notes: list[str]) -> None:
     by_key = {row.key: row for row in rows}
     lines = []
@@ -575,7 +162,7 @@ def report_rows(rows: list[Row], notes: list[str]) -> None:
         if not s:
             notes.append(f"{row.label}: {row.note or 'no sample'}")
             continue
-        ratio = med(_per_pass_ratio(by_key, row.key, "floor", lambda x: x.cpu_us))
+        ratio = med(per_pass_ratio(by_key, row.key, "floor", lambda x: x.cpu_us))
         cpu = [x.cpu_us for x in s]
         lines.append(
             [
@@ -605,14 +192,14 @@ def report_rows(rows: list[Row], notes: list[str]) -> None:
         lines,
     )
     if "p2" in by_key and "molotov" in by_key:
-        ratios = _per_pass_ratio(by_key, "p2", "molotov", lambda x: x.rps)
+        ratios = per_pass_ratio(by_key, "p2", "molotov", lambda x: x.rps)
         if ratios:
             print(
                 f"-p 2 -w 50 vs -p 1 -w 100, both on one core: requests/s ratio "
                 f"{med(ratios):.3f} (per pass: {', '.join(f'{r:.3f}' for r in ratios)}; "
                 f"target >= 0.95)"
             )
-            cpu = _per_pass_ratio(by_key, "molotov", "p2", lambda x: x.cpu_us)
+            cpu = per_pass_ratio(by_key, "molotov", "p2", lambda x: x.cpu_us)
             print(
                 f"  the same from CPU per request (-p 1 / -p 2, what a saturated core would "
                 f"give, less sensitive to other load): {med(cpu):.3f} "
@@ -653,173 +240,6 @@ def report_startup(target: Target, pinning: Pinning, scenario: Path, runs: int) 
             ["python -c 'import aiohttp' (reference)", "", ms(aiohttp_import), ""],
         ],
     )
-
-
-# -- soak ------------------------------------------------------------------------------------
-
-
-def soak(options: argparse.Namespace) -> int:
-    pinning = Pinning.choose()
-    seconds = options.soak
-    warmup = min(options.soak_warmup, seconds / 2)
-    print(f"machine: {machine()}")
-    print(f"pinning: {pinning.how}")
-    target = Target(pinning)
-    workdir = Path(tempfile.mkdtemp(prefix="molotov-soak-"))
-    scenario = workdir / "bench_scenario.py"
-    scenario.write_text(SCENARIO.format(url=target.url))
-    argv = [*molotov_cmd(), "-p", str(options.soak_processes), "-w", "100"]
-    argv += ["-d", str(int(seconds + 60)), str(scenario)]
-    print(f"soak: {' '.join(argv[-8:])} for {seconds:g}s, RSS every {SOAK_EVERY:g}s;")
-    print(f"growth measured from the sample at {warmup:g}s (the warm-up) to the last one")
-    proc = spawn(argv, pinning, pinning.client, stdout=subprocess.DEVNULL)
-    series: dict[int, list[tuple[float, int]]] = {}
-    names: dict[int, str] = {}
-    try:
-        t0 = time.monotonic()
-        last_count, last_t = target.count()[0], t0
-        tick = 1
-        while time.monotonic() - t0 < seconds and proc.poll() is None:
-            time.sleep(max(0.0, t0 + tick * SOAK_EVERY - time.monotonic()))
-            tick += 1
-            now = time.monotonic()
-            count = target.count()[0]
-            rps = (count - last_count) / (now - last_t)
-            last_count, last_t = count, now
-            rss_line = []
-            for pid in process_tree(proc.pid):
-                names.setdefault(pid, describe_pid(pid, proc.pid))
-                rss = rss_bytes(pid)
-                series.setdefault(pid, []).append((now - t0, rss))
-                rss_line.append(f"{pid}:{rss / 2**20:.1f}MiB")
-            print(f"  {now - t0:6.0f}s {rps:8.0f} req/s  " + " ".join(rss_line), flush=True)
-    finally:
-        stop_tree(proc)
-        target.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-    lines = []
-    for pid, points in series.items():
-        base = next(((t, r) for t, r in points if t >= warmup), None)
-        if base is None or not base[1]:
-            continue
-        t_end, r_end = points[-1]
-        peak = max(r for _, r in points)
-        growth = (r_end - base[1]) / base[1] * 100
-        lines.append(
-            [
-                names[pid],
-                f"{base[1] / 2**20:.1f} MiB at {base[0]:.0f}s",
-                f"{r_end / 2**20:.1f} MiB at {t_end:.0f}s",
-                f"{peak / 2**20:.1f}",
-                f"{growth:+.2f}%",
-            ]
-        )
-    print()
-    print_table(["process", "after warm-up", "last", "peak MiB", "growth"], lines)
-    print("target: < 5% growth over 10 minutes at full rate")
-    return 0
-
-
-# -- paired A/B ----------------------------------------------------------------------------
-
-
-def ab_client(
-    spec: str, url: str, scenario: Path, safety: str
-) -> tuple[list[str], dict[str, str] | None]:
-    """The command of an ``--ab`` client: ``KIND[:EXTRA ARGS]``, KIND being ``molotov``,
-    ``floor``, ``molotov26`` or the path of a source tree (``.../src``) to run molotov from."""
-    kind, _, extra = spec.partition(":")
-    args = extra.split()
-    if kind == "floor":
-        return [sys.executable, str(HERE / "floor.py"), url, "-w", "100", *args], None
-    if kind == "molotov":
-        return [*molotov_cmd(), "-d", safety, "-w", "100", *args, str(scenario)], None
-    if kind == "molotov26":
-        exe = str(MOLOTOV26 / "bin" / "molotov")
-        return [exe, "-d", safety, "-w", "100", "--uvloop", *args, str(scenario)], None
-    if Path(kind).is_dir():
-        env = {**os.environ, "PYTHONPATH": str(Path(kind).resolve())}
-        argv = [sys.executable, "-m", "molotov", "-d", safety, "-w", "100", *args, str(scenario)]
-        return argv, env
-    raise SystemExit(f"--ab: unknown client {spec!r} (molotov, floor, molotov26 or a src/ folder)")
-
-
-def ab(options: argparse.Namespace) -> int:
-    """Both clients at once on the client core, each against its own target: the machine's
-    noise hits both alike, so the ratio of their CPU per request is steady even when the
-    absolute numbers are not."""
-    pinning = Pinning.choose()
-    print(f"machine: {machine()}")
-    print(f"pinning: {pinning.how}; both clients on the client core, one target each")
-    safety = str(int(options.warmup + options.window + 60))
-    targets = [Target(pinning), Target(pinning)]
-    workdir = Path(tempfile.mkdtemp(prefix="molotov-ab-"))
-    clients = []
-    for side, (spec, target) in enumerate(zip(options.ab, targets, strict=True)):
-        scenario = workdir / f"bench_scenario_{side}.py"
-        scenario.write_text(SCENARIO.format(url=target.url))
-        clients.append(ab_client(spec, target.url, scenario, safety))
-    us: list[list[float]] = [[], []]
-    rps: list[list[float]] = [[], []]
-    ratios = []
-    try:
-        for rnd in range(options.repeat):
-            order = (0, 1) if rnd % 2 == 0 else (1, 0)
-            procs = {}
-            for side in order:
-                argv, env = clients[side]
-                procs[side] = spawn(
-                    argv,
-                    pinning,
-                    pinning.client,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            try:
-                time.sleep(options.warmup)
-                trees = {side: process_tree(proc.pid) for side, proc in procs.items()}
-                start = {s: (targets[s].count()[0], cpu_seconds(trees[s])) for s in order}
-                t0 = time.monotonic()
-                time.sleep(options.window)
-                end = {s: (targets[s].count()[0], cpu_seconds(trees[s])) for s in order}
-                wall = time.monotonic() - t0
-            finally:
-                for proc in procs.values():
-                    stop_tree(proc)
-            per = []
-            for side in (0, 1):
-                requests = end[side][0] - start[side][0]
-                if requests <= 0:
-                    print(f"  round {rnd + 1}: {options.ab[side]} made no request")
-                    return 1
-                per.append((end[side][1] - start[side][1]) / requests * 1e6)
-                us[side].append(per[-1])
-                rps[side].append(requests / wall)
-            ratios.append(per[1] / per[0])
-            print(
-                f"  round {rnd + 1}: A {per[0]:6.1f} us/req {rps[0][-1]:7.0f} req/s | "
-                f"B {per[1]:6.1f} us/req {rps[1][-1]:7.0f} req/s | B/A {ratios[-1]:.3f}",
-                flush=True,
-            )
-    finally:
-        for target in targets:
-            target.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-    print()
-    print_table(
-        ["paired A/B (one core, at once)", "CPU us/req", "req/s"],
-        [
-            [f"A: {options.ab[0]}", f"{med(us[0]):.1f}", f"{med(rps[0]):,.0f}"],
-            [f"B: {options.ab[1]}", f"{med(us[1]):.1f}", f"{med(rps[1]):,.0f}"],
-        ],
-    )
-    print(
-        f"B/A CPU per request: {med(ratios):.3f} (median of {len(ratios)} rounds, "
-        f"{min(ratios):.3f}-{max(ratios):.3f}); two clients share the core, so compare the "
-        "ratio, not the absolute figures, with the solo table"
-    )
-    return 0
 
 
 # -- profile -------------------------------------------------------------------------------
@@ -929,13 +349,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.quick:
         options.warmup, options.window = 1.5, 2.5
     if options.soak:
-        return soak(options)
+        return soak.soak(options)
     if options.profile:
         return run_profile(options)
     if options.ab:
         return ab(options)
-    import openmodel
-
     if options.open:
         return openmodel.main(options)
     code = bench(options)

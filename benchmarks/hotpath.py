@@ -95,7 +95,7 @@ def _molotov_category(function: str, path: str, source: str) -> str:
         return "molotov: its coroutine chain resuming (_lifetime > _session_lifetime > steps)"
     if function == "middleware":
         return "molotov: the recording middleware's frame"
-    if path.startswith(("molotov/bus", "molotov/histogram")):
+    if path.startswith(("molotov/stats/slot", "molotov/stats/histogram")):
         return "molotov: bus recording (step_done, request_done, bucket_of, ...)"
     if function == "pick":
         return "molotov: scenario pick (Picker.pick)"

@@ -32,20 +32,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import (
-    HERE,
-    SCENARIO,
-    Pinning,
-    Row,
-    Target,
-    UdpSink,
-    measure,
-    med,
-    molotov_cmd,
-    print_table,
-    spawn,
-    stop_tree,
-)
+from harness.clients import HERE, SCENARIO, molotov_cmd
+from harness.measure import Row, measure, med
+from harness.output import print_table
+from harness.processes import Pinning, spawn, stop_tree
+from harness.servers import Target, UdpSink
 from molotov.stats.histogram import bucket_of
 
 

@@ -139,6 +139,28 @@ def open_report(
     return opened
 
 
+def wait_until(opened: Opened, condition: str, timeout_ms: int = 30_000) -> None:
+    """Wait until the JavaScript expression ``condition`` is true in the page.
+
+    Playwright's ``wait_for_function`` evaluates its predicate with ``eval`` inside the page,
+    which the report's Content-Security-Policy forbids (no ``unsafe-eval``). Here the polling
+    function is handed over as a function declaration (the DevTools protocol runs it, outside
+    the page's CSP), and fails after ``timeout_ms``.
+    """
+    opened.page.evaluate(
+        f"""(timeout) => new Promise((resolve, reject) => {{
+          const deadline = performance.now() + timeout;
+          const check = () => {{
+            if ({condition}) resolve(true);
+            else if (performance.now() > deadline) reject(new Error("timed out: {condition}"));
+            else setTimeout(check, 16);
+          }};
+          check();
+        }})""",
+        timeout_ms,
+    )
+
+
 def screenshot_top(opened: Opened, path: Path) -> None:
     """The top of the page (verdict, run, headline numbers, the first row of charts), 1280 px
     wide: the README's ``docs/report.png`` is made with this (see ``__main__``)."""

@@ -1,78 +1,24 @@
-"""Shared test fixtures: a real aiohttp target on 127.0.0.1 and a runner for the real CLI."""
+"""Shared test fixtures: a real aiohttp target on 127.0.0.1 and a runner for the real CLI.
+
+Only fixtures live here; what tests import (``Target``, ``Result``, ``molotov_env``, ...) is
+in support.py, a plain module.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
 import sys
 import textwrap
-import time
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from support import SCENARIO_HEADER, Result, Target, molotov_env, run_command, target_app
 from threaded import serving
 
 SHM = Path("/dev/shm")
-
-
-@dataclass
-class Target:
-    """A live aiohttp server in a thread of the test process; counts what it served."""
-
-    url: str = ""
-    hits: Counter[str] = field(default_factory=Counter)
-    # (time.monotonic() at arrival, path) of every request: one clock with the workers'.
-    stamps: list[tuple[float, str]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        self.hits.clear()
-        self.stamps.clear()
-
-    def arrivals(self, path: str = "/") -> list[float]:
-        """When the requests to ``path`` arrived (monotonic seconds), in order."""
-        return [at for at, hit in self.stamps if hit == path]
-
-    @property
-    def total(self) -> int:
-        return sum(self.hits.values())
-
-
-def _make_app(target: Target) -> web.Application:
-    async def count(request: web.Request, handler):  # type: ignore[no-untyped-def]
-        target.hits[request.path] += 1
-        target.stamps.append((time.monotonic(), request.path))
-        return await handler(request)
-
-    async def ok(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    async def status(request: web.Request) -> web.Response:
-        return web.Response(status=int(request.match_info["code"]), text="status")
-
-    async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(float(request.query.get("s", "1")))
-        return web.Response(text="slow")
-
-    async def echo(request: web.Request) -> web.Response:
-        return web.json_response({"got": await request.json(), "method": request.method})
-
-    async def data(request: web.Request) -> web.Response:
-        return web.json_response({"items": [1, 2, 3]})
-
-    app = web.Application(middlewares=[web.middleware(count)])
-    app.router.add_get("/", ok)
-    app.router.add_get("/status/{code}", status)
-    app.router.add_get("/slow", slow)
-    app.router.add_post("/echo", echo)
-    app.router.add_get("/data", data)
-    return app
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +28,7 @@ def _target_server() -> Iterator[Target]:
     @asynccontextmanager
     async def listening() -> AsyncIterator[None]:
         # Cancel handlers on shutdown: tests leave 30 s /slow requests behind on purpose.
-        runner = web.AppRunner(_make_app(target), access_log=None, handler_cancellation=True)
+        runner = web.AppRunner(target_app(target), access_log=None, handler_cancellation=True)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         target.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
@@ -117,31 +63,11 @@ def write_scenario(tmp_path: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def scenario_file(write_scenario):  # type: ignore[no-untyped-def]
     """Write a scenario module: support.SCENARIO_HEADER, then ``body`` (dedented)."""
-    from support import SCENARIO_HEADER
 
     def write(body: str, name: str = "loadtest.py") -> Path:
         return write_scenario(SCENARIO_HEADER + textwrap.dedent(body), name)
 
     return write
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[str]:
-        return self.stdout.splitlines()
-
-
-def molotov_env(target_url: str = "", **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOLOTOV_")}
-    env["TARGET_URL"] = target_url
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    env.update(extra)
-    return env
 
 
 @pytest.fixture
@@ -153,21 +79,6 @@ def run_molotov(target: Target, tmp_path: Path):  # type: ignore[no-untyped-def]
         return run_command(argv, cwd or tmp_path, molotov_env(target.url, **env), timeout)
 
     return run
-
-
-def run_command(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Result:
-    """Run a command to its end, no stdin, its output captured as text."""
-    done = subprocess.run(
-        argv,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    return Result(done.returncode, done.stdout, done.stderr)
 
 
 def _orphaned_buses() -> set[str]:

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from conftest import Result, molotov_env, run_command
+from support import Result, molotov_env, run_command
 
 BIN = Path(sys.executable).parent
 MOLOSTART = BIN / "molostart"

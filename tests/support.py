@@ -1,7 +1,12 @@
-"""Helpers shared by several test modules (fixtures live in conftest.py)."""
+"""Helpers shared by several test modules (fixtures live in conftest.py and import these).
+
+The test target (``Target`` and the aiohttp app it serves), running the real commands
+(``molotov_env``, ``run_command``, ``Result``), and readers of what the commands write.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -9,10 +14,101 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import Result, molotov_env, run_command
+from aiohttp import web
+
 from molotov import __version__
+
+
+@dataclass
+class Target:
+    """A live aiohttp server in a thread of the test process; counts what it served."""
+
+    url: str = ""
+    hits: Counter[str] = field(default_factory=Counter)
+    # (time.monotonic() at arrival, path) of every request: one clock with the workers'.
+    stamps: list[tuple[float, str]] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.hits.clear()
+        self.stamps.clear()
+
+    def arrivals(self, path: str = "/") -> list[float]:
+        """When the requests to ``path`` arrived (monotonic seconds), in order."""
+        return [at for at, hit in self.stamps if hit == path]
+
+    @property
+    def total(self) -> int:
+        return sum(self.hits.values())
+
+
+def target_app(target: Target) -> web.Application:
+    async def count(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        target.hits[request.path] += 1
+        target.stamps.append((time.monotonic(), request.path))
+        return await handler(request)
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.match_info["code"]), text="status")
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.query.get("s", "1")))
+        return web.Response(text="slow")
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"got": await request.json(), "method": request.method})
+
+    async def data(request: web.Request) -> web.Response:
+        return web.json_response({"items": [1, 2, 3]})
+
+    app = web.Application(middlewares=[web.middleware(count)])
+    app.router.add_get("/", ok)
+    app.router.add_get("/status/{code}", status)
+    app.router.add_get("/slow", slow)
+    app.router.add_post("/echo", echo)
+    app.router.add_get("/data", data)
+    return app
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+
+def molotov_env(target_url: str = "", **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOLOTOV_")}
+    env["TARGET_URL"] = target_url
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.update(extra)
+    return env
+
+
+def run_command(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Result:
+    """Run a command to its end, no stdin, its output captured as text."""
+    done = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
 
 
 def read_log(tmp_path: Path) -> list[dict]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -43,7 +43,7 @@ Pairs = list[list[int]]
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _shape(rng: random.Random, mu: float, sigma: float = 0.6) -> list[tuple[int, int]]:

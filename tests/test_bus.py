@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from molotov.stats.bus import (
+from molotov.stats.bus import StatsBus
+from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
+from molotov.stats.layout import (
     ERROR_ENTRIES,
     ERROR_TEXT_BYTES,
     ERROR_TRACEBACK_BYTES,
     MAGIC,
     Control,
     Counter,
-    StatsBus,
     StopReason,
 )
-from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.stats.snapshot import ErrorKind, ErrorStat
 
 SHM = Path("/dev/shm")

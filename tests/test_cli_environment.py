@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 GET_ROOT = """
 import os
@@ -69,7 +69,9 @@ def test_start_at_waits_for_the_start_time(write_scenario, run_molotov, target, 
 def test_start_at_in_iso_8601_from_the_environment(write_scenario, run_molotov, target, tmp_path):
     write_scenario(GET_ROOT)
     # Far enough ahead that a slow start-up on a loaded machine still waits.
-    start_at = datetime.fromtimestamp(time.time() + 3.0, timezone.utc)
+    start_at = datetime.fromtimestamp(time.time() + 3.0, UTC)
+    # The instant molotov is given is the one written in milliseconds: compare with that one.
+    start_at = start_at.replace(microsecond=start_at.microsecond // 1000 * 1000)
     iso = start_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     result = run_molotov("-r", "1", "-c", MOLOTOV_START_AT=iso)
     assert result.returncode == 0, result.stderr

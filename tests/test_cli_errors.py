@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import molotov
-from conftest import Result, molotov_env
+from support import Result, molotov_env
 from support import proc_stat as _stat
 
 # A scenario that would hit the target if it ever ran: the "no traffic" checks rely on it.

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target, molotov_env
+from support import Target, molotov_env
 from support import proc_stat as _stat
 
 SAFETY = 60.0  # seconds: the longest any run below may take before the test gives up

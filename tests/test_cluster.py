@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 from dulwich import porcelain
 
-from conftest import molotov_env
+from support import molotov_env
 
 PODS = 3
 START_DELAY = 8.0  # seconds from launch to --start-at: every pod must be waiting by then

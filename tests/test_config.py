@@ -9,23 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from molotov.config.errors import ConfigError, OptionValueError
+from molotov.config.jsonconfig import JSON_OPTIONS, apply_config_file, read_config_file
+from molotov.config.jsonconfig import test_options as options_of
+from molotov.config.parsers import parse_duration, parse_statsd_address
 from molotov.config.runconfig import (
     BOUNDS,
     DEFAULT_SCENARIO,
-    JSON_OPTIONS,
     MIN_CONSOLE_UPDATE,
     SIZING_RAMP_UP,
     SIZING_WORKERS,
-    ConfigError,
-    OptionValueError,
     RunConfig,
-    apply_config_file,
     apply_sizing_defaults,
-    parse_duration,
-    parse_statsd_address,
-    read_config_file,
 )
-from molotov.config.runconfig import test_options as options_of
 from molotov.config.shape import Stage
 
 # -- parse_duration -----------------------------------------------------------------------

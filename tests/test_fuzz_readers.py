@@ -19,20 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import molotov_env
-from molotov.config.runconfig import (
-    BOUNDS,
-    JSON_OPTIONS,
-    ConfigError,
-    RunConfig,
-    apply_config_file,
-    read_config_file,
-)
-from molotov.config.runconfig import test_options as options_of
-from molotov.reports import jsonreport
+from molotov.config.errors import ConfigError
+from molotov.config.jsonconfig import JSON_OPTIONS, apply_config_file, read_config_file
+from molotov.config.jsonconfig import test_options as options_of
+from molotov.config.runconfig import BOUNDS, RunConfig
+from molotov.reports import jsonload, jsonmerge, jsonreport
 from molotov.reports.fields import FieldError
 from molotov.reports.summary import summary_lines
-from support import real_report
+from support import molotov_env, real_report
 
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -156,7 +150,7 @@ def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
 
 def assert_usable(run: jsonreport.RunReport) -> None:
     """What moloreport does with a report it accepted: merge, summarise, write."""
-    merged = jsonreport.merge([run, run])
+    merged = jsonmerge.merge([run, run])
     summary_lines(merged.snapshot, merged.duration)
     json.dumps(jsonreport.document(merged), allow_nan=False)
 
@@ -177,7 +171,7 @@ def test_any_damage_to_a_real_report(report, data):
         if not isinstance(doc, dict) or not _paths(doc):
             break
     try:
-        run = jsonreport.from_document(doc)
+        run = jsonload.from_document(doc)
     except FieldError as exc:
         assert "\n" not in str(exc)
     else:
@@ -188,7 +182,7 @@ def test_any_damage_to_a_real_report(report, data):
 @given(doc=json_values)
 def test_any_json_document_as_a_report(doc):
     try:
-        run = jsonreport.from_document(doc)
+        run = jsonload.from_document(doc)
     except FieldError as exc:
         assert "\n" not in str(exc)
     else:
@@ -200,6 +194,6 @@ def test_any_json_document_as_a_report(doc):
 def test_any_bytes_as_a_report_file(data):
     with written(data) as path:
         try:
-            jsonreport.load(path)
-        except jsonreport.ReportError as exc:
+            jsonload.load(path)
+        except jsonload.ReportError as exc:
             assert "\n" not in str(exc)

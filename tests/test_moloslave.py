@@ -25,8 +25,7 @@ from pathlib import Path
 import pytest
 from dulwich import porcelain
 
-from conftest import Result, run_command
-from support import proc_stat
+from support import Result, proc_stat, run_command
 
 BIN = Path(sys.executable).parent
 MOLOSLAVE = BIN / "moloslave"

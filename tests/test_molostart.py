@@ -8,13 +8,13 @@ import os
 import pty
 import select
 import subprocess
+import sys
 import time
 from pathlib import Path
 
-from conftest import Target
 from molotov import __version__
 from startsupport import MOLOSTART, ruff, run_molostart, run_test
-from support import closing
+from support import Target, closing, molotov_env, run_command
 
 
 def test_the_scaffold_runs_green_as_written(tmp_path: Path, target: Target) -> None:
@@ -23,8 +23,8 @@ def test_the_scaffold_runs_green_as_written(tmp_path: Path, target: Target) -> N
     assert result.stdout.splitlines() == [
         "Wrote loadtest.py and molotov.json in 'work'.",
         f"Target: {target.url} (TARGET_URL overrides it).",
-        "Run it once:      molotov --config work/molotov.json smoke",
-        "Then under load:  molotov --config work/molotov.json load",
+        f"Run it once:      cd {tmp_path / 'work'} && molotov --config molotov.json smoke",
+        f"Then under load:  cd {tmp_path / 'work'} && molotov --config molotov.json load",
     ]
     run = run_test(tmp_path / "work")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -169,3 +169,35 @@ def test_on_a_terminal_enter_takes_the_default(tmp_path: Path) -> None:
     code, screen = _talk(tmp_path, [""])
     assert code == 0, screen
     assert "Target: http://localhost:8080" in screen
+
+
+def test_the_printed_command_runs_the_new_file_from_a_folder_with_its_own(
+    tmp_path: Path, target: Target
+) -> None:
+    # The working directory has a loadtest.py of its own, which requests /other.
+    (tmp_path / "loadtest.py").write_text(
+        "from molotov import scenario\n\n"
+        "@scenario()\n"
+        "async def other(session):\n"
+        f"    async with session.get({target.url + '/other'!r}) as resp:\n"
+        "        assert resp.status == 404\n"
+    )
+    result = run_molostart("--target", target.url, "work", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    command = result.stdout.splitlines()[2].removeprefix("Run it once:").strip()
+    env = molotov_env()
+    del env["TARGET_URL"]
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    run = run_command(["sh", "-c", command], tmp_path, env, 60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert target.hits["/"] == 2
+    assert target.hits["/other"] == 0
+
+
+def test_a_dangling_link_is_not_written_through(tmp_path: Path) -> None:
+    (tmp_path / "loadtest.py").symlink_to(tmp_path / "elsewhere.py")
+    result = run_molostart(cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "'loadtest.py' already exists (--force overwrites it)\n"
+    assert not (tmp_path / "elsewhere.py").exists()
+    assert not (tmp_path / "molotov.json").exists()

@@ -12,14 +12,14 @@ import base64
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import harsite
-from molotov.scaffold import har, harplan
+from molotov.scaffold import har, harpages, harplan
 from startsupport import ruff, run_molostart, run_test
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -76,7 +76,7 @@ def test_the_recording_becomes_one_scenario_per_page(tmp_path: Path) -> None:
     assert f"2 scenarios (one per page), 5 requests to http://{main}" in result.stdout
     assert "static assets (--include-assets): 4" in result.stdout
     assert "requests to other hosts (--include-host): 1" in result.stdout
-    assert "molotov --config out/molotov.json smoke" in result.stdout
+    assert f"cd {tmp_path / 'out'} && molotov --config molotov.json smoke" in result.stdout
     module = tmp_path / "out" / "loadtest.py"
     tree = ast.parse(module.read_text())
     scenarios = [n.name for n in tree.body if isinstance(n, ast.AsyncFunctionDef)]
@@ -159,7 +159,7 @@ def test_pages_are_cut_at_navigations_and_keep_redirects() -> None:
     """Playwright makes one page per tab: the plan cuts it at the login form's navigation."""
     recording = har.load(FIXTURES / "chromium.har")
     assert len(recording.pages) == 1
-    pages = harplan.pages(recording)
+    pages = harpages.pages(recording)
     assert [p.navigation.url.split("/", 3)[3] for p in pages if p.navigation] == ["", "login"]
     assert [e.method for e in pages[1].entries if e.resource_type == "document"] == ["POST", "GET"]
 
@@ -213,7 +213,7 @@ def entry(
     took: float = 10.0,
     **extra: Any,
 ) -> dict[str, Any]:
-    started = datetime.fromtimestamp(1_800_000_000 + at, timezone.utc).isoformat()
+    started = datetime.fromtimestamp(1_800_000_000 + at, UTC).isoformat()
     request: dict[str, Any] = {
         "method": method,
         "url": url,
@@ -472,7 +472,7 @@ def test_times_of_every_exporter_are_read() -> None:
         document = {"log": {"entries": [{**GOOD_ENTRY, "startedDateTime": text}]}}
         return har.parse(document, "t").entries[0].started
 
-    utc = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc).timestamp()
+    utc = datetime(2026, 1, 1, 10, 0, tzinfo=UTC).timestamp()
     assert started("2026-01-01T10:00:00.000Z") == utc  # Chrome, Playwright
     assert started("2026-01-01T11:00:00.000+01:00") == utc  # Firefox
     assert started("2026-01-01T10:00:00+00:00") == utc  # mitmproxy, whole seconds

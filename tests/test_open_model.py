@@ -18,8 +18,7 @@ import time
 
 import pytest
 
-from conftest import molotov_env
-from support import closing, moloreport, read_log, summary_table
+from support import closing, moloreport, molotov_env, read_log, summary_table
 from support import read_report as report
 
 GET_ROOT = """

@@ -19,14 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from browser import WIDTH, chromium, open_report, require, screenshot_top
-from conftest import molotov_env, run_command
+from browser import WIDTH, chromium, open_report, require, screenshot_top, wait_until
 from molotov.reports import htmlreport
 from molotov.reports.fields import Fields
 from molotov.reports.htmlreport import charts
 from molotov.reports.htmlreport.downsample import LATENCY_PERCENTILES, downsample, resolution
 from molotov.stats.histogram import Histogram, format_us, percentiles_us
-from support import MIXED_SCENARIOS, moloreport
+from support import MIXED_SCENARIOS, moloreport, molotov_env, run_command
 from synthetic import synthetic_document
 
 HEADER = textwrap.dedent(
@@ -198,7 +197,7 @@ def test_dark_mode(browser, real_run, tmp_path):
     # Switching the scheme of an open page redraws the charts in the other palette.
     opened.page.evaluate("window.molotovCharts.forEach((u) => { u.stale = true; })")
     opened.page.emulate_media(color_scheme="light")
-    opened.page.wait_for_function("!window.molotovCharts.some((u) => u.stale)")
+    wait_until(opened, "!window.molotovCharts.some((u) => u.stale)")
     background = opened.page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
     assert background == "rgb(255, 255, 255)"
     check_charts(opened, doc)

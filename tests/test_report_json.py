@@ -17,19 +17,19 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from conftest import Result, molotov_env
 from molotov import __version__
 from molotov.reports import jsonreport
-from molotov.reports.jsonreport import RunReport, SeriesRecorder
+from molotov.reports.jsonreport import RunReport
 from molotov.reports.thresholds import PERCENTILES
 from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
+from molotov.stats.series import SeriesRecorder
 from molotov.stats.snapshot import ScenarioStats, Snapshot
-from support import closing, moloreport, no_temp_files
+from support import Result, closing, moloreport, molotov_env, no_temp_files
 
 SAFETY = 60.0  # seconds: the longest a run below may take before the test gives up
 
@@ -132,7 +132,7 @@ def check_series(doc: dict) -> None:
     assert sum(row["failures"] for row in rows) == doc["totals"]["failures"]
     assert sum(row["requests"] for row in rows) == doc["totals"]["requests"]
     for row in rows:
-        assert parse_time(row["time"]) == datetime.fromtimestamp(row["t"], timezone.utc)
+        assert parse_time(row["time"]) == datetime.fromtimestamp(row["t"], UTC)
         assert sum(n for _, n in row["buckets"]) == row["steps"]
 
 
@@ -141,7 +141,7 @@ def check_series(doc: dict) -> None:
 
 def test_the_report_document(scenario_file, run_molotov, target, tmp_path):
     scenario_file(MIXED)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     result = run_molotov(
         "--single-run",
         "-w",
@@ -156,7 +156,7 @@ def test_the_report_document(scenario_file, run_molotov, target, tmp_path):
         "report.json",
         "loadtest.py",
     )
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
     # The http_p50 threshold fails the run; the report is written all the same.
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert closing(result.stdout) == (4, 4)

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import molotov_env
-from support import closing
+from support import closing, molotov_env
 
 SCENARIO = """
     import os

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Result, molotov_env, run_command
-from support import real_report
+from support import Result, molotov_env, real_report, run_command
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from conftest import molotov_env
-from support import closing, read_log
+from support import closing, molotov_env, read_log
 from support import read_report as report
 
 

@@ -7,9 +7,10 @@ import statistics
 
 import pytest
 
-from molotov.config.runconfig import RunConfig, parse_rate, parse_stages
+from molotov.config.load import process_workers
+from molotov.config.parsers import parse_rate, parse_stages
+from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape, Stage, arrival_offsets, local_share
-from molotov.worker.scheduler import process_workers
 
 
 @pytest.mark.parametrize(

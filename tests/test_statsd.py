@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from molotov.live.statsd import SAMPLES_PER_FLUSH, StatsdEmitter, endpoint_name
-from molotov.stats.endpoints import ENTRIES
+from molotov.live.statsd import SAMPLES_PER_FLUSH, StatsdEmitter
+from molotov.stats.endpoints import ENTRIES, endpoint_name
 from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.stats.snapshot import ScenarioStats, Snapshot
 from support import closing

@@ -19,10 +19,11 @@ from pathlib import Path
 from moloslave import config as slave_config
 from moloslave import env as slave_env
 from moloslave import fetch
-from moloslave.cli import SlaveError, install
+from moloslave.install import SlaveError, install
 from moloslave.process import Interrupted, Signals
 from molotov.cluster.exitcodes import AGENT_EXIT_SETUP
-from molotov.config.runconfig import ConfigError, read_config_file
+from molotov.config.errors import ConfigError
+from molotov.config.jsonconfig import read_config_file
 
 
 def requirements_of(repo: Path) -> str | None:

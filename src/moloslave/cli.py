@@ -24,9 +24,11 @@ import typer
 from moloslave import config as slave_config
 from moloslave import env as slave_env
 from moloslave import fetch
+from moloslave.install import SlaveError, install, say
 from moloslave.process import Interrupted, Signals
 from molotov._version import __version__
-from molotov.config.runconfig import DEFAULT_TEST, ConfigError
+from molotov.config.errors import ConfigError
+from molotov.config.jsonconfig import DEFAULT_TEST
 from molotov.stdio import survive_closed_pipes
 
 app = typer.Typer(
@@ -34,10 +36,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
 )
-
-
-class SlaveError(Exception):
-    """A problem that ends the run before the test, with one line (exit code 1)."""
 
 
 def _version(value: bool) -> None:
@@ -52,10 +50,6 @@ def _clone_timeout(value: float) -> float:
             f"must be more than 0 and at most {fetch.MAX_CLONE_TIMEOUT:g} (got {value:g})"
         )
     return value
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
 
 
 def _describe(options: Mapping[str, Any]) -> str:
@@ -75,27 +69,10 @@ def _prepare(
     signals: Signals, repo: Path, url: str, ref: str | None, config: str, test: str, timeout: float
 ) -> tuple[slave_config.SlaveConfig, Path]:
     """Clone into the work dir, check the config, install the requirements: (config, python)."""
-    _say(f"Cloning {url}" + (f" at {ref}" if ref else ""))
+    say(f"Cloning {url}" + (f" at {ref}" if ref else ""))
     fetch.clone(url, repo, ref, io.BytesIO(), timeout)  # dulwich's progress: not worth a log
     checked = slave_config.load(repo, config, test)
     return checked, install(signals, repo, checked.requirements)
-
-
-def install(signals: Signals, repo: Path, requirements: str | None) -> Path:
-    """Install ``requirements`` (if any) into a venv in the clone; the Python to run with."""
-    if requirements is None:
-        return Path(sys.executable)
-    venv = repo / slave_env.VENV_NAME
-    if venv.exists():
-        raise SlaveError(f"The repository has a {slave_env.VENV_NAME!r}: moloslave's venv")
-    _say(f"Installing {requirements} into {venv}")
-    python = slave_env.create(venv)
-    code = signals.run(slave_env.pip_install_args(python, repo / requirements), cwd=repo)
-    if signals.received is not None:
-        raise Interrupted(signals.received)  # pip had it too, and stopped
-    if code != 0:
-        raise SlaveError(f"Can't install {requirements} (pip exited with {code})")
-    return python
 
 
 def run(
@@ -119,10 +96,10 @@ def run(
     keep = keep or directory is not None
     with Signals() as signals:
         try:
-            _say(f"Work dir: {work}")
+            say(f"Work dir: {work}")
             checked, python = _prepare(signals, work, url, ref, config, test, clone_timeout)
             args = ["-m", "molotov", "--config", checked.config, checked.test]
-            _say(f"Running: molotov {' '.join(args[2:])} ({_describe(checked.options)})")
+            say(f"Running: molotov {' '.join(args[2:])} ({_describe(checked.options)})")
             env = slave_env.run_env(os.environ, checked.env, python)
             return signals.run([str(python), *args], cwd=work, env=env)
         except (fetch.FetchError, ConfigError, SlaveError) as exc:

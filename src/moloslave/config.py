@@ -15,13 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from molotov.config.runconfig import (
-    DEFAULT_SCENARIO,
-    ConfigError,
-    RunConfig,
-    read_config_file,
-    test_options,
-)
+from molotov.config.errors import ConfigError
+from molotov.config.jsonconfig import read_config_file, test_options
+from molotov.config.runconfig import DEFAULT_SCENARIO, RunConfig
 
 DEFAULT_CONFIG = "molotov.json"
 

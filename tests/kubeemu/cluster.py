@@ -269,7 +269,7 @@ class Emulator:
                 return web.Response(
                     body=await answer.read(), status=answer.status, content_type=answer.content_type
                 )
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             why = "connect: connection refused" if ip else "no pod IP"
             return status_doc(
                 503,

@@ -187,7 +187,7 @@ async def _probe(emu: Emulator, pod: dict[str, Any]) -> None:
             try:
                 async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as answer:
                     ok = answer.status == 200
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 ok = False
             if ok != pod.get("_ready", False) and pod["status"].get("phase") == "Running":
                 pod["_ready"] = ok

@@ -22,7 +22,7 @@ import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from molotov._version import __version__
@@ -34,18 +34,18 @@ from molotov.cluster.merge import cluster_section, final_report, live_totals
 from molotov.cluster.protocol import State
 from molotov.cluster.transport import AgentUnreachable
 from molotov.cluster.wire import options_to_wire
+from molotov.config.load import rate_shape, worker_shape
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
-from molotov.reports import jsonreport
+from molotov.reports import jsonload, jsonreport
 from molotov.reports.fields import FieldError
 from molotov.reports.jsonreport import RunReport
 from molotov.reports.thresholds import ThresholdError, parse_thresholds
 from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE, judge, print_summary, write_document
 from molotov.run.signals import STOP_SIGNALS
 from molotov.run.supervisor import RunResult
-from molotov.stats.bus import StopReason
-from molotov.worker.scheduler import rate_shape, worker_shape
+from molotov.stats.layout import StopReason
 
 POLL_INTERVAL = 1.0
 HELD_POLL = 0.2  # seconds between two looks at the agents' states while they prepare
@@ -73,7 +73,7 @@ def _err(line: str) -> None:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 class Interrupts:
@@ -343,7 +343,7 @@ class Coordinator:
                 if status != 200:
                     view.lost = f"no report (HTTP {status})"
                     return None
-                return jsonreport.from_document(doc)
+                return jsonload.from_document(doc)
             except AgentUnreachable as exc:
                 view.lost = f"no report ({exc.reason})"
             except FieldError as exc:

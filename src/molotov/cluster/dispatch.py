@@ -14,7 +14,8 @@ from molotov.cluster.exitcodes import AGENT_EXIT_SETUP
 from molotov.cluster.fleet import Fleet, StaticFleet, parse_agent_urls
 from molotov.cluster.options import ClusterOptions
 from molotov.cluster.protocol import TokenError, read_token
-from molotov.config.runconfig import ConfigError, RunConfig
+from molotov.config.errors import ConfigError
+from molotov.config.runconfig import RunConfig
 from molotov.live.console import make_console
 from molotov.reports.thresholds import ThresholdError, parse_thresholds
 from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE

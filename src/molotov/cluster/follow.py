@@ -85,7 +85,7 @@ async def poll(view: AgentView) -> None:
         if status != 200 or not isinstance(body, dict):
             raise AgentUnreachable(view.name, f"answered HTTP {status} to {protocol.SNAPSHOT}")
         snapshot = snapshot_from_wire(body.get("snapshot"))
-        state = State(body.get("state"))
+        state = State(str(body.get("state")))
     except AgentUnreachable as exc:
         view.unanswered(exc)
         return

@@ -1,6 +1,6 @@
 """The cluster's numbers: agents' snapshots summed live, their final reports merged.
 
-Both use the report merge that ``moloreport`` uses (:func:`molotov.reports.jsonreport.merge`),
+Both use the report merge that ``moloreport`` uses (:func:`molotov.reports.jsonmerge.merge`),
 so the live totals, the final report and ``moloreport`` of the agents' own reports agree to
 the count. A lost agent's last snapshot stays in the totals as a report of one series row
 (its whole run in the second it was last heard of), flagged in the ``cluster`` section.
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from molotov.cluster.follow import AgentView
-from molotov.reports import jsonreport
-from molotov.reports.jsonreport import RunReport, SeriesRecorder
+from molotov.reports import jsonmerge
+from molotov.reports.jsonreport import RunReport
+from molotov.stats.series import SeriesRecorder
 from molotov.stats.snapshot import Snapshot
 
 EMPTY = Snapshot(taken_at=0.0, scenarios=())
@@ -34,7 +35,7 @@ def live_totals(views: list[AgentView]) -> Snapshot:
     parts = [RunReport(v.snapshot, 0.0, 0.0, 0.0, {}) for v in views if v.snapshot is not None]
     if not parts:
         return dataclasses.replace(EMPTY, taken_at=time.monotonic())
-    return dataclasses.replace(jsonreport.merge(parts).snapshot, taken_at=time.monotonic())
+    return dataclasses.replace(jsonmerge.merge(parts).snapshot, taken_at=time.monotonic())
 
 
 def final_report(
@@ -44,11 +45,11 @@ def final_report(
     report could not be had) added in."""
     now = time.time()
     extra = [_as_report(v.snapshot, options, started, now) for v in partial if v.snapshot]
-    return jsonreport.merge([*reports, *extra])
+    return jsonmerge.merge([*reports, *extra])
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def cluster_section(views: list[AgentView], start_at: float | None) -> dict[str, Any]:

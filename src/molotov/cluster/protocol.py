@@ -7,7 +7,7 @@ header: the Kubernetes API server's pod proxy strips ``Authorization``). Bodies 
 from __future__ import annotations
 
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 DEFAULT_PORT = 8470
@@ -28,7 +28,7 @@ REPORT = "/v1/report"
 RELEASE = "/v1/release"
 
 
-class State(str, Enum):
+class State(StrEnum):
     """An agent's state, in the order a run goes through them (``failed``: setup failed)."""
 
     IDLE = "idle"

@@ -8,7 +8,6 @@ Anything that leaves no answer (refused, reset, timed out, not JSON) raises
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, Protocol
 
@@ -58,7 +57,7 @@ class HttpTransport:
             ) as response:
                 text = await response.text()
                 return response.status, json.loads(text) if text else None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AgentUnreachable(self.name, f"no answer within {timeout:g}s") from None
         except aiohttp.ClientConnectorError as exc:
             refused = isinstance(exc.os_error, ConnectionRefusedError)

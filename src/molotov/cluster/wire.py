@@ -14,9 +14,11 @@ import time
 from array import array
 from typing import Any
 
-from molotov.config.runconfig import JSON_OPTIONS, ConfigError, RunConfig
-from molotov.reports.jsonreport import Sparse
+from molotov.config.errors import ConfigError
+from molotov.config.jsonconfig import JSON_OPTIONS
+from molotov.config.runconfig import RunConfig
 from molotov.stats.histogram import NBUCKETS, Histogram
+from molotov.stats.series import Sparse
 from molotov.stats.snapshot import ErrorKind, ErrorStat, ScenarioStats, Snapshot
 
 # What an agent takes from its own command line, never from the coordinator: its scenario and

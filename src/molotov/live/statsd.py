@@ -1,4 +1,4 @@
-"""StatsD: the parent's emitter of run metrics, and the client scenarios get in their context.
+"""StatsD: the parent's emitter of run metrics.
 
 The emitter runs in the parent only, every ``--statsd-interval`` seconds, from bus deltas, in
 one pipeline (a few packets) per flush, never a packet per request:
@@ -15,28 +15,25 @@ one pipeline (a few packets) per flush, never a packet per request:
   name and flush with ``|@rate`` telling the server how many they stand for.
 
 A StatsD server that cannot be reached or resolved never fails or slows the run: one warning,
-then the emitter (or a scenario's client) goes quiet.
+then the emitter (or a scenario's client) goes quiet. The client scenarios get in their
+context is the worker's (:mod:`molotov.worker.statsd_client`, whose ``connect`` this uses too);
+the per-request names are the endpoint table's (:func:`molotov.stats.endpoints.endpoint_name`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import random
 import re
-import socket
 from collections.abc import Callable
 from typing import Any
 
-import statsd as statsd_package
-
-from molotov.config.runconfig import expand_placeholders, parse_statsd_address
-from molotov.stats.endpoints import OVERFLOW_SUFFIX, EndpointDelta
+from molotov.config.parsers import expand_placeholders
+from molotov.stats.endpoints import EndpointDelta
 from molotov.stats.histogram import Histogram
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, Snapshot
+from molotov.worker.statsd_client import connect
 
 SAMPLES_PER_FLUSH = 20
-TCP_TIMEOUT = 0.5  # seconds: a silent StatsD server must not hold the parent's loop
-HOSTNAME = socket.gethostname()
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 ERROR_NAMES = {
     kind: name
@@ -48,72 +45,8 @@ ERROR_NAMES = {
 }
 
 
-_LINE_BREAKERS = str.maketrans({":": "_", "|": "_", "@": "_", "\n": "_"})
-
-
-def endpoint_name(method: str, host: str | None, path: str) -> str:
-    """Molotov 2.x's per-request metric name, so existing dashboards keep working.
-
-    Only the characters that would break a StatsD line (``:``, ``|``, ``@``, newlines) are
-    replaced; slashes stay, as Molotov 2.x sent them.
-    """
-    return f"molotov.{HOSTNAME}.{method}.{host}.{path or '/'}".translate(_LINE_BREAKERS)
-
-
-def overflow_name() -> str:
-    """Where per-request metrics go once a process has seen too many distinct names."""
-    return f"molotov.{HOSTNAME}.{OVERFLOW_SUFFIX}"
-
-
 def _metric(name: str) -> str:
     return _UNSAFE.sub("_", name).strip("_") or "_"
-
-
-def connect(address: str, prefix: str | None = None) -> Any:
-    """A ``statsd`` package client for ``udp://`` or ``tcp://HOST:PORT`` (may raise OSError)."""
-    scheme, host, port = parse_statsd_address(address)
-    if scheme == "tcp":
-        return statsd_package.TCPStatsClient(host, port, prefix=prefix, timeout=TCP_TIMEOUT)
-    return statsd_package.StatsClient(host, port, prefix=prefix)
-
-
-class ScenarioStatsd:
-    """The client in ``get_context(session).statsd``: Molotov's names and the package's.
-
-    A sending error turns it off silently, so a scenario is never failed by StatsD; the
-    parent's emitter, which talks to the same server, is the one that warns (once).
-    """
-
-    def __init__(self, address: str) -> None:
-        self._client: Any = None
-        with contextlib.suppress(OSError):
-            self._client = connect(address)
-
-    def _send(self, method: str, *args: Any) -> None:
-        if self._client is None:
-            return
-        try:
-            getattr(self._client, method)(*args)
-        except OSError:
-            self._client = None
-
-    def increment(self, stat: str, count: int = 1, rate: float = 1) -> None:
-        self._send("incr", stat, count, rate)
-
-    def decrement(self, stat: str, count: int = 1, rate: float = 1) -> None:
-        self._send("decr", stat, count, rate)
-
-    incr = increment
-    decr = decrement
-
-    def gauge(self, stat: str, value: float, rate: float = 1, delta: bool = False) -> None:
-        self._send("gauge", stat, value, rate, delta)
-
-    def timing(self, stat: str, delta: float, rate: float = 1) -> None:
-        self._send("timing", stat, delta, rate)
-
-    def set(self, stat: str, value: Any, rate: float = 1) -> None:
-        self._send("set", stat, value, rate)
 
 
 class StatsdEmitter:

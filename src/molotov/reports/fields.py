@@ -14,7 +14,7 @@ import json
 import math
 import reprlib
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from molotov.stats.histogram import NBUCKETS, Histogram
@@ -22,8 +22,8 @@ from molotov.stats.histogram import NBUCKETS, Histogram
 MAX_COUNT = 2**63 - 1  # the stats bus counts in int64 words
 MAX_SECONDS = 10 * 365 * 86400.0  # no run, step or request lasts ten years
 MAX_DURATION_US = int(MAX_SECONDS * 1_000_000)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MAX_EPOCH = int(datetime(9999, 12, 31, tzinfo=timezone.utc).timestamp())  # ISO 8601's last year
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_EPOCH = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp())  # ISO 8601's last year
 
 T = TypeVar("T")
 
@@ -127,7 +127,7 @@ class Fields:
         except ValueError:
             raise FieldError(self.path(key), f"must be an ISO 8601 time, got {text!r}") from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         if moment < _EPOCH:
             raise FieldError(self.path(key), f"must be a time from 1970 on, got {text!r}")
         return moment.timestamp()

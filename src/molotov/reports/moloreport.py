@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from molotov.reports import jsonreport
+from molotov.reports import jsonload, jsonmerge, jsonreport
 from molotov.reports.outputs import write_reports
 from molotov.reports.summary import OpenModel, closing_lines, summary_lines
 from molotov.reports.thresholds import ThresholdError, evaluate, parse_thresholds, result_lines
@@ -45,11 +45,11 @@ def moloreport(
     ] = None,
 ) -> None:
     try:
-        runs = [jsonreport.load(path) for path in reports]
-    except jsonreport.ReportError as exc:
+        runs = [jsonload.load(path) for path in reports]
+    except jsonload.ReportError as exc:
         sys.stderr.write(f"{exc}\n")
         raise typer.Exit(1) from None
-    merged = jsonreport.merge(runs)
+    merged = jsonmerge.merge(runs)
     names = [s.name for s in merged.snapshot.scenarios]
     try:
         thresholds = parse_thresholds(threshold or (), names)

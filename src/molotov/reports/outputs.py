@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from molotov.config.runconfig import expand_placeholders
+from molotov.config.parsers import expand_placeholders
 from molotov.reports import csvreport, htmlreport, jsonreport
 
 

@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from molotov import api
-from molotov.config.runconfig import ConfigError, RunConfig
+from molotov.config.errors import ConfigError
+from molotov.config.load import process_workers
+from molotov.config.runconfig import RunConfig
 from molotov.live.console import make_console
 from molotov.reports import jsonreport
 from molotov.reports.jsonreport import RunReport
@@ -36,7 +38,6 @@ from molotov.run.supervisor import Runner, RunResult, dead_process_messages, for
 from molotov.stats.snapshot import ErrorKind
 from molotov.worker import fixtures
 from molotov.worker.errors import CONNECT_KINDS, unreachable_targets
-from molotov.worker.scheduler import process_workers
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -10,13 +10,9 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from molotov.config.runconfig import (
-    DEFAULT_TEST,
-    ConfigError,
-    RunConfig,
-    apply_config_file,
-    apply_sizing_defaults,
-)
+from molotov.config.errors import ConfigError
+from molotov.config.jsonconfig import DEFAULT_TEST, apply_config_file
+from molotov.config.runconfig import RunConfig, apply_sizing_defaults
 
 if TYPE_CHECKING:
     from molotov.cluster.options import ClusterOptions

@@ -22,7 +22,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -156,7 +156,7 @@ def _time(value: Any, where: str) -> float:
         offset = sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
     else:
         offset = 0  # a time without a zone is taken as UTC, as "Z"
-    seconds = moment.replace(tzinfo=timezone.utc).timestamp() - offset
+    seconds = moment.replace(tzinfo=UTC).timestamp() - offset
     return seconds + (float("0." + fraction) if fraction else 0.0)
 
 

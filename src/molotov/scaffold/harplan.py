@@ -35,10 +35,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from molotov.scaffold import pysource
 from molotov.scaffold.har import Entry, Recording
+from molotov.scaffold.harpages import RecordedPage, host_matches, is_navigation, origin_of, pages
 
 MAIN_CONSTANT = "TARGET_URL"  # as in the demo and the scaffold
 THINK_TIME_MIN = 0.01  # shorter gaps are the browser's own work, not a person's
@@ -157,85 +157,14 @@ class Plan:
         return sum(len(scenario.calls) for scenario in self.scenarios)
 
 
-def _origin_of(url: str) -> tuple[str, str, str]:
-    """(scheme, host[:port] lowercased, the rest: path and query) of an absolute URL."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2].lower()  # user:password@ never goes on
-    rest = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.scheme.lower(), netloc, rest
-
-
-def _host_port(netloc: str) -> tuple[str, int | None]:
-    parts = urlsplit("//" + netloc)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return (parts.hostname or netloc).lower(), port
-
-
-def _host_matches(netloc: str, wanted: str) -> bool:
-    """Whether ``--include-host wanted`` (``HOST`` or ``HOST:PORT``) names ``netloc``."""
-    host, port = _host_port(netloc)
-    wanted_host, wanted_port = _host_port(wanted.strip())
-    return host == wanted_host and wanted_port in (None, port)
-
-
-def _is_navigation(entry: Entry, main_frame: str | None) -> bool:
-    if entry.resource_type:
-        in_main = main_frame is None or entry.frame in (None, main_frame)
-        return entry.resource_type == "document" and in_main
-    accept = entry.header("accept").split(",", 1)[0].strip().lower()
-    return accept == "text/html"
-
-
-@dataclass(frozen=True)
-class RecordedPage:
-    navigation: Entry | None  # the request that opened it, when there was one
-    entries: tuple[Entry, ...]
-
-
-def pages(recording: Recording) -> list[RecordedPage]:
-    """The recording's entries, grouped into the pages a person went through, in order."""
-    groups: dict[str | None, list[Entry]] = {page.id: [] for page in recording.pages}
-    for entry in recording.entries:
-        key = entry.page if entry.page in groups else None
-        if key is None and recording.pages:
-            # No pageref (Chrome's service-worker requests, say): the page open at the time.
-            started = [page.id for page in recording.pages if page.started <= entry.started]
-            key = started[-1] if started else recording.pages[0].id
-        groups.setdefault(key, []).append(entry)
-    result: list[RecordedPage] = []
-    for group in groups.values():
-        documents = [entry for entry in group if entry.resource_type == "document"]
-        main_frame = documents[0].frame if documents else None
-        current: list[Entry] = []
-        navigation: Entry | None = None
-        redirected = False
-        for entry in group:
-            if not _is_navigation(entry, main_frame):
-                current.append(entry)
-                continue
-            if navigation is not None and not redirected:
-                result.append(RecordedPage(navigation, tuple(current)))
-                current = []
-            if navigation is None or not redirected:
-                navigation = entry
-            current.append(entry)
-            redirected = 300 <= entry.status < 400
-        if current:
-            result.append(RecordedPage(navigation, tuple(current)))
-    return result
-
-
 def _main_origin(recording: Recording) -> tuple[str, str]:
     """(scheme, netloc) of the recorded host: the first navigation that was not redirected."""
-    web = [e for e in recording.entries if _origin_of(e.url)[0] in ("http", "https")]
+    web = [e for e in recording.entries if origin_of(e.url)[0] in ("http", "https")]
     if not web:
         raise PlanError("the recording has no HTTP request")
-    navigations = [e for e in web if _is_navigation(e, None)]
+    navigations = [e for e in web if is_navigation(e, None)]
     settled = [e for e in navigations if not 300 <= e.status < 400]
-    scheme, netloc, _ = _origin_of((settled or navigations or web)[0].url)
+    scheme, netloc, _ = origin_of((settled or navigations or web)[0].url)
     return scheme, netloc
 
 
@@ -275,7 +204,7 @@ class _Origins:
         return self.by_url[url]
 
     def link(self, url: str, included: bool) -> Link:
-        scheme, netloc, rest = _origin_of(url)
+        scheme, netloc, rest = origin_of(url)
         origin = f"{scheme}://{netloc}"
         if not included:
             return Link(None, url)
@@ -313,7 +242,7 @@ def _headers(
             credentials.add(name)
             continue
         if lower in LINK_HEADERS and value.startswith(("http://", "https://")):
-            link = origins.link(value, _origin_of(value)[1] in included)
+            link = origins.link(value, origin_of(value)[1] in included)
             if lower == "origin" and link.origin is not None:
                 link = Link(link.origin, "")  # a bare origin: "http://host", not ".../"
             kept[lower] = (name, link)
@@ -331,15 +260,15 @@ def _gap(before: Entry, after: Entry) -> float:
 
 def _included(recording: Recording, main: str, include_hosts: Sequence[str]) -> set[str]:
     """The hosts (``host[:port]``) to replay: the recorded one and those asked for."""
-    netlocs = {_origin_of(entry.url)[1] for entry in recording.entries}
+    netlocs = {origin_of(entry.url)[1] for entry in recording.entries}
     for wanted in include_hosts:
-        if not any(_host_matches(netloc, wanted) for netloc in netlocs):
+        if not any(host_matches(netloc, wanted) for netloc in netlocs):
             hosts = ", ".join(sorted(n for n in netlocs if n))
             raise PlanError(
                 f"--include-host {wanted!r}: no request of the recording went there "
                 f"(hosts: {hosts})"
             )
-    wanted_hosts = {n for n in netlocs if any(_host_matches(n, w) for w in include_hosts)}
+    wanted_hosts = {n for n in netlocs if any(host_matches(n, w) for w in include_hosts)}
     return {main} | wanted_hosts
 
 
@@ -353,7 +282,7 @@ def _kept_pages(
     for page in pages(recording):
         kept: list[Entry] = []
         for entry in page.entries:
-            scheme, netloc, rest = _origin_of(entry.url)
+            scheme, netloc, rest = origin_of(entry.url)
             reason = _left_out_reason(entry, scheme)
             if reason is None and netloc not in included:
                 reason = "host"
@@ -405,7 +334,7 @@ def plan(
                     pause=_gap(kept[index - 1], entry) if think_time and index else 0.0,
                 )
             )
-        path = _origin_of((page.navigation or kept[0]).url)[2].split("?", 1)[0]
+        path = origin_of((page.navigation or kept[0]).url)[2].split("?", 1)[0]
         prefix = f"page_{number:0{width}d}"
         name = pysource.identifier(path if pysource.words(path) else "home", prefix)
         following = kept_pages[number][1] if number < len(kept_pages) else None

@@ -112,7 +112,8 @@ def _from_har(
 
 def _write(folder: Path, files: dict[str, str], force: bool) -> None:
     for name in files:
-        if (folder / name).exists() and not force:
+        # A dangling link counts as there: writing would create the file it points to.
+        if ((folder / name).exists() or (folder / name).is_symlink()) and not force:
             raise StartError(f"{str(folder / name)!r} already exists (--force overwrites it)")
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -123,8 +124,14 @@ def _write(folder: Path, files: dict[str, str], force: bool) -> None:
 
 
 def _command(folder: Path, test: str) -> str:
-    config = CONFIG if folder == Path() else shlex.quote(str(folder / CONFIG))
-    return f"molotov --config {config} {test}"
+    """How to run ``test``, typed anywhere: from the folder itself, by its absolute path.
+
+    ``molotov --config DIR/molotov.json`` would not do: a relative ``scenario`` is looked up in
+    the working directory first (as Molotov 2.x did), so a folder that has a ``loadtest.py`` of
+    its own would silently run that one.
+    """
+    run = f"molotov --config {CONFIG} {test}"
+    return run if folder == Path() else f"cd {shlex.quote(str(folder.resolve()))} && {run}"
 
 
 @app.command(help="Write a load test (loadtest.py and molotov.json) in DIR, or from a HAR file.")

@@ -31,110 +31,42 @@ import contextlib
 import os
 import secrets
 import time
-from enum import IntEnum
 from multiprocessing import shared_memory
 
 from molotov.stats import endpoints
-from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
-from molotov.stats.snapshot import (
-    REQUEST_ERROR_KINDS,
-    ErrorKind,
-    ErrorStat,
-    ScenarioStats,
-    Snapshot,
+from molotov.stats.histogram import NBUCKETS, Histogram
+from molotov.stats.layout import (
+    CONTROL_WORDS,
+    COUNTER_WORDS,
+    E_COUNT,
+    E_KIND,
+    E_TB_LEN,
+    E_TEXT_LEN,
+    ERROR_ENTRIES,
+    ERROR_HEADER,
+    ERROR_TEXT_BYTES,
+    ERROR_WORDS,
+    FORMAT_VERSION,
+    LATENCY_BLOCK,
+    LATENESS_BLOCK,
+    MAGIC,
+    REQUEST_ERROR_WORDS,
+    RUN_BLOCKS,
+    SC_FAILED,
+    SC_MAX_US,
+    SC_OK,
+    SC_SUM_US,
+    SCENARIO_HEADER,
+    SCENARIO_WORDS,
+    STATUS_WORDS,
+    WORD,
+    Control,
+    Counter,
+    StopReason,
+    slot_words,
 )
-
-MAGIC = 0x4D4F4C4F544F5631  # "MOLOTOV1"
-FORMAT_VERSION = 1
-WORD = 8
-
-
-class Control(IntEnum):
-    MAGIC = 0
-    VERSION = 1
-    SLOTS = 2
-    SCENARIOS = 3
-    STOP = 4
-    FORCE = 5
-    START_NS = 6  # the run's start instant (monotonic ns); 0 until the parent sets it
-    TEARDOWN = 7  # 1: the worker process may run global_teardown (the console is stopped)
-
-
-CONTROL_WORDS = 8
-
-
-class StopReason(IntEnum):
-    RUNNING = 0
-    DURATION = 1
-    SIGNAL = 2
-    EXCEPTION = 3
-    FAIL = 4
-    SIZING = 5
-    PARENT_GONE = 6
-    FINISHED = 7
-    STOP_CALLED = 8  # a scenario or fixture called molotov.util.stop()
-
-
-class Counter(IntEnum):
-    PID = 0
-    RUNNING = 1  # 1 while the process is running its workers
-    WORKERS = 2  # workers currently running steps (closed model) or in the pool (open)
-    WORKERS_STARTED = 3
-    PICK_FAILURES = 4  # steps that failed before a scenario was chosen
-    CONNECTION_FAILURES = 5  # failed steps whose error was a connection error
-    SETUP_FAILURES = 6
-    SESSION_SETUP_FAILURES = 7
-    ERROR_ENTRIES = 8
-    ERRORS_DROPPED = 9
-    REQUESTS = 10
-    STATUS_1XX = 11  # then 2xx .. 5xx, then STATUS_OTHER
-    STATUS_OTHER = 16  # a status outside 100-599
-    RESPONSE_BYTES = 17
-    READY = 18  # open model: 1 once the process's first -w workers are set up
-    STARTED = 19  # steps started
-    DROPPED = 20  # open model: arrivals that never started (no free worker in --max-lag)
-    WAITING = 21  # open model: arrivals waiting for a free worker now
-    BUSY = 22  # open model: workers running a step now
-    FINISHING = 23  # -p 1 with a global_teardown: 1 workers done, 2 global_teardown done
-    REQUEST_ERRORS = 24  # then one word per kind of errors.REQUEST_ERROR_KINDS
-    FIRST_STEP_NS = 32  # monotonic ns when the process's first step started (0: none yet)
-
-
-COUNTER_WORDS = 48
-REQUEST_ERROR_WORDS = len(REQUEST_ERROR_KINDS)
-STATUS_WORDS = 6  # 1xx .. 5xx, other
-
-# A histogram block: these words, then the buckets. A scenario's duration block counts its
-# successes and failures in the two count words; other blocks use the first only.
-SC_OK, SC_FAILED, SC_SUM_US, SC_MAX_US = range(4)
-SCENARIO_HEADER = 4
-SCENARIO_WORDS = SCENARIO_HEADER + NBUCKETS
-LATENCY_BLOCK, LATENESS_BLOCK = 0, 1  # the run-wide blocks before the scenarios' pairs
-RUN_BLOCKS = 2
-
-ERROR_ENTRIES = 64
-ERROR_TEXT_BYTES = 256
-ERROR_TRACEBACK_BYTES = 4096
-E_COUNT, E_KIND, E_TEXT_LEN, E_TB_LEN = range(4)
-ERROR_HEADER = 4
-ERROR_WORDS = ERROR_HEADER + (ERROR_TEXT_BYTES + ERROR_TRACEBACK_BYTES) // WORD
-
-
-def _slot_words(nscenarios: int) -> int:
-    return (
-        COUNTER_WORDS
-        + (RUN_BLOCKS + 2 * nscenarios) * SCENARIO_WORDS
-        + ERROR_ENTRIES * ERROR_WORDS
-        + endpoints.TABLE_WORDS
-    )
-
-
-def _clip(text: str, limit: int, keep_end: bool = False) -> bytes:
-    data = text.encode("utf-8", "replace")
-    if len(data) <= limit:
-        return data
-    data = data[-limit:] if keep_end else data[:limit]
-    return data.decode("utf-8", "ignore").encode("utf-8")
+from molotov.stats.slot import SlotWriter
+from molotov.stats.snapshot import ErrorKind, ErrorStat, ScenarioStats, Snapshot
 
 
 def _buffer(shm: shared_memory.SharedMemory) -> memoryview:
@@ -159,105 +91,6 @@ class _ErrorTotal:
         self.traceback = traceback
 
 
-class SlotWriter:
-    """The one process's writing end of its slot. Methods here run on the hot path."""
-
-    def __init__(self, bus: StatsBus, index: int) -> None:
-        self._words = bus.words
-        self._bytes = bus.bytes
-        self._base = bus.slot_base(index)
-        self._requests = bus.block_base(index, LATENCY_BLOCK)
-        self._lateness = bus.block_base(index, LATENESS_BLOCK)
-        self._scenario_bases = [bus.scenario_base(index, i) for i in range(bus.nscenarios)]
-        self._response_bases = [bus.response_base(index, i) for i in range(bus.nscenarios)]
-        self._errors_base = bus.errors_base(index)
-        self._error_index: dict[tuple[int, str], int] = {}
-
-    def set(self, counter: Counter, value: int) -> None:
-        self._words[self._base + counter] = value
-
-    def add(self, counter: Counter, amount: int = 1) -> None:
-        self._words[self._base + counter] += amount
-
-    def step_done(self, scenario: int, ok: bool, duration_us: int) -> None:
-        """Count one finished step of scenario ``scenario`` and its duration."""
-        words = self._words
-        base = self._scenario_bases[scenario]
-        words[base + (SC_OK if ok else SC_FAILED)] += 1
-        words[base + SC_SUM_US] += duration_us
-        if duration_us > words[base + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
-            words[base + SC_MAX_US] = duration_us
-        words[base + SCENARIO_HEADER + bucket_of(duration_us)] += 1
-
-    def _record(self, block: int, us: int) -> None:
-        """One value into a single-count histogram block."""
-        words = self._words
-        words[block + SC_OK] += 1
-        words[block + SC_SUM_US] += us
-        if us > words[block + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
-            words[block + SC_MAX_US] = us
-        words[block + SCENARIO_HEADER + bucket_of(us)] += 1
-
-    def response_time(self, scenario: int, response_us: int) -> None:
-        """The open model: a finished step's time from its scheduled start to its end."""
-        self._record(self._response_bases[scenario], response_us)
-
-    def step_started(self, lateness_us: int) -> None:
-        """The open model: a step started ``lateness_us`` after its scheduled instant."""
-        self._words[self._base + Counter.STARTED] += 1
-        self._record(self._lateness, lateness_us)
-
-    def request_done(self, status: int, latency_us: int) -> None:
-        """Count one response (its headers arrived) and its latency."""
-        words = self._words
-        base = self._base
-        words[base + Counter.REQUESTS] += 1
-        status_class = status // 100
-        if 1 <= status_class <= 5:
-            words[base + Counter.STATUS_1XX - 1 + status_class] += 1
-        else:
-            words[base + Counter.STATUS_OTHER] += 1
-        self._record(self._requests, latency_us)
-
-    def request_failed(self, kind_index: int) -> None:
-        """Count one request that got no response (``kind_index`` in REQUEST_ERROR_KINDS)."""
-        self._words[self._base + Counter.REQUESTS] += 1
-        self._words[self._base + Counter.REQUEST_ERRORS + kind_index] += 1
-
-    def request_error(self, kind_index: int) -> None:
-        """A counted request's response failed after its headers (a broken body)."""
-        self._words[self._base + Counter.REQUEST_ERRORS + kind_index] += 1
-
-    def response_bytes(self, size: int) -> None:
-        self._words[self._base + Counter.RESPONSE_BYTES] += size
-
-    def error(self, kind: ErrorKind, message: str, traceback: str = "") -> None:
-        """Count one occurrence of an error; the first of each (kind, message) stores its text."""
-        key = (int(kind), message)
-        index = self._error_index.get(key)
-        words = self._words
-        if index is not None:
-            words[self._errors_base + index * ERROR_WORDS + E_COUNT] += 1
-            return
-        published = words[self._base + Counter.ERROR_ENTRIES]
-        if published >= ERROR_ENTRIES:
-            words[self._base + Counter.ERRORS_DROPPED] += 1
-            return
-        entry = self._errors_base + published * ERROR_WORDS
-        text = _clip(message, ERROR_TEXT_BYTES)
-        tb = _clip(traceback, ERROR_TRACEBACK_BYTES, keep_end=True)
-        start = (entry + ERROR_HEADER) * WORD
-        self._bytes[start : start + len(text)] = text
-        start += ERROR_TEXT_BYTES
-        self._bytes[start : start + len(tb)] = tb
-        words[entry + E_KIND] = int(kind)
-        words[entry + E_TEXT_LEN] = len(text)
-        words[entry + E_TB_LEN] = len(tb)
-        words[entry + E_COUNT] = 1
-        words[self._base + Counter.ERROR_ENTRIES] = published + 1
-        self._error_index[key] = published
-
-
 class StatsBus:
     """The shared-memory block. Create it in the parent before forking; children inherit it."""
 
@@ -268,13 +101,13 @@ class StatsBus:
         self.scenario_names = list(scenario_names)
         self.nscenarios = len(scenario_names)
         self.nslots = self.words[Control.SLOTS]
-        self._slot_words = _slot_words(self.nscenarios)
+        self._slot_words = slot_words(self.nscenarios)
         self._error_text: dict[tuple[int, int], tuple[ErrorKind, str, str]] = {}
         self._owner_pid = os.getpid()
 
     @classmethod
     def create(cls, nslots: int, scenario_names: list[str]) -> StatsBus:
-        words = CONTROL_WORDS + nslots * _slot_words(len(scenario_names))
+        words = CONTROL_WORDS + nslots * slot_words(len(scenario_names))
         # A recognisable name (pid of the run) tells an operator what a segment in /dev/shm is.
         name = f"molotov-{os.getpid()}-{secrets.token_hex(4)}"
         shm = shared_memory.SharedMemory(name=name, create=True, size=words * WORD)
@@ -326,7 +159,15 @@ class StatsBus:
         return reader.read(self.words, self.bytes, tables)
 
     def writer(self, index: int) -> SlotWriter:
-        return SlotWriter(self, index)
+        return SlotWriter(
+            self.words,
+            self.bytes,
+            self.slot_base(index),
+            (self.block_base(index, LATENCY_BLOCK), self.block_base(index, LATENESS_BLOCK)),
+            [self.scenario_base(index, i) for i in range(self.nscenarios)],
+            [self.response_base(index, i) for i in range(self.nscenarios)],
+            self.errors_base(index),
+        )
 
     # -- control block -------------------------------------------------------------------
 

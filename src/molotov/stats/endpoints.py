@@ -11,11 +11,14 @@ StatsD server. An entry (int64 words) holds:
 * the name's UTF-8 bytes.
 
 As everywhere on the bus, the worker process writes and the parent reads: a new entry's
-name is written before the slot's entry count is raised to publish it.
+name is written before the slot's entry count is raised to publish it. The names themselves
+(:func:`endpoint_name`, :func:`overflow_name`) are made here too: the worker process names
+its requests with them, the parent sends them as they are.
 """
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 
 WORD = 8
@@ -32,6 +35,24 @@ _RING = _OTHER_STATUS + 1
 _NAME = _RING + RING
 ENTRY_WORDS = _NAME + NAME_BYTES // WORD
 TABLE_WORDS = 1 + ENTRIES * ENTRY_WORDS  # the published-entry count, then the entries
+
+
+HOSTNAME = socket.gethostname()
+_LINE_BREAKERS = str.maketrans({":": "_", "|": "_", "@": "_", "\n": "_"})
+
+
+def endpoint_name(method: str, host: str | None, path: str) -> str:
+    """Molotov 2.x's per-request metric name, so existing dashboards keep working.
+
+    Only the characters that would break a StatsD line (``:``, ``|``, ``@``, newlines) are
+    replaced; slashes stay, as Molotov 2.x sent them.
+    """
+    return f"molotov.{HOSTNAME}.{method}.{host}.{path or '/'}".translate(_LINE_BREAKERS)
+
+
+def overflow_name() -> str:
+    """Where per-request metrics go once a process has seen too many distinct names."""
+    return f"molotov.{HOSTNAME}.{OVERFLOW_SUFFIX}"
 
 
 class EndpointWriter:

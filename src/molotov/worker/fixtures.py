@@ -6,6 +6,10 @@ one worker process, in that process once its workers are done (so the module glo
 the scenarios and event handlers filled are what it sees, as in Molotov 2.x, where the
 workers ran in the main process); with several, in the parent, which sees none of the
 processes' globals (each has its own copy: use the report, StatsD, or a file per process).
+
+Each worker's own fixtures (``setup``, ``setup_session``, ``teardown_session``, ``teardown``)
+are called by its pool (:meth:`molotov.worker.pool.WorkerPool._fixture`), as described here by
+:data:`WORKER_FIXTURES`.
 """
 
 from __future__ import annotations
@@ -13,9 +17,29 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from typing import Any
 
 from molotov.api import Registry
+from molotov.stats.snapshot import ErrorKind
 from molotov.worker.errors import USER_ERRORS
+
+# The fixtures a worker calls, with the kind of their failures and whether they are awaited.
+WORKER_FIXTURES = {
+    "setup": (ErrorKind.SETUP, True),
+    "setup_session": (ErrorKind.SESSION_SETUP, True),
+    "teardown_session": (ErrorKind.TEARDOWN, True),
+    "teardown": (ErrorKind.TEARDOWN, False),
+}
+
+
+def session_options(result: Any) -> Any:
+    """What ``setup()`` returned: the worker's ``ClientSession`` options, or None."""
+    if result is not None and not isinstance(result, dict):
+        raise TypeError(
+            f"setup() must return a dict of ClientSession options or None, "
+            f"not {type(result).__name__}"
+        )
+    return result
 
 
 class GlobalSetupError(Exception):

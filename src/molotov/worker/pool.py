@@ -11,26 +11,33 @@ closed, ``teardown(worker_id)``.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import bisect
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
-from molotov.api import Registry, Scenario
+from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
-from molotov.stats.bus import Counter, StopReason
+from molotov.stats.bus import StatsBus
+from molotov.stats.layout import Counter, StopReason
+from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
+from molotov.worker import fixtures
+from molotov.worker.arrivals import Arrivals
 from molotov.worker.errors import CONNECT_KINDS, USER_ERRORS, counted_as_request, describe_error
-from molotov.worker.session import get_context
+from molotov.worker.listeners import EventSender
+from molotov.worker.picker import Picker
+from molotov.worker.session import SessionFactory, get_context
+from molotov.worker.stages import StageController
+from molotov.worker.startgate import StartGate
+from molotov.worker.stopflag import StopFlag
 
-if TYPE_CHECKING:
-    from molotov.worker.process import ProcessRun
-    from molotov.worker.scheduler import Arrivals, StageController
-
-YIELD_EVERY = 64  # steps between two forced yields of a worker (see closed_steps)
+YIELD_EVERY = 64  # steps between two forced yields of a worker (see WorkerPool.steps)
 GROWTH_BACKOFF_NS = 1_000_000_000  # after a failed setup, the pool waits before growing again
 
 
@@ -43,46 +50,50 @@ class StepTimeout(TimeoutError):
     """
 
 
-class Picker:
-    """Chooses each step's scenario: a ``@scenario_picker``, ``-s``, or the weights."""
+@dataclass(frozen=True)
+class PoolParts:
+    """What a pool's workers use of their process: given once, read into the pool's fields."""
 
-    def __init__(self, registry: Registry, config: RunConfig, rng: random.Random) -> None:
-        self._by_name = registry.scenarios
-        self._picker = registry.fixture("scenario_picker")
-        self._scenarios = registry.sorted_scenarios()
-        self._single = registry.scenarios[config.single_mode] if config.single_mode else None
-        self._random = rng.random
-        cumulative: list[float] = []
-        total = 0.0
-        for item in self._scenarios:
-            total += item.weight
-            cumulative.append(total)
-        self._cumulative = cumulative
-        self._total = total
-
-    def pick(self, worker_id: int, step: int) -> Scenario:
-        if self._picker is not None:
-            name = self._picker(worker_id, step)
-            try:
-                return self._by_name[name]
-            except KeyError:
-                raise LookupError(f"scenario_picker returned unknown scenario {name!r}") from None
-        if self._single is not None:
-            return self._single
-        if len(self._scenarios) == 1:
-            return self._scenarios[0]
-        index = bisect.bisect_right(self._cumulative, self._random() * self._total)
-        return self._scenarios[min(index, len(self._scenarios) - 1)]
+    config: RunConfig
+    registry: Registry
+    bus: StatsBus  # the run's start instant (``--ramp-up`` with ``-d``)
+    slot: SlotWriter  # this process's slot, where every step is recorded
+    index: int  # this process's, for its random seed
+    args: argparse.Namespace  # what ``setup(worker_id, args)`` gets
+    sessions: SessionFactory
+    events: EventSender
+    flag: StopFlag
+    start: StartGate  # the run's start instant: a held (cluster) run's workers wait for it
+    stop: Callable[[StopReason], None]  # stop the whole run (``-x``)
+    report: Callable[[ErrorKind, str, BaseException | None], None]  # an error, on the bus
 
 
 class WorkerPool:
-    """Every worker of a process, by worker id; grows on demand in the open model."""
+    """Every worker of a process, by worker id; grows on demand in the open model.
 
-    def __init__(self, run: ProcessRun) -> None:
-        self.run = run
-        self.config = run.config
-        self.registry = run.registry
-        self.slot = run.slot
+    A long class on purpose: a worker's lifetime (setup, steps, teardown) and its steps
+    share the per-worker tables (``step_started``, ``overdue``) and the ``active`` count,
+    which the step loop reads through locals bound once; another object between them would
+    be one more attribute hop on the hot path.
+    """
+
+    def __init__(self, parts: PoolParts, stages: StageController | None) -> None:
+        self.config = parts.config
+        self.registry = parts.registry
+        self.bus = parts.bus
+        self.slot = parts.slot
+        self.args = parts.args
+        self.sessions = parts.sessions
+        self.events = parts.events
+        self.flag = parts.flag
+        self.start = parts.start
+        self.stop = parts.stop
+        self.report = parts.report
+        self.stages = stages
+        # The open model's arrivals hand steps to this pool's idle workers, and grow it.
+        self.arrivals = (
+            Arrivals(self.slot, self.config.max_lag, self.grow) if self.config.open_model else None
+        )
         self.tasks: list[asyncio.Task[None]] = []
         # monotonic_ns() when each worker's current step started, 0 between steps.
         self.step_started: list[int] = []
@@ -95,7 +106,7 @@ class WorkerPool:
         self._grow_after = 0
         self._scenario_index = {s.name: i for i, s in enumerate(self.registry.sorted_scenarios())}
         seed = self.config.seed
-        self.rng = random.Random(None if seed is None else seed * 1_000_003 + run.index)
+        self.rng = random.Random(None if seed is None else seed * 1_000_003 + parts.index)
 
     @property
     def size(self) -> int:
@@ -141,8 +152,8 @@ class WorkerPool:
     async def _lifetime(self, wid: int, delay: float) -> None:
         try:
             if delay > 0:
-                await self.run.sleep(delay)
-            if self.run.stopping:
+                await self.flag.sleep(delay)
+            if self.flag.stopping:
                 return
             slot = self.slot
             slot.add(Counter.WORKERS_STARTED)
@@ -155,71 +166,71 @@ class WorkerPool:
             finally:
                 self.active -= 1
                 slot.add(Counter.WORKERS, -1)
-                self._teardown(wid)
+                await self._fixture("teardown", wid)
         finally:
             self._settle(wid)
 
     async def _session_lifetime(self, wid: int) -> None:
-        report = self.run.report
-        setup = self.registry.fixture("setup")
-        options: dict[str, Any] = {}
-        if setup is not None:
-            try:
-                result = await setup(wid, self.run.args)
-                if result is not None and not isinstance(result, dict):
-                    raise TypeError(
-                        f"setup() must return a dict of ClientSession options or None, "
-                        f"not {type(result).__name__}"
-                    )
-                options = result or {}
-            except USER_ERRORS as exc:
-                self._setup_failed(Counter.SETUP_FAILURES)
-                report(ErrorKind.SETUP, f"setup() failed: {describe_error(exc)[1]}", exc)
-                return
+        ok, options = await self._fixture(
+            "setup", wid, self.args, failures=Counter.SETUP_FAILURES, check=fixtures.session_options
+        )
+        if not ok:
+            return
         try:
-            session = self.run.sessions.create(wid, options)
+            session = self.sessions.create(wid, options or {})
         except USER_ERRORS as exc:
             self._setup_failed(Counter.SETUP_FAILURES)
             message = f"cannot create a session with the setup() options: {exc}"
-            report(ErrorKind.SETUP, message, exc)
+            self.report(ErrorKind.SETUP, message, exc)
             return
         try:
-            setup_session = self.registry.fixture("setup_session")
-            if setup_session is not None:
-                try:
-                    await setup_session(wid, session)
-                except USER_ERRORS as exc:
-                    self._setup_failed(Counter.SESSION_SETUP_FAILURES)
-                    message = f"setup_session() failed: {describe_error(exc)[1]}"
-                    report(ErrorKind.SESSION_SETUP, message, exc)
-                    return
+            ok, _ = await self._fixture(
+                "setup_session", wid, session, failures=Counter.SESSION_SETUP_FAILURES
+            )
+            if not ok:
+                return
             self._settle(wid)
             try:
                 await self.steps(wid, session)
             finally:
-                teardown_session = self.registry.fixture("teardown_session")
-                if teardown_session is not None:
-                    try:
-                        await teardown_session(wid, session)
-                    except USER_ERRORS as exc:
-                        message = f"teardown_session() failed: {describe_error(exc)[1]}"
-                        report(ErrorKind.TEARDOWN, message, exc)
+                await self._fixture("teardown_session", wid, session)
         finally:
             await session.close()
+
+    async def _fixture(
+        self,
+        name: str,
+        *args: Any,
+        failures: Counter | None = None,
+        check: Callable[[Any], Any] | None = None,
+    ) -> tuple[bool, Any]:
+        """Call the worker fixture ``name``, if the test has one, with ``args``.
+
+        ``(True, what it returned, through check)``; or ``(False, None)`` once its failure is
+        counted (in ``failures``, which also holds the pool's growth back) and reported.
+        ``teardown`` is a plain function, called where a worker ends whatever ended it; the
+        others are coroutines.
+        """
+        fixture = self.registry.fixture(name)
+        if fixture is None:
+            return True, None
+        kind, awaited = fixtures.WORKER_FIXTURES[name]
+        try:
+            result = fixture(*args)
+            if awaited:
+                result = await result
+            if check is not None:
+                result = check(result)
+        except USER_ERRORS as exc:
+            if failures is not None:
+                self._setup_failed(failures)
+            self.report(kind, f"{name}() failed: {describe_error(exc)[1]}", exc)
+            return False, None
+        return True, result
 
     def _setup_failed(self, counter: Counter) -> None:
         self.slot.add(counter)
         self._grow_after = time.monotonic_ns() + GROWTH_BACKOFF_NS
-
-    def _teardown(self, wid: int) -> None:
-        teardown = self.registry.fixture("teardown")
-        if teardown is None:
-            return
-        try:
-            teardown(wid)
-        except USER_ERRORS as exc:
-            message = f"teardown() failed: {describe_error(exc)[1]}"
-            self.run.report(ErrorKind.TEARDOWN, message, exc)
 
     async def join(self) -> None:
         """Wait for every worker, including those started meanwhile; re-raise a crash."""
@@ -250,10 +261,9 @@ class WorkerPool:
         if (
             self.size < self.config.pool_limit
             and self.starting < waiting
-            and not self.run.stopping
+            and not self.flag.stopping
             and time.monotonic_ns() >= self._grow_after
         ):
-            assert self.run.arrivals is not None
             self.spawn()
 
     # -- the steps ------------------------------------------------------------------------
@@ -267,11 +277,16 @@ class WorkerPool:
         instant it was due. One loop for both, and the step itself inline, because this is
         the hot path: every frame on the way to the scenario costs on each resume of the task
         (measured: a step() coroutine of its own cost ~4 % CPU per request).
+
+        Long on purpose: (~110 lines) split into helpers, each step would
+        pay one more call, and attribute lookups, that the locals read once above the loop
+        spare it. Only the slow paths (a failure, a timeout, a pick that raised, parking) are
+        methods of their own.
         """
-        run, config, slot = self.run, self.config, self.slot
-        arrivals: Arrivals | None = run.arrivals
-        stages: StageController | None = run.stages
-        events = run.events
+        flag, config, slot = self.flag, self.config, self.slot
+        arrivals = self.arrivals
+        stages = self.stages
+        events = self.events
         context = get_context(session)
         picker = Picker(self.registry, config, self.rng)
         index_of = self._scenario_index
@@ -283,11 +298,11 @@ class WorkerPool:
             last = None  # the scheduler counts the arrivals
         extra_delay = config.delay
         if arrivals is None:
-            await run.until_start()  # held (a cluster agent's run) until the start instant
+            await self.start.until_start()  # held (a cluster agent's run) until the start
         # With --ramp-up, -d is this worker's own, from its (scheduled) start, as in 2.x.
         own_end = 0
-        if config.duration and config.ramp_up and run.bus.start_ns:
-            own_end = run.bus.start_ns + int((config.ramp_start(wid) + config.duration) * 1e9)
+        if config.duration and config.ramp_up and self.bus.start_ns:
+            own_end = self.bus.start_ns + int((config.ramp_start(wid) + config.duration) * 1e9)
         step = 0
         while True:
             due = 0
@@ -304,7 +319,7 @@ class WorkerPool:
                     break
                 if stages is not None and wid >= stages.local_target:
                     await self._park(wid, stages)
-                if run.stopping or (own_end and clock() >= own_end):
+                if flag.stopping or (own_end and clock() >= own_end):
                     break
             step += 1
             context.step = step
@@ -327,7 +342,7 @@ class WorkerPool:
                 try:
                     await scenario.func(session, *scenario.args, **scenario.kw)
                 except asyncio.CancelledError:
-                    if run.cancelled or wid not in self.overdue:
+                    if flag.cancelled or wid not in self.overdue:
                         raise
                     raise self._step_timed_out(wid) from None  # a failure like any other
                 finally:
@@ -335,7 +350,7 @@ class WorkerPool:
                     if due:
                         slot.add(Counter.BUSY, -1)
             except asyncio.CancelledError:
-                if run.cancelled:
+                if flag.cancelled:
                     break  # a forced shutdown: the step is abandoned, not counted
                 raise
             except USER_ERRORS as exc:
@@ -358,7 +373,7 @@ class WorkerPool:
             if arrivals is not None:
                 continue  # arrivals set the pace
             if delay > 0:
-                await run.sleep(delay)
+                await flag.sleep(delay)
             elif not step % YIELD_EVERY:
                 # A scenario that never suspends must still let the monitor see a stop; every
                 # step would cost ~13 % per request (each yield lets the other workers run and
@@ -381,15 +396,15 @@ class WorkerPool:
             # Invalid HTTP in a body (a broken chunk, a short one): found as the scenario
             # reads it, after the request was counted with its status.
             self.slot.request_error(REQUEST_ERROR_KINDS.index(kind))
-        self.run.report(kind, message, exc)
+        self.report(kind, message, exc)
         if self.config.exception:
-            self.run.stop(StopReason.EXCEPTION)
+            self.stop(StopReason.EXCEPTION)
 
     def _pick_failed(self, exc: BaseException) -> None:
         self.slot.add(Counter.PICK_FAILURES)
-        self.run.report(ErrorKind.PICKER, describe_error(exc)[1], exc)
+        self.report(ErrorKind.PICKER, describe_error(exc)[1], exc)
         if self.config.exception:
-            self.run.stop(StopReason.EXCEPTION)
+            self.stop(StopReason.EXCEPTION)
 
     async def _park(self, wid: int, stages: StageController) -> None:
         """Stages ramping down: this worker waits, idle and not counted, until wanted again."""

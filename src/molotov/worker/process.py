@@ -1,11 +1,13 @@
 """One worker process: an event loop, its pool of workers, and what drives them.
 
 :class:`ProcessRun` holds the process's state (its bus slot, its stop flag) and watches the
-bus's control block. The workers live in a :class:`~molotov.worker.pool.WorkerPool`; what makes
-them run steps is the model: in the closed model each worker loops over steps (ramped up by
-``--ramp-up``, or following ``--stages`` through a :class:`~molotov.worker.scheduler.
-StageController`); in the open model (``--rate``) a :class:`~molotov.worker.scheduler.Scheduler`
-hands them arrivals at their due instants.
+bus's control block. The workers live in a :class:`~molotov.worker.pool.WorkerPool`, which gets
+what it uses of the process (:class:`~molotov.worker.pool.PoolParts`), never the process itself;
+what makes them run steps is the model: in the closed model each worker loops over steps
+(ramped up by ``--ramp-up``, or following ``--stages`` through a
+:class:`~molotov.worker.stages.StageController`); in the open model (``--rate``) a
+:class:`~molotov.worker.arrivals.Scheduler` hands them arrivals at their due instants.
+Nothing else in ``molotov.worker`` imports this module: it is the process's entry.
 """
 
 from __future__ import annotations
@@ -21,20 +23,24 @@ import time
 from molotov import api
 from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
-from molotov.live.statsd import ScenarioStatsd, overflow_name
-from molotov.stats.bus import Counter, SlotWriter, StatsBus, StopReason
+from molotov.stats.bus import StatsBus
+from molotov.stats.endpoints import overflow_name
+from molotov.stats.layout import Counter, StopReason
+from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import ErrorKind
 from molotov.worker import fixtures
+from molotov.worker.arrivals import Arrivals, Scheduler
 from molotov.worker.errors import describe_error, format_traceback
 from molotov.worker.listeners import EventSender
-from molotov.worker.pool import WorkerPool
-from molotov.worker.scheduler import Arrivals, Scheduler, StageController
+from molotov.worker.pool import PoolParts, WorkerPool
 from molotov.worker.session import SessionFactory
+from molotov.worker.stages import StageController
+from molotov.worker.startgate import StartGate
+from molotov.worker.statsd_client import ScenarioStatsd
+from molotov.worker.stopflag import StopFlag
 
 MONITOR_INTERVAL = 0.05  # how often a process looks at the bus's stop flag
-START_POLL = 0.002  # how often a ready process looks for the start instant
 TEARDOWN_POLL = 0.01  # how often the worker process looks for the go of global_teardown
-SHORT_SLEEP = 0.05  # seconds: a sleep this short does not need to wake up on a stop
 EXIT_CRASHED = 3  # a worker process's exit code when molotov itself failed in it
 
 
@@ -48,11 +54,9 @@ class ProcessRun:
         self.index = index
         self.slot: SlotWriter = bus.writer(index)
         self.args = config.as_args()
-        self.stopping = False
-        self.cancelled = False
-        self._first_step_noted = False
+        self.flag = StopFlag()
+        self.start = StartGate(bus, self.slot, self.flag)
         self._parent = os.getppid()
-        self._stop_event = asyncio.Event()
         self.events = EventSender(registry.event_handlers, self._event_failed)
         self.statsd = ScenarioStatsd(config.statsd_address) if config.statsd else None
         self.sessions = SessionFactory(
@@ -63,15 +67,27 @@ class ProcessRun:
             verbose=config.verbose,
             dns_cache=not config.disable_dns_resolve,
             endpoints=bus.endpoint_writer(index, overflow_name()) if config.statsd else None,
-            abandoned=lambda: self.cancelled,
+            abandoned=lambda: self.flag.cancelled,
         )
-        self.pool = WorkerPool(self)
-        self.arrivals: Arrivals | None = None
         self.stages: StageController | None = None
-        if config.open_model:
-            self.arrivals = Arrivals(self.slot, config.max_lag, self.pool.grow)
-        elif config.stages:
-            self.stages = StageController(self)
+        if not config.open_model and config.stages:
+            self.stages = StageController(config, index, self.flag)
+        parts = PoolParts(
+            config=config,
+            registry=registry,
+            bus=bus,
+            slot=self.slot,
+            index=index,
+            args=self.args,
+            sessions=self.sessions,
+            events=self.events,
+            flag=self.flag,
+            start=self.start,
+            stop=self.stop,
+            report=self.report,
+        )
+        self.pool = WorkerPool(parts, self.stages)
+        self.arrivals: Arrivals | None = self.pool.arrivals
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -88,9 +104,8 @@ class ProcessRun:
     def stop(self, reason: StopReason | None = None) -> None:
         if reason is not None:
             self.bus.request_stop(reason)
-        if not self.stopping:
-            self.stopping = True
-            self._stop_event.set()
+        if not self.flag.stopping:
+            self.flag.raise_flag()
             if self.arrivals is not None:
                 self.arrivals.close()
             if self.stages is not None:
@@ -99,24 +114,10 @@ class ProcessRun:
             self.cancel_steps()
 
     def cancel_steps(self) -> None:
-        if self.cancelled:
+        if self.flag.cancelled:
             return
-        self.cancelled = True
+        self.flag.cancelled = True
         self.pool.cancel(asyncio.current_task())
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep, but wake up as soon as the run stops.
-
-        A short sleep is a plain one (callers look at ``stopping`` after it): waiting on the
-        stop event costs a task and a timeout per sleep, ~3x the plain sleep's CPU.
-        """
-        if self.stopping:
-            return
-        if seconds <= SHORT_SLEEP:
-            await asyncio.sleep(seconds)
-            return
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stop_event.wait(), seconds)
 
     async def _monitor(self) -> None:
         """Follow the bus's control block, the parent and the stages; time steps out; send
@@ -170,7 +171,7 @@ class ProcessRun:
             return
         if config.start_at is not None:
             # Every process (and every pod given the same --start-at) starts together.
-            await self.sleep(config.start_at - time.time())
+            await self.flag.sleep(config.start_at - time.time())
         pool = self.pool
         if self.stages is not None:
             # Every worker the stages will need; those above the target park at once.
@@ -184,8 +185,8 @@ class ProcessRun:
     async def _closed_held(self) -> None:
         """The closed model when the parent forked before knowing the start (an agent of a
         cluster run holds until its coordinator sends it): the workers due at the start set
-        up now and wait in :meth:`until_start`; the process says it is ready on the bus; the
-        workers of a ``--ramp-up`` start after the start instant, at their own times."""
+        up now and wait in :meth:`StartGate.until_start`; the process says it is ready on the
+        bus; the workers of a ``--ramp-up`` start after the start instant, at their own times."""
         config, pool = self.config, self.pool
         if self.stages is not None:
             first = self.stages.pool_size
@@ -194,35 +195,12 @@ class ProcessRun:
         pool.spawn_initial(first)
         await pool.initial_settled()
         self.slot.set(Counter.READY, 1)
-        start_ns = await self._start_instant()
+        start_ns = await self.start.instant()
         if start_ns and self.stages is None:
             for wid in range(first, config.workers):
                 since = (time.monotonic_ns() - start_ns) / 1e9
                 pool.spawn(config.ramp_start(wid) - since)
         await pool.join()
-
-    async def until_start(self) -> None:
-        """The closed model: wait for the run's start instant before the first step. A local
-        run's parent sets it before forking, so this returns at once; a held one's workers
-        wait here, set up."""
-        while not self.stopping:
-            start_ns = self.bus.start_ns
-            if not start_ns:
-                await asyncio.sleep(START_POLL)
-                continue
-            wait = (start_ns - time.monotonic_ns()) / 1e9
-            if wait <= 0:
-                self.first_step()
-                return
-            await self.sleep(wait)
-
-    def first_step(self) -> None:
-        """Note on the bus when this process's first step starts (once): a cluster run's
-        start spread is measured from it. Called off the steps' hot path: when the first
-        worker leaves :meth:`until_start`, or the scheduler hands out its first arrival."""
-        if not self._first_step_noted:
-            self._first_step_noted = True
-            self.slot.set(Counter.FIRST_STEP_NS, time.monotonic_ns())
 
     async def _open_model(self, arrivals: Arrivals) -> None:
         """Set up the first ``-w`` workers, say so on the bus, wait for the run's start
@@ -239,21 +217,13 @@ class ProcessRun:
             # 5-9 ms without, ~2.3 ms with, at 5,000/s on one core).
             gc.freeze()
             self.slot.set(Counter.READY, 1)
-            start_ns = await self._start_instant()
+            start_ns = await self.start.instant()
             if start_ns:
-                await Scheduler(self, arrivals).run(start_ns)
+                scheduler = Scheduler(self.config, self.index, self.flag, arrivals)
+                await scheduler.run(start_ns, self.start.first_step)
             else:
                 arrivals.close()
         await pool.join()
-
-    async def _start_instant(self) -> int:
-        """The run's start (monotonic ns) once the parent has set it; 0 if stopped first."""
-        while not self.stopping:
-            start_ns = self.bus.start_ns
-            if start_ns:
-                return start_ns
-            await asyncio.sleep(START_POLL)
-        return 0
 
 
 def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
@@ -295,7 +265,7 @@ def process_main(config: RunConfig, registry: Registry, bus: StatsBus, index: in
         asyncio.set_event_loop(loop)
         loop.set_debug(config.debug)
         run = ProcessRun(config, registry, bus, index)
-        api.control_run(lambda: run.stop(StopReason.STOP_CALLED), lambda: run.stopping)
+        api.control_run(lambda: run.stop(StopReason.STOP_CALLED), lambda: run.flag.stopping)
         loop.run_until_complete(run.main())
         if fixtures.teardown_in_worker(registry, config.processes):
             _global_teardown(config, registry, bus, slot)

@@ -19,9 +19,8 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from molotov.live.statsd import endpoint_name
-from molotov.stats.bus import SlotWriter
-from molotov.stats.endpoints import EndpointWriter
+from molotov.stats.endpoints import EndpointWriter, endpoint_name
+from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
 from molotov.worker.errors import mark_target, request_error_kind
 from molotov.worker.listeners import EventSender

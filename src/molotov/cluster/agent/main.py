@@ -21,14 +21,15 @@ from molotov.cluster.agent.state import AgentState, Prepare
 from molotov.cluster.exitcodes import AGENT_EXIT_SETUP
 from molotov.cluster.protocol import DEFAULT_PORT
 from molotov.cluster.wire import config_from_wire
-from molotov.config.runconfig import ConfigError, RunConfig
+from molotov.config.errors import ConfigError
+from molotov.config.load import process_workers
+from molotov.config.runconfig import RunConfig
 from molotov.live.console import Console
 from molotov.reports import jsonreport
 from molotov.run.conductor import RunError, global_fixtures, load_registry, report_of
 from molotov.run.limits import raise_descriptor_limit
 from molotov.run.signals import Holder, start_resource_tracker
 from molotov.run.supervisor import Runner
-from molotov.worker.scheduler import process_workers
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -19,7 +19,8 @@ from typing import Any
 from molotov._version import __version__
 from molotov.cluster.protocol import MIN_START_MARGIN, State
 from molotov.cluster.wire import snapshot_to_wire
-from molotov.stats.bus import Counter, StatsBus, StopReason
+from molotov.stats.bus import StatsBus
+from molotov.stats.layout import Counter, StopReason
 from molotov.stats.snapshot import Snapshot
 
 WAIT_SLICE = 0.5  # the main thread's waits wake this often (so Ctrl-C is seen)

@@ -120,7 +120,7 @@ class KubeApi:
                     text = await response.text()
                 status = int(response.status)
                 retry_after = response.headers.get("Retry-After")
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 if not retry or attempt + 1 >= RETRIES:
                     why = str(exc) or type(exc).__name__
                     raise KubeError(0, f"no answer from the API server: {why}") from None

@@ -1,4 +1,4 @@
-"""When steps start: the open model's arrivals, and the closed model's stages.
+"""When the open model's steps start: the arrivals, and the scheduler that makes them due.
 
 The open model (``--rate``): a :class:`Scheduler` walks this process's share of the run's
 arrival times (:func:`molotov.config.shape.arrival_offsets`, from the run's one start instant) and
@@ -7,9 +7,6 @@ a queue when every worker is busy (the pool then grows, up to ``--max-workers``)
 still waiting ``--max-lag`` after it was due is *dropped*: counted on the bus, never run. So
 the load does not follow the target's speed, and a step's response time counts from the
 instant it was due, not from when a worker got to it: coordinated omission cannot hide.
-
-The closed model with ``--stages``: a :class:`StageController` follows the number of active
-workers the stages ask for, spread over the processes; workers above it park between steps.
 """
 
 from __future__ import annotations
@@ -18,14 +15,13 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from molotov.config.load import rate_shape
 from molotov.config.runconfig import RunConfig
-from molotov.config.shape import LoadShape, arrival_offsets, local_share
-from molotov.stats.bus import Counter, SlotWriter
-
-if TYPE_CHECKING:
-    from molotov.worker.process import ProcessRun
+from molotov.config.shape import arrival_offsets
+from molotov.stats.layout import Counter
+from molotov.stats.slot import SlotWriter
+from molotov.worker.stopflag import StopFlag
 
 # The event loop's timers have a millisecond's resolution (libuv's, under uvloop, whose clock
 # is cached in whole milliseconds): a shorter sleep would come back at once and spin until
@@ -33,29 +29,6 @@ if TYPE_CHECKING:
 # at least this long, again if it woke up early (no arrival starts before it is due), then
 # pushes every arrival that has come due meanwhile.
 TIMER_RESOLUTION = 0.001
-
-
-def rate_shape(config: RunConfig) -> LoadShape:
-    """The open model's arrival rate over time (per second, for the whole run)."""
-    assert config.rate is not None
-    return LoadShape(config.rate, config.stages)
-
-
-def worker_shape(config: RunConfig) -> LoadShape:
-    """The closed model's number of active workers over time, for the whole run (every
-    process of every agent of a cluster run)."""
-    return LoadShape(config.workers * config.process_total, config.stages)
-
-
-def process_workers(config: RunConfig, process: int = 0) -> int:
-    """The most workers process ``process`` can have (process 0's share is the largest):
-    the pool's limit in the open model, the stages' peak share, or ``-w``."""
-    if config.open_model:
-        return config.pool_limit
-    if config.stages:
-        peak = round(worker_shape(config).peak)
-        return local_share(peak, config.process_offset + process, config.process_total)
-    return config.workers
 
 
 class Arrivals:
@@ -141,13 +114,12 @@ class Arrivals:
 class Scheduler:
     """Pushes this process's arrivals to :class:`Arrivals`, each at its due instant."""
 
-    def __init__(self, run: ProcessRun, arrivals: Arrivals) -> None:
-        self._run = run
+    def __init__(self, config: RunConfig, index: int, flag: StopFlag, arrivals: Arrivals) -> None:
+        self._flag = flag
         self._arrivals = arrivals
-        config = run.config
         self._offsets = arrival_offsets(
             rate_shape(config),
-            config.process_offset + run.index,  # the cluster-wide numbering of the shares
+            config.process_offset + index,  # the cluster-wide numbering of the shares
             config.process_total,
             poisson=config.arrivals == "poisson",
             seed=config.seed,
@@ -155,64 +127,28 @@ class Scheduler:
         )
         self._end = config.run_length
 
-    async def run(self, start_ns: int) -> None:
-        run, arrivals = self._run, self._arrivals
+    async def run(self, start_ns: int, first_arrival: Callable[[], None]) -> None:
+        """Push every arrival at its instant; ``first_arrival()`` once, at the first one."""
+        flag, arrivals = self._flag, self._arrivals
+        first: Callable[[], None] | None = first_arrival
         end = self._end
         clock = time.monotonic_ns
-        pushed = False
         try:
             for offset in self._offsets:
                 if end is not None and offset >= end:
                     break
                 due = start_ns + int(offset * 1e9)
                 while (wait := (due - clock()) / 1e9) > 0:
-                    await run.sleep(max(wait, TIMER_RESOLUTION))
-                    if run.stopping:
+                    await flag.sleep(max(wait, TIMER_RESOLUTION))
+                    if flag.stopping:
                         return
-                if not pushed:
-                    pushed = True
-                    run.first_step()
+                if first is not None:
+                    first()
+                    first = None
                 arrivals.push(due)
             if end is not None:
                 # The run lasts its length, not until its last arrival: the parent's
                 # deadline stops it, as in the closed model.
-                await run.sleep((start_ns + end * 1e9 - clock()) / 1e9)
+                await flag.sleep((start_ns + end * 1e9 - clock()) / 1e9)
         finally:
             arrivals.finish()
-
-
-class StageController:
-    """The closed model's stages: how many of this process's workers are wanted now."""
-
-    def __init__(self, run: ProcessRun) -> None:
-        config = run.config
-        self._shape = worker_shape(config)
-        self._process = config.process_offset + run.index  # cluster-wide, as the arrivals
-        self._processes = config.process_total
-        self._run = run
-        self.local_target = self.target_at(0.0)
-        self._changed = asyncio.Event()
-
-    @property
-    def pool_size(self) -> int:
-        """Workers this process needs at the stages' peak."""
-        return process_workers(self._run.config, self._process)
-
-    def target_at(self, seconds: float) -> int:
-        return local_share(round(self._shape.value_at(seconds)), self._process, self._processes)
-
-    def update(self, seconds: float) -> None:
-        """Follow the stages (the monitor calls it a few times a second)."""
-        target = self.target_at(seconds)
-        if target != self.local_target:
-            self.local_target = target
-            self.wake()
-
-    def wake(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait_for(self, wid: int) -> None:
-        """Until worker ``wid`` is wanted again, or the run stops."""
-        while wid >= self.local_target and not self._run.stopping:
-            await self._changed.wait()

@@ -1,0 +1,266 @@
+"""The ``molotov`` command's options (typer annotations) and their conversion to a RunConfig.
+
+:mod:`molotov.cli` declares the command with these annotations; :func:`config_from_options`
+turns the parsed values into the one :class:`RunConfig` everything after the CLI reads.
+A default is written twice, here and in RunConfig: tests/test_cli_defaults.py holds them equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+import typer
+
+from molotov._version import __version__
+from molotov.config.errors import ConfigError
+from molotov.config.parsers import (
+    parse_duration,
+    parse_rate,
+    parse_stages,
+    parse_start_at,
+    parse_statsd_address,
+)
+from molotov.config.runconfig import RunConfig
+from molotov.config.shape import Stage
+from molotov.reports.thresholds import ThresholdError, parse_thresholds
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit(0)
+
+
+def _statsd_address(value: str) -> str:
+    try:
+        parse_statsd_address(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+def _thresholds(values: list[str] | None) -> list[str]:
+    try:
+        parse_thresholds(values or ())
+    except ThresholdError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return values or []
+
+
+Scenario = Annotated[
+    str,
+    typer.Argument(help="Scenario file path or dotted module name; with --config, the test name."),
+]
+Workers = Annotated[int, typer.Option("-w", "--workers", help="Workers per process.")]
+Processes = Annotated[int, typer.Option("-p", "--processes", help="Worker processes.")]
+Duration = Annotated[
+    str | None,
+    typer.Option("-d", "--duration", help="Duration: seconds, or 30s, 5m, 1h. Default: unlimited."),
+]
+MaxRuns = Annotated[int | None, typer.Option("-r", "--max-runs", help="Steps per worker.")]
+RampUp = Annotated[float, typer.Option("--ramp-up", help="Seconds over which workers start.")]
+Delay = Annotated[float, typer.Option("--delay", help="Seconds to sleep after every step.")]
+Sizing = Annotated[
+    bool, typer.Option("--sizing", help="Ramp workers up until failures exceed the tolerance.")
+]
+SizingTolerance = Annotated[
+    float, typer.Option("--sizing-tolerance", help="Failure/success ratio, in %.")
+]
+ConsoleUpdate = Annotated[
+    float, typer.Option("--console-update", help="Seconds between console updates.")
+]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on stdout.")]
+Verbose = Annotated[
+    int,
+    typer.Option(
+        "-v", "--verbose", count=True, help="-v: tracebacks; -vv: requests and responses."
+    ),
+]
+Exception_ = Annotated[
+    bool, typer.Option("-x", "--exception", help="Stop everything at the first failure.")
+]
+Fail = Annotated[int | None, typer.Option("-f", "--fail", help="Stop and exit 1 at N failures.")]
+Console = Annotated[
+    bool, typer.Option("-c", "--console", help="Plain console lines instead of a live view.")
+]
+Statsd = Annotated[bool, typer.Option("--statsd", help="Send metrics to StatsD.")]
+StatsdAddress = Annotated[
+    str,
+    typer.Option(
+        "--statsd-address", callback=_statsd_address, help="udp://HOST:PORT or tcp://HOST:PORT."
+    ),
+]
+StatsdPrefix = Annotated[
+    str,
+    typer.Option(
+        "--statsd-prefix", help="Prefix of the run's metrics; {hostname} and {index} expand."
+    ),
+]
+StatsdInterval = Annotated[
+    float, typer.Option("--statsd-interval", help="Seconds between two StatsD flushes.")
+]
+Threshold = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--threshold",
+        callback=_thresholds,
+        help="A pass/fail gate, e.g. 'p99<250ms' or 'login:failure_rate<1%' (repeatable).",
+    ),
+]
+Report = Annotated[
+    str | None,
+    typer.Option(
+        "--report", help="Write a JSON report there at the end ('-': as the last line of stdout)."
+    ),
+]
+Html = Annotated[
+    str | None, typer.Option("--html", help="Write a self-contained HTML report there at the end.")
+]
+Csv = Annotated[
+    str | None,
+    typer.Option("--csv", help="Write PREFIX_stats.csv and PREFIX_history.csv at the end."),
+]
+StepTimeout = Annotated[
+    float,
+    typer.Option("--step-timeout", help="Fail (and cancel) a step running longer than this."),
+]
+GracefulStop = Annotated[
+    str,
+    typer.Option(
+        "--graceful-stop",
+        help="After a stop (-d, Ctrl-C, ...), in-flight steps get this long, then are cancelled.",
+    ),
+]
+Rate = Annotated[
+    str | None,
+    typer.Option(
+        "--rate",
+        help="Open model: R step starts per second for the whole run (100, 100/s, 6000/m).",
+    ),
+]
+Arrivals = Annotated[
+    str,
+    typer.Option(
+        "--arrivals", help="Open model: 'constant' spacing or 'poisson' (random) arrivals."
+    ),
+]
+Seed = Annotated[
+    int | None, typer.Option("--seed", help="Seed of the random arrivals and scenario picks.")
+]
+MaxWorkers = Annotated[
+    int | None,
+    typer.Option("--max-workers", help="Open model: the pool grows up to N workers per process."),
+]
+MaxLag = Annotated[
+    str,
+    typer.Option(
+        "--max-lag", help="Open model: an arrival not started after this long is dropped."
+    ),
+]
+Iterations = Annotated[
+    int | None, typer.Option("--iterations", help="Open model: N arrivals in all, then stop.")
+]
+Stages = Annotated[
+    str | None,
+    typer.Option(
+        "--stages",
+        help="Linear ramps DURATION:TARGET,... (workers; arrivals/s with --rate or '/s').",
+    ),
+]
+StartAt = Annotated[
+    str | None,
+    typer.Option(
+        "--start-at", help="Start the workers at this time: epoch seconds or ISO 8601 UTC."
+    ),
+]
+Uvloop = Annotated[
+    bool, typer.Option("--uvloop/--no-uvloop", help="Run workers on uvloop (default).")
+]
+UseExtension = Annotated[
+    list[str] | None,
+    typer.Option("--use-extension", help="Extension file or module (one or more)."),
+]
+ForceShutdown = Annotated[
+    bool, typer.Option("--force-shutdown", help="Cancel in-flight steps when stopping.")
+]
+SingleMode = Annotated[
+    str | None, typer.Option("-s", "--single-mode", help="Run only this scenario.")
+]
+SingleRun = Annotated[
+    bool, typer.Option("--single-run", help="Each worker runs every scenario once.")
+]
+DisableDnsResolve = Annotated[
+    bool, typer.Option("--disable-dns-resolve", help="Resolve host names on every request.")
+]
+Config = Annotated[
+    str | None, typer.Option("--config", help="A molotov.json file; SCENARIO is the test.")
+]
+Debug = Annotated[bool, typer.Option("--debug", help="Run event loops in debug mode.")]
+Demo = Annotated[
+    bool, typer.Option("--demo", help="Run a bundled scenario against a built-in server.")
+]
+Version = Annotated[
+    bool | None,
+    typer.Option(
+        "--version",
+        callback=_version,
+        is_eager=True,
+        allow_from_autoenv=False,  # a MOLOTOV_VERSION variable must not hijack a run
+        help="Print the version.",
+    ),
+]
+
+
+def seconds(parse: Callable[[str], float], value: str | None) -> float | None:
+    """A duration or a time from its flag (None when not given); a bad one is a usage error."""
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _stages(value: str | None) -> tuple[tuple[Stage, ...], bool]:
+    if value is None:
+        return (), False
+    try:
+        return parse_stages(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--stages'") from None
+
+
+def _rate(value: str | None, stages: tuple[tuple[Stage, ...], bool]) -> float | None:
+    """The open model's (start) rate; stages written in arrivals/s start from 0."""
+    if value is None:
+        return 0.0 if stages[1] else None
+    try:
+        return parse_rate(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--rate'") from None
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig))
+
+
+def config_from_options(options: Mapping[str, Any]) -> RunConfig:
+    """The RunConfig of the command's parsed values (click's ``ctx.params``).
+
+    Options that are RunConfig fields as they are pass through; the written durations, times,
+    rate and stages are parsed here (a bad one is a usage error), repeatable ones become tuples.
+    """
+    stages = _stages(options["stages"])
+    values = {name: value for name, value in options.items() if name in _FIELDS}
+    values.update(
+        duration=seconds(parse_duration, options["duration"]),
+        start_at=seconds(parse_start_at, options["start_at"]),
+        graceful_stop=seconds(parse_duration, options["graceful_stop"]) or 0.0,
+        rate=_rate(options["rate"], stages),
+        max_lag=seconds(parse_duration, options["max_lag"]) or 0.0,
+        stages=stages[0],
+        use_extension=tuple(options["use_extension"] or ()),
+        threshold=tuple(options["threshold"] or ()),
+    )
+    return RunConfig(**values)

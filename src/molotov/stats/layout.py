@@ -1,0 +1,98 @@
+"""The stats bus's layout: where each word of the control block and of a slot lives.
+
+See :mod:`molotov.stats.bus` for the picture. Every number is an aligned little-endian int64
+"word"; the writer (:mod:`molotov.stats.slot`) and the reader (:mod:`molotov.stats.bus`) address
+the block through these constants only.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from molotov.stats import endpoints
+from molotov.stats.histogram import NBUCKETS
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS
+
+MAGIC = 0x4D4F4C4F544F5631  # "MOLOTOV1"
+FORMAT_VERSION = 1
+WORD = 8
+
+
+class Control(IntEnum):
+    MAGIC = 0
+    VERSION = 1
+    SLOTS = 2
+    SCENARIOS = 3
+    STOP = 4
+    FORCE = 5
+    START_NS = 6  # the run's start instant (monotonic ns); 0 until the parent sets it
+    TEARDOWN = 7  # 1: the worker process may run global_teardown (the console is stopped)
+
+
+CONTROL_WORDS = 8
+
+
+class StopReason(IntEnum):
+    RUNNING = 0
+    DURATION = 1
+    SIGNAL = 2
+    EXCEPTION = 3
+    FAIL = 4
+    SIZING = 5
+    PARENT_GONE = 6
+    FINISHED = 7
+    STOP_CALLED = 8  # a scenario or fixture called molotov.util.stop()
+
+
+class Counter(IntEnum):
+    PID = 0
+    RUNNING = 1  # 1 while the process is running its workers
+    WORKERS = 2  # workers currently running steps (closed model) or in the pool (open)
+    WORKERS_STARTED = 3
+    PICK_FAILURES = 4  # steps that failed before a scenario was chosen
+    CONNECTION_FAILURES = 5  # failed steps whose error was a connection error
+    SETUP_FAILURES = 6
+    SESSION_SETUP_FAILURES = 7
+    ERROR_ENTRIES = 8
+    ERRORS_DROPPED = 9
+    REQUESTS = 10
+    STATUS_1XX = 11  # then 2xx .. 5xx, then STATUS_OTHER
+    STATUS_OTHER = 16  # a status outside 100-599
+    RESPONSE_BYTES = 17
+    READY = 18  # open model: 1 once the process's first -w workers are set up
+    STARTED = 19  # steps started
+    DROPPED = 20  # open model: arrivals that never started (no free worker in --max-lag)
+    WAITING = 21  # open model: arrivals waiting for a free worker now
+    BUSY = 22  # open model: workers running a step now
+    FINISHING = 23  # -p 1 with a global_teardown: 1 workers done, 2 global_teardown done
+    REQUEST_ERRORS = 24  # then one word per kind of errors.REQUEST_ERROR_KINDS
+    FIRST_STEP_NS = 32  # monotonic ns when the process's first step started (0: none yet)
+
+
+COUNTER_WORDS = 48
+REQUEST_ERROR_WORDS = len(REQUEST_ERROR_KINDS)
+STATUS_WORDS = 6  # 1xx .. 5xx, other
+
+# A histogram block: these words, then the buckets. A scenario's duration block counts its
+# successes and failures in the two count words; other blocks use the first only.
+SC_OK, SC_FAILED, SC_SUM_US, SC_MAX_US = range(4)
+SCENARIO_HEADER = 4
+SCENARIO_WORDS = SCENARIO_HEADER + NBUCKETS
+LATENCY_BLOCK, LATENESS_BLOCK = 0, 1  # the run-wide blocks before the scenarios' pairs
+RUN_BLOCKS = 2
+
+ERROR_ENTRIES = 64
+ERROR_TEXT_BYTES = 256
+ERROR_TRACEBACK_BYTES = 4096
+E_COUNT, E_KIND, E_TEXT_LEN, E_TB_LEN = range(4)
+ERROR_HEADER = 4
+ERROR_WORDS = ERROR_HEADER + (ERROR_TEXT_BYTES + ERROR_TRACEBACK_BYTES) // WORD
+
+
+def slot_words(nscenarios: int) -> int:
+    return (
+        COUNTER_WORDS
+        + (RUN_BLOCKS + 2 * nscenarios) * SCENARIO_WORDS
+        + ERROR_ENTRIES * ERROR_WORDS
+        + endpoints.TABLE_WORDS
+    )

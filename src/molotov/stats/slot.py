@@ -1,0 +1,144 @@
+"""The writing end of one process's slot of the stats bus: the hot path's counters.
+
+Each worker process writes its own slot and nothing else, so no lock is needed: aligned int64
+stores are read whole by the parent (see :mod:`molotov.stats.bus`).
+"""
+
+from __future__ import annotations
+
+from molotov.stats.histogram import bucket_of
+from molotov.stats.layout import (
+    E_COUNT,
+    E_KIND,
+    E_TB_LEN,
+    E_TEXT_LEN,
+    ERROR_ENTRIES,
+    ERROR_HEADER,
+    ERROR_TEXT_BYTES,
+    ERROR_TRACEBACK_BYTES,
+    ERROR_WORDS,
+    SC_FAILED,
+    SC_MAX_US,
+    SC_OK,
+    SC_SUM_US,
+    SCENARIO_HEADER,
+    WORD,
+    Counter,
+)
+from molotov.stats.snapshot import ErrorKind
+
+
+def _clip(text: str, limit: int, keep_end: bool = False) -> bytes:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return data
+    data = data[-limit:] if keep_end else data[:limit]
+    return data.decode("utf-8", "ignore").encode("utf-8")
+
+
+class SlotWriter:
+    """The one process's writing end of its slot. Methods here run on the hot path."""
+
+    def __init__(
+        self,
+        words: memoryview,
+        data: memoryview,
+        base: int,
+        blocks: tuple[int, int],
+        scenario_bases: list[int],
+        response_bases: list[int],
+        errors_base: int,
+    ) -> None:
+        """``blocks``: where the request-latency and start-lateness blocks start."""
+        self._words = words
+        self._bytes = data
+        self._base = base
+        self._requests, self._lateness = blocks
+        self._scenario_bases = scenario_bases
+        self._response_bases = response_bases
+        self._errors_base = errors_base
+        self._error_index: dict[tuple[int, str], int] = {}
+
+    def set(self, counter: Counter, value: int) -> None:
+        self._words[self._base + counter] = value
+
+    def add(self, counter: Counter, amount: int = 1) -> None:
+        self._words[self._base + counter] += amount
+
+    def step_done(self, scenario: int, ok: bool, duration_us: int) -> None:
+        """Count one finished step of scenario ``scenario`` and its duration."""
+        words = self._words
+        base = self._scenario_bases[scenario]
+        words[base + (SC_OK if ok else SC_FAILED)] += 1
+        words[base + SC_SUM_US] += duration_us
+        if duration_us > words[base + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
+            words[base + SC_MAX_US] = duration_us
+        words[base + SCENARIO_HEADER + bucket_of(duration_us)] += 1
+
+    def _record(self, block: int, us: int) -> None:
+        """One value into a single-count histogram block."""
+        words = self._words
+        words[block + SC_OK] += 1
+        words[block + SC_SUM_US] += us
+        if us > words[block + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
+            words[block + SC_MAX_US] = us
+        words[block + SCENARIO_HEADER + bucket_of(us)] += 1
+
+    def response_time(self, scenario: int, response_us: int) -> None:
+        """The open model: a finished step's time from its scheduled start to its end."""
+        self._record(self._response_bases[scenario], response_us)
+
+    def step_started(self, lateness_us: int) -> None:
+        """The open model: a step started ``lateness_us`` after its scheduled instant."""
+        self._words[self._base + Counter.STARTED] += 1
+        self._record(self._lateness, lateness_us)
+
+    def request_done(self, status: int, latency_us: int) -> None:
+        """Count one response (its headers arrived) and its latency."""
+        words = self._words
+        base = self._base
+        words[base + Counter.REQUESTS] += 1
+        status_class = status // 100
+        if 1 <= status_class <= 5:
+            words[base + Counter.STATUS_1XX - 1 + status_class] += 1
+        else:
+            words[base + Counter.STATUS_OTHER] += 1
+        self._record(self._requests, latency_us)
+
+    def request_failed(self, kind_index: int) -> None:
+        """Count one request that got no response (``kind_index`` in REQUEST_ERROR_KINDS)."""
+        self._words[self._base + Counter.REQUESTS] += 1
+        self._words[self._base + Counter.REQUEST_ERRORS + kind_index] += 1
+
+    def request_error(self, kind_index: int) -> None:
+        """A counted request's response failed after its headers (a broken body)."""
+        self._words[self._base + Counter.REQUEST_ERRORS + kind_index] += 1
+
+    def response_bytes(self, size: int) -> None:
+        self._words[self._base + Counter.RESPONSE_BYTES] += size
+
+    def error(self, kind: ErrorKind, message: str, traceback: str = "") -> None:
+        """Count one occurrence of an error; the first of each (kind, message) stores its text."""
+        key = (int(kind), message)
+        index = self._error_index.get(key)
+        words = self._words
+        if index is not None:
+            words[self._errors_base + index * ERROR_WORDS + E_COUNT] += 1
+            return
+        published = words[self._base + Counter.ERROR_ENTRIES]
+        if published >= ERROR_ENTRIES:
+            words[self._base + Counter.ERRORS_DROPPED] += 1
+            return
+        entry = self._errors_base + published * ERROR_WORDS
+        text = _clip(message, ERROR_TEXT_BYTES)
+        tb = _clip(traceback, ERROR_TRACEBACK_BYTES, keep_end=True)
+        start = (entry + ERROR_HEADER) * WORD
+        self._bytes[start : start + len(text)] = text
+        start += ERROR_TEXT_BYTES
+        self._bytes[start : start + len(tb)] = tb
+        words[entry + E_KIND] = int(kind)
+        words[entry + E_TEXT_LEN] = len(text)
+        words[entry + E_TB_LEN] = len(tb)
+        words[entry + E_COUNT] = 1
+        words[self._base + Counter.ERROR_ENTRIES] = published + 1
+        self._error_index[key] = published
