@@ -367,3 +367,23 @@ def test_sigint_stops_an_open_run_gracefully(scenario_file, target, tmp_path):
     assert doc["stop_reason"] == "signal"
     assert doc["totals"]["started"] == target.total
     assert closing(stdout) == (target.total, 0)
+
+
+SLOW_SESSION_SETUP = """
+@molotov.setup_session()
+async def slow_setup(worker_id, session):
+    await asyncio.sleep(1.0)
+"""
+
+
+def test_the_run_starts_once_the_first_workers_are_set_up(scenario_file, run_molotov, target):
+    """The start instant comes after the setups, not before them: no arrival is due while the
+    workers are still setting up, so none starts a second late (or is dropped for it)."""
+    scenario_file("import asyncio\n" + SLOW_SESSION_SETUP + GET_ROOT)
+    result = run_molotov("--rate", "20", "-d", "1.5", "-w", "2", "loadtest.py")
+    assert result.returncode == 0, result.stderr
+    assert target.total == 30
+    assert "Arrivals: 30 | started: 30" in result.stdout
+    lateness = summary_table(result.stdout, "Times (ms)")["start lateness"]
+    # Started before the setups, arrivals due during them would start ~1000 ms late.
+    assert float(lateness["max"]) < 500, lateness

@@ -97,8 +97,11 @@ class StartHandshake:
         return self.start
 
     def _ready(self) -> bool:
-        """Held: every process has its first workers set up (or has ended)."""
-        return all(
+        """Held (the open model, a cluster agent's run): every process has its first workers set up (or has ended).
+
+        Never before the processes are forked: the supervisor asks once before forking, and
+        ``all()`` of no process at all would start the run before any setup."""
+        return bool(self.processes) and all(
             self.bus.counter(index, Counter.READY) or process.exitcode is not None
             for index, process in enumerate(self.processes)
         )
