@@ -209,6 +209,34 @@ def test_two_forked_processes_give_exact_totals(make_bus):
     assert (SHM / bus.name).exists()
 
 
+def _busy_writer(bus: StatsBus, values: int) -> None:
+    writer = bus.writer(0)
+    for i in range(values):
+        writer.request_done(200, 1 + i % 5000)
+        writer.step_done(0, True, 1 + i % 3000)
+
+
+def test_a_snapshot_taken_while_a_process_writes_is_consistent(make_bus):
+    """A histogram's count always equals its buckets' sum, however the reads interleave with
+    the writer's (reports check it, and the per-second series are differences of snapshots)."""
+    bus = make_bus(1)
+    process = multiprocessing.get_context("fork").Process(target=_busy_writer, args=(bus, 400_000))
+    process.start()
+    torn = []
+    try:
+        for _ in range(3000):
+            if process.exitcode is not None:
+                break
+            snapshot = bus.snapshot()
+            for histogram in (snapshot.request_latency, snapshot.scenarios[0].durations):
+                if histogram.count != sum(histogram.buckets):
+                    torn.append((histogram.count, sum(histogram.buckets)))
+    finally:
+        process.join(60)
+    assert process.exitcode == 0
+    assert torn == []
+
+
 # -- errors -------------------------------------------------------------------------------
 
 

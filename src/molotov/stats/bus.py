@@ -279,15 +279,18 @@ class StatsBus:
         )
 
     def _histogram(self, base: int) -> Histogram | None:
-        """The histogram of a block (a scenario's, or the request-latency one), if not empty."""
+        """The histogram of a block (a scenario's, or the request-latency one), if not empty.
+
+        Its count is the sum of the buckets read, not the block's count words: the writer may
+        add a value between the reads of the two, and a histogram whose count and buckets
+        disagree is one that a report reader rightly refuses (a live snapshot's series row)."""
         words = self.words
         head = words[base : base + SCENARIO_HEADER].tolist()
-        count = head[SC_OK] + head[SC_FAILED]
-        if not count:
+        if not head[SC_OK] + head[SC_FAILED]:
             return None
         start = base + SCENARIO_HEADER
         buckets = tuple(words[start : start + NBUCKETS].tolist())
-        return Histogram(buckets, count, head[SC_SUM_US], head[SC_MAX_US])
+        return Histogram(buckets, sum(buckets), head[SC_SUM_US], head[SC_MAX_US])
 
     def _read_errors(
         self, slot: int, published: int, into: dict[tuple[ErrorKind, str], _ErrorTotal]
