@@ -97,7 +97,8 @@ class StartHandshake:
         return self.start
 
     def _ready(self) -> bool:
-        """Held (the open model, a cluster agent's run): every process has its first workers set up (or has ended).
+        """Held (the open model, a cluster agent's run): every process has its first workers
+        set up (or has ended).
 
         Never before the processes are forked: the supervisor asks once before forking, and
         ``all()`` of no process at all would start the run before any setup."""
