@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from conftest import molotov_env
+from support import molotov_env
 from threaded import serving
 
 TOKEN = "test-token-0123456789"

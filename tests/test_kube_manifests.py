@@ -11,9 +11,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import molotov_env, run_command
 from molotov.cluster.kube import manifests, rbac, shipping
 from molotov.cluster.kube.manifests import PodRun, RepoSource
+from support import molotov_env, run_command
 
 # backoffLimitPerIndex is on by default from 1.29, and the schemas before 1.29 wrongly
 # require onPodConditions beside onExitCodes in a podFailurePolicy rule.

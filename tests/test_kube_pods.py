@@ -14,8 +14,8 @@ import pytest
 import trustme
 from dulwich import porcelain
 
-from conftest import molotov_env, run_command
 from kubeemu import Emulator, Fault, emulating, kubeconfig
+from support import molotov_env, run_command
 
 RUNS = "app.kubernetes.io/name=molotov"
 TOKEN = "emulated-bearer-token"
@@ -40,7 +40,8 @@ def cluster(tmp_path):
         assert emu.leftovers(RUNS) == []
 
 
-def pods_run(emu, tmp_path, target_url, *args, timeout=90, kubeconfig_path=None):
+def pods_command(emu, tmp_path, target_url, *args, ready="30s", kubeconfig_path=None):
+    """The coordinator's argv and environment for a 2-pod run of SCENARIO in ``tmp_path``."""
     (tmp_path / "loadtest.py").write_text(SCENARIO.format(url=target_url + "/"))
     argv = [
         sys.executable,
@@ -53,11 +54,25 @@ def pods_run(emu, tmp_path, target_url, *args, timeout=90, kubeconfig_path=None)
         "molotov:test",
         "-c",
         "--ready-timeout",
-        "30s",
+        ready,
         *args,
     ]
     env = molotov_env(target_url, KUBECONFIG=str(kubeconfig_path or emu.kubeconfig))
+    return argv, env
+
+
+def pods_run(emu, tmp_path, target_url, *args, timeout=90, kubeconfig_path=None):
+    argv, env = pods_command(emu, tmp_path, target_url, *args, kubeconfig_path=kubeconfig_path)
     return run_command(argv, tmp_path, env, timeout)
+
+
+def until(condition, tries=300, pause=0.05):
+    """Poll ``condition`` (bounded: ``tries`` looks, ``pause`` s apart); its last value."""
+    for _ in range(tries):
+        if value := condition():
+            return value
+        time.sleep(pause)
+    return condition()
 
 
 def calls(emu, method, part):
@@ -198,39 +213,16 @@ def test_after_a_coordinator_sigkill_the_deadline_and_ttl_remove_everything(
     cluster, tmp_path, target
 ):
     cluster.clock_scale = 100.0  # the Job's deadline (~6 min here) passes in seconds
-    (tmp_path / "loadtest.py").write_text(SCENARIO.format(url=target.url + "/"))
-    argv = [
-        sys.executable,
-        "-m",
-        "molotov",
-        "loadtest.py",
-        "--pods",
-        "2",
-        "--image",
-        "molotov:test",
-        "-c",
-        "-d",
-        "60",
-        "--ready-timeout",
-        "20s",
-    ]
-    env = molotov_env(target.url, KUBECONFIG=str(cluster.kubeconfig))
+    argv, env = pods_command(cluster, tmp_path, target.url, "-d", "60", ready="20s")
     coordinator = subprocess.Popen(
         argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        for _ in range(300):
-            if cluster.store.all("pods", None, RUNS):
-                break
-            time.sleep(0.05)
-        assert cluster.store.all("pods", None, RUNS)
+        assert until(lambda: cluster.store.all("pods", None, RUNS))
     finally:
         coordinator.send_signal(signal.SIGKILL)
         coordinator.wait(10)
-    for _ in range(300):
-        if not cluster.leftovers(RUNS):
-            break
-        time.sleep(0.1)
+    assert until(lambda: not cluster.leftovers(RUNS), pause=0.1)
     assert cluster.leftovers(RUNS) == []
     assert [(how, why) for _, how, why in cluster.history] == [("Failed", "DeadlineExceeded")]
 
@@ -337,31 +329,12 @@ def test_a_ref_that_the_repository_lacks_is_one_line_before_anything_is_created(
 
 def test_a_third_ctrl_c_prints_the_line_that_deletes_the_run(cluster, tmp_path, target):
     cluster.clock_scale = 100.0  # then the deadline and the TTL clean up, in seconds
-    (tmp_path / "loadtest.py").write_text(SCENARIO.format(url=target.url + "/"))
-    argv = [
-        sys.executable,
-        "-m",
-        "molotov",
-        "loadtest.py",
-        "--pods",
-        "2",
-        "--image",
-        "molotov:test",
-        "-c",
-        "-d",
-        "60",
-        "--ready-timeout",
-        "20s",
-    ]
-    env = molotov_env(target.url, KUBECONFIG=str(cluster.kubeconfig))
+    argv, env = pods_command(cluster, tmp_path, target.url, "-d", "60", ready="20s")
     coordinator = subprocess.Popen(
         argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     try:
-        for _ in range(300):
-            if cluster.store.all("pods", None, RUNS):
-                break
-            time.sleep(0.05)
+        until(lambda: cluster.store.all("pods", None, RUNS))
         for _ in range(3):
             coordinator.send_signal(signal.SIGINT)
             time.sleep(0.05)
@@ -377,10 +350,7 @@ def test_a_third_ctrl_c_prints_the_line_that_deletes_the_run(cluster, tmp_path, 
         f"kubectl delete job,pod,secret,configmap -n load "
         f"-l app.kubernetes.io/name=molotov,molotov.run-id={run_id}"
     )
-    for _ in range(300):
-        if not cluster.leftovers(RUNS):
-            break
-        time.sleep(0.1)
+    until(lambda: not cluster.leftovers(RUNS), pause=0.1)
 
 
 def test_an_image_that_does_not_pull_and_a_quota_are_named(cluster, tmp_path, target):
