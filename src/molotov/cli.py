@@ -15,6 +15,8 @@ import typer
 
 from molotov import cli_cluster as cl
 from molotov import cli_options as opt
+from molotov.cluster.kube.options import DEFAULT_CPU, DEFAULT_MEMORY
+from molotov.cluster.options import DEFAULT_LISTEN
 from molotov.config.errors import ConfigError, OptionValueError
 from molotov.config.runconfig import (
     DEFAULT_SCENARIO,
@@ -96,7 +98,7 @@ def molotov(
     # -- cluster runs (molotov.cluster): where the run happens, not what it does ----------
     agents: cl.Agents = None,
     agent: cl.Agent = False,
-    listen: cl.Listen = cl.DEFAULT_LISTEN,
+    listen: cl.Listen = DEFAULT_LISTEN,
     agent_token_file: cl.AgentTokenFile = None,
     agent_deadman: cl.AgentDeadman = "60s",
     ready_timeout: cl.ReadyTimeout = "120s",
@@ -104,8 +106,8 @@ def molotov(
     image: cl.Image = None,
     namespace: cl.Namespace = None,
     context: cl.Context = None,
-    cpu: cl.Cpu = cl.DEFAULT_CPU,
-    memory: cl.Memory = cl.DEFAULT_MEMORY,
+    cpu: cl.Cpu = DEFAULT_CPU,
+    memory: cl.Memory = DEFAULT_MEMORY,
     repo: cl.Repo = None,
     ref: cl.Ref = None,
     print_role: cl.PrintRole = False,

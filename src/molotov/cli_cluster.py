@@ -14,11 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from molotov.cli_options import seconds
-from molotov.cluster.kube.options import DEFAULT_CPU, DEFAULT_MEMORY, PodOptions
-from molotov.cluster.options import DEFAULT_LISTEN, ClusterOptions
+from molotov.cluster.kube.options import PodOptions
+from molotov.cluster.options import ClusterOptions
 from molotov.config.parsers import parse_duration
-
-__all__ = ["DEFAULT_CPU", "DEFAULT_LISTEN", "DEFAULT_MEMORY"]
 
 Agents = Annotated[
     str | None,

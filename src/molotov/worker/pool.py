@@ -34,7 +34,7 @@ from molotov.worker.listeners import EventSender
 from molotov.worker.picker import Picker
 from molotov.worker.session import SessionFactory, get_context
 from molotov.worker.stages import StageController
-from molotov.worker.startgate import StartGate
+from molotov.worker.start import ProcessStart
 from molotov.worker.stopflag import StopFlag
 
 YIELD_EVERY = 64  # steps between two forced yields of a worker (see WorkerPool.steps)
@@ -63,7 +63,7 @@ class PoolParts:
     sessions: SessionFactory
     events: EventSender
     flag: StopFlag
-    start: StartGate  # the run's start instant: a held (cluster) run's workers wait for it
+    start: ProcessStart  # the run's start instant: a held (cluster) run's workers wait for it
     stop: Callable[[StopReason], None]  # stop the whole run (``-x``)
     report: Callable[[ErrorKind, str, BaseException | None], None]  # an error, on the bus
 

@@ -35,7 +35,7 @@ from molotov.worker.listeners import EventSender
 from molotov.worker.pool import PoolParts, WorkerPool
 from molotov.worker.session import SessionFactory
 from molotov.worker.stages import StageController
-from molotov.worker.startgate import StartGate
+from molotov.worker.start import ProcessStart
 from molotov.worker.statsd_client import ScenarioStatsd
 from molotov.worker.stopflag import StopFlag
 
@@ -55,7 +55,7 @@ class ProcessRun:
         self.slot: SlotWriter = bus.writer(index)
         self.args = config.as_args()
         self.flag = StopFlag()
-        self.start = StartGate(bus, self.slot, self.flag)
+        self.start = ProcessStart(bus, self.slot, self.flag)
         self._parent = os.getppid()
         self.events = EventSender(registry.event_handlers, self._event_failed)
         self.statsd = ScenarioStatsd(config.statsd_address) if config.statsd else None
@@ -185,7 +185,7 @@ class ProcessRun:
     async def _closed_held(self) -> None:
         """The closed model when the parent forked before knowing the start (an agent of a
         cluster run holds until its coordinator sends it): the workers due at the start set
-        up now and wait in :meth:`StartGate.until_start`; the process says it is ready on the
+        up now and wait in :meth:`ProcessStart.until_start`; the process says it is ready on the
         bus; the workers of a ``--ramp-up`` start after the start instant, at their own times."""
         config, pool = self.config, self.pool
         if self.stages is not None:

@@ -20,7 +20,7 @@ from molotov.worker.stopflag import StopFlag
 START_POLL = 0.002  # how often a ready process looks for the start instant
 
 
-class StartGate:
+class ProcessStart:
     """The run's start instant as this process sees it, and the note of its first step."""
 
     def __init__(self, bus: StatsBus, slot: SlotWriter, flag: StopFlag) -> None:

@@ -2,7 +2,7 @@
 
 The HTTP thread records what the coordinator asks (prepare, start, stop, release) and answers
 status and snapshots; the main thread runs the one prepared run, and through the
-:class:`~molotov.run.supervisor.StartGate` methods here learns the start instant and lends
+:class:`~molotov.run.handshake.StartGate` methods here learns the start instant and lends
 the run's stats bus for live snapshots. One lock guards it all: every method is short.
 
 The dead-man's switch: once a coordinator has made an authenticated call, ``deadman`` seconds
