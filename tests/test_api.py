@@ -399,11 +399,13 @@ def test_variables_do_not_survive_reset():
 
 def test_get_context_of_a_molotov_session():
     args = argparse.Namespace(workers=2)
-    bus = StatsBus.create(1, [])
+    bus = StatsBus.create(1, [], 16)
 
     async def check():
         events_sender = EventSender([], on_error=lambda event, exc: None)
-        factory = SessionFactory(args=args, events=events_sender, slot=bus.writer(0))
+        factory = SessionFactory(
+            args=args, events=events_sender, slot=bus.writer(0), requests=bus.request_writer(0)
+        )
         session = factory.create(7, {})
         try:
             context = get_context(session)

@@ -38,7 +38,7 @@ def make_bus() -> Iterator[Callable[..., StatsBus]]:
     buses: list[StatsBus] = []
 
     def make(nslots: int = 1, scenarios: list[str] | None = None) -> StatsBus:
-        bus = StatsBus.create(nslots, ["alpha", "beta"] if scenarios is None else scenarios)
+        bus = StatsBus.create(nslots, ["alpha", "beta"] if scenarios is None else scenarios, 16)
         buses.append(bus)
         return bus
 
@@ -380,7 +380,7 @@ def test_stop_requested_by_a_forked_process_is_seen(make_bus):
 
 
 def test_close_unlinks_the_block():
-    bus = StatsBus.create(2, ["alpha"])
+    bus = StatsBus.create(2, ["alpha"], 16)
     path = SHM / bus.name
     try:
         bus.writer(0).step_done(0, True, 10)
@@ -398,7 +398,7 @@ def _close_in_child(bus: StatsBus) -> None:
 
 
 def test_close_in_a_child_does_not_unlink():
-    bus = StatsBus.create(1, ["alpha"])
+    bus = StatsBus.create(1, ["alpha"], 16)
     path = SHM / bus.name
     try:
         process = multiprocessing.get_context("fork").Process(target=_close_in_child, args=(bus,))

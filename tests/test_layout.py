@@ -20,7 +20,7 @@ from pathlib import Path
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # moloslave's git fetching, venv and child-process helpers import nothing of molotov: the
     # cluster's --repo uses fetch too.
-    ("leaves", ("molotov._version", "molotov.api", "molotov.sync", "molotov.util",
+    ("leaves", ("molotov._version", "molotov.api", "molotov.scope", "molotov.sync", "molotov.util",
                 "molotov.stdio", "moloslave.fetch", "moloslave.env", "moloslave.process")),
     ("stats", ("molotov.stats.*",)),
     ("config", ("molotov.config.*", "molotov.demo.*")),

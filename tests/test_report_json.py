@@ -206,7 +206,13 @@ def test_the_report_document(scenario_file, run_molotov, target, tmp_path):
 
     # Errors: kind, message, count.
     assert doc["errors"] == [
-        {"kind": "scenario", "message": "AssertionError: server error", "count": 4}
+        {
+            "kind": "scenario",
+            "message": "AssertionError: server error",
+            "count": 4,
+            "scenario": "broken",
+            "request": "",
+        }
     ]
 
     # Histograms: percentiles in ms and the raw buckets.
@@ -382,7 +388,13 @@ def test_the_report_is_written_after_x(scenario_file, run_molotov, target, tmp_p
     assert (doc["successes"], doc["failures"]) == (2, 1)
     assert doc["stop_reason"] == "exception"
     assert doc["errors"] == [
-        {"kind": "scenario", "message": "AssertionError: third step", "count": 1}
+        {
+            "kind": "scenario",
+            "message": "AssertionError: third step",
+            "count": 1,
+            "scenario": "third_fails",
+            "request": "",
+        }
     ]
     no_temp_files(tmp_path)
 
@@ -559,7 +571,13 @@ def test_moloreport_merges_exactly(reports):
     for label in ("1xx", "2xx", "3xx", "4xx", "5xx"):
         assert merged["status_classes"][label] == sum(d["status_classes"][label] for d in inputs)
     assert merged["errors"] == [
-        {"kind": "scenario", "message": "AssertionError: not found", "count": 7}
+        {
+            "kind": "scenario",
+            "message": "AssertionError: not found",
+            "count": 7,
+            "scenario": "beta",
+            "request": "",
+        }
     ]
     assert merged["merged_from"] == 3
     assert merged["schema_version"] == jsonreport.SCHEMA_VERSION

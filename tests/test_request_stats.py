@@ -187,12 +187,13 @@ def test_connection_errors_are_counted_by_kind(scenario_file, run_molotov, targe
     # Errors: one line per kind and message, with the count.
     errors = error_lines(result.stdout)
     assert len(errors) == 2, result.stdout
-    assert "connection refused (127.0.0.1:1): 3" in errors
-    timeouts = [line for line in errors if line.startswith("timeout (")]
+    # Each says where: the scenario, and the request that raised it.
+    assert "refused: GET /: connection refused (127.0.0.1:1): 3" in errors
+    timeouts = [line for line in errors if line.startswith("timed_out: GET /slow: timeout (")]
     assert len(timeouts) == 1, errors
     # The message names the target, not a line inside aiohttp.
     port = target.url.rsplit(":", 1)[1]
-    assert timeouts[0].startswith(f"timeout (127.0.0.1:{port}, "), timeouts
+    assert timeouts[0].startswith(f"timed_out: GET /slow: timeout (127.0.0.1:{port}, "), timeouts
     assert ".py:" not in timeouts[0]
     assert timeouts[0].endswith("): 3")
     steps = summary_table(result.stdout, "Steps")
@@ -215,9 +216,9 @@ def test_refused_requests_of_a_dead_target_are_one_line(scenario_file, run_molot
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "cannot connect to 127.0.0.1:1" in result.stderr
     assert closing(result.stdout) == (0, 8)
-    assert error_lines(result.stdout) == ["connection refused (127.0.0.1:1): 8"]
+    assert error_lines(result.stdout) == ["refused: GET /: connection refused (127.0.0.1:1): 8"]
     counted = [line for line in result.stdout.splitlines() if re.search(r"\): \d+$", line)]
-    assert counted == ["  connection refused (127.0.0.1:1): 8"]
+    assert counted == ["  refused: GET /: connection refused (127.0.0.1:1): 8"]
     assert request_errors_part(result.stdout) == "connection refused=8"
     assert responses_part(result.stdout) == "none"
     assert requests_count(result.stdout) == 8

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from molotov.live.statsd import SAMPLES_PER_FLUSH, StatsdEmitter
-from molotov.stats.endpoints import ENTRIES, endpoint_name
 from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
+from molotov.stats.naming import statsd_name
 from molotov.stats.snapshot import ScenarioStats, Snapshot
 from support import closing
 
@@ -206,7 +206,8 @@ def test_run_metrics_and_molotov_names(scenario_file, run_molotov, target, liste
         assert 0 < p50 <= p95 <= p99
 
     # Molotov-compatible names: a counter per status, pre-summed per flush.
-    root, missing = endpoint("/"), endpoint("/status/404")
+    # /status/404 is named GET /status/{id}: numeric segments are grouped.
+    root, missing = endpoint("/"), endpoint("/status/{id}")
     assert total(lines, f"{root}.200") == target.hits["/"]
     assert total(lines, f"{missing}.404") == target.hits["/status/404"]
     assert len(named(lines, f"{root}.200", "c")) <= flushes(lines)
@@ -326,17 +327,22 @@ def test_prefix_placeholders_and_error_counters(scenario_file, run_molotov, targ
     assert named(lines, endpoint("/"), "ms")
 
 
+ENTRIES = 50
+
+
 def test_distinct_names_are_capped(scenario_file, run_molotov, target, listener):
     scenario_file(
         """
         @molotov.scenario()
         async def crawl(session):
             for i in range(300):
-                async with session.get(f"{URL}/p/{i}") as resp:
+                async with session.get(f"{URL}/p/n{i}") as resp:  # n0, n1: never grouped
                     await resp.read()
         """
     )
     result = run_molotov(
+        "--max-request-names",
+        str(ENTRIES),
         "--statsd",
         "--statsd-address",
         listener.address,
@@ -454,8 +460,8 @@ def test_latency_gauges_of_an_interval_never_exceed_the_max(listener):
     second = Snapshot(
         taken_at=2.0, scenarios=stats, requests=2, request_latency=histogram([100, 1000])
     )
-    emitter.flush(first, {})
-    emitter.flush(second, {})
+    emitter.flush(first)
+    emitter.flush(second)
     lines = listener.lines()
     assert warnings == []
     assert total(lines, "molotov.requests") == 2
@@ -467,11 +473,13 @@ def test_latency_gauges_of_an_interval_never_exceed_the_max(listener):
 
 
 def test_per_request_names_keep_slashes_but_not_line_breakers():
-    name = endpoint_name("GET", "127.0.0.1", "/a/b:c|d@e\nf")
+    name = statsd_name("GET /a/b:c|d@e\nf", "127.0.0.1")
     assert name == f"molotov.{socket.gethostname()}.GET.127.0.0.1./a/b_c_d_e_f"
-    assert endpoint_name("POST", "example.test", "") == (
+    assert statsd_name("POST /", "example.test") == (
         f"molotov.{socket.gethostname()}.POST.example.test./"
     )
+    # An explicit name (molotov.named) is the metric's last part.
+    assert statsd_name("login step", "example.test") == f"molotov.{socket.gethostname()}.login step"
 
 
 def test_open_model_metrics(scenario_file, run_molotov, target, listener, tmp_path):

@@ -17,6 +17,7 @@ from molotov.api import (
     teardown,
     teardown_session,
 )
+from molotov.scope import CheckFailed, check, named
 
 
 def __getattr__(name: str) -> object:
@@ -33,13 +34,16 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "CheckFailed",
     "__version__",
+    "check",
     "events",
     "get_context",
     "get_var",
     "global_setup",
     "global_teardown",
     "json_request",
+    "named",
     "request",
     "scenario",
     "scenario_picker",

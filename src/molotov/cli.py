@@ -19,6 +19,7 @@ from molotov.cluster.kube.options import DEFAULT_CPU, DEFAULT_MEMORY
 from molotov.cluster.options import DEFAULT_LISTEN
 from molotov.config.errors import ConfigError, OptionValueError
 from molotov.config.runconfig import (
+    DEFAULT_MAX_REQUEST_NAMES,
     DEFAULT_SCENARIO,
     DEFAULT_STATSD_ADDRESS,
     DEFAULT_STATSD_PREFIX,
@@ -82,6 +83,7 @@ def molotov(
     arrivals: opt.Arrivals = "constant",
     seed: opt.Seed = None,
     max_workers: opt.MaxWorkers = None,
+    max_request_names: opt.MaxRequestNames = DEFAULT_MAX_REQUEST_NAMES,
     max_lag: opt.MaxLag = "1s",
     iterations: opt.Iterations = None,
     stages: opt.Stages = None,

@@ -153,6 +153,13 @@ MaxWorkers = Annotated[
     int | None,
     typer.Option("--max-workers", help="Open model: the pool grows up to N workers per process."),
 ]
+MaxRequestNames = Annotated[
+    int,
+    typer.Option(
+        "--max-request-names",
+        help="Distinct request names counted per process; past it, requests go to 'other'.",
+    ),
+]
 MaxLag = Annotated[
     str,
     typer.Option(

@@ -144,6 +144,7 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "arrivals": _json_str,
     "seed": _optional(_json_int),
     "max_workers": _optional(_json_int),
+    "max_request_names": _json_int,
     "max_lag": _json_float,
     "iterations": _optional(_json_int),
     "stages": _json_stages,

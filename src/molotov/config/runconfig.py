@@ -30,7 +30,11 @@ SIZING_RAMP_UP = 300.0
 MIN_CONSOLE_UPDATE = 0.05
 YEAR = 365 * 86400.0  # the longest time an option may say: a longer one is a typo or a hang
 MAX_WORKERS = 100_000  # per process: each is a session with its own connections
-MAX_PROCESSES = 1024  # each has a ~0.4 MB slot of the shared-memory bus
+MAX_PROCESSES = 1024  # each has a slot of the shared-memory bus (see MAX_REQUEST_NAMES)
+# Request names per process: each has a 22 KB entry in the process's slot of the bus (tmpfs
+# allocates only the pages written: a name never seen costs no memory).
+DEFAULT_MAX_REQUEST_NAMES = 300
+MAX_REQUEST_NAMES = 5000
 MAX_COUNT = 10**12  # steps per worker (-r), failures (-f), arrivals: more than any run reaches
 MAX_AGENTS = 10_000  # a cluster run's agents: far beyond what one coordinator follows
 ARRIVALS = ("constant", "poisson")
@@ -81,6 +85,7 @@ BOUNDS: Mapping[str, Bound] = {
     "graceful_stop": Bound(0, 3600, unit=_TIME),
     "rate": Bound(0, MAX_RATE, unit="/s"),
     "max_workers": Bound(1, MAX_WORKERS),
+    "max_request_names": Bound(2, MAX_REQUEST_NAMES),
     "iterations": Bound(1, MAX_COUNT),
     "agent_index": Bound(0, MAX_AGENTS - 1),
     "agent_count": Bound(1, MAX_AGENTS),
@@ -132,6 +137,8 @@ class RunConfig:
     arrivals: str = "constant"
     seed: int | None = None
     max_workers: int | None = None
+    # The per-request table's room for names in each process (molotov.stats.requests).
+    max_request_names: int = DEFAULT_MAX_REQUEST_NAMES
     max_lag: float = 1.0
     iterations: int | None = None
     stages: tuple[Stage, ...] = ()

@@ -19,7 +19,7 @@ from molotov.reports.summary import (
     statuses_text,
 )
 from molotov.stats.histogram import Histogram, format_percentiles
-from molotov.stats.snapshot import ErrorStat, Snapshot
+from molotov.stats.snapshot import ErrorKind, ErrorStat, Snapshot
 
 PLAIN_PROGRESS_EVERY = 2.0  # seconds between two progress lines in plain mode
 TOP_ERRORS = 5
@@ -91,7 +91,7 @@ class Console:
         self.stream = stream or sys.stdout
         self.open_model = open_model
         self.stopped = False
-        self._seen_errors: set[tuple[int, str]] = set()
+        self._seen_errors: set[tuple[ErrorKind, str, str, str]] = set()
 
     def start(self, banner: str) -> None:
         """Called once before the workers start."""
@@ -117,14 +117,14 @@ class Console:
     def new_errors(self, snapshot: Snapshot) -> list[ErrorStat]:
         fresh = []
         for error in snapshot.errors:
-            key = (int(error.kind), error.message)
+            key = error.key()
             if key not in self._seen_errors:
                 self._seen_errors.add(key)
                 fresh.append(error)
         return fresh
 
     def describe_error(self, error: ErrorStat) -> str:
-        text = f"ERROR {error.kind.label} ({error.message})"
+        text = f"ERROR {error.text()}"
         if self.verbose and error.traceback:
             text += "\n" + error.traceback.rstrip()
         return text

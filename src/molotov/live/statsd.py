@@ -10,27 +10,28 @@ one pipeline (a few packets) per flush, never a packet per request:
 * the open model: ``<prefix>.dropped`` (a counter), ``<prefix>.response.p50`` / ``.p95`` /
   ``.p99`` (gauges of the steps' response times in the interval, ms), ``<prefix>.target``
   (a gauge: the arrival rate asked for; with closed-model stages, the workers asked for);
-* Molotov-compatible per-request names ``molotov.<hostname>.<METHOD>.<urlhost>.<urlpath>``:
-  a counter per status (``….200:17|c``) and timings, at most :data:`SAMPLES_PER_FLUSH` per
-  name and flush with ``|@rate`` telling the server how many they stand for.
+* Molotov-compatible per-request names ``molotov.<hostname>.<METHOD>.<urlhost>.<urlpath>``
+  (:func:`molotov.stats.naming.statsd_name`, from the per-request table, with dynamic path
+  segments grouped): a counter per status (``….200:17|c``) and timings: every latency of the
+  interval when there were at most :data:`SAMPLES_PER_FLUSH`, else that many evenly spaced
+  quantiles of the interval's histogram, with ``|@rate`` telling the server how many requests
+  they stand for (so its counts are exact).
 
 A StatsD server that cannot be reached or resolved never fails or slows the run: one warning,
 then the emitter (or a scenario's client) goes quiet. The client scenarios get in their
 context is the worker's (:mod:`molotov.worker.statsd_client`, whose ``connect`` this uses too);
-the per-request names are the endpoint table's (:func:`molotov.stats.endpoints.endpoint_name`).
 """
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Callable
 from typing import Any
 
 from molotov.config.parsers import expand_placeholders
-from molotov.stats.endpoints import EndpointDelta
-from molotov.stats.histogram import Histogram
-from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, Snapshot
+from molotov.stats.histogram import Histogram, bucket_bounds, percentiles_us
+from molotov.stats.naming import statsd_name
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, RequestStats, Snapshot
 from molotov.worker.statsd_client import connect
 
 SAMPLES_PER_FLUSH = 20
@@ -50,7 +51,7 @@ def _metric(name: str) -> str:
 
 
 class StatsdEmitter:
-    """Sends the deltas between two snapshots (and the endpoints' deltas) at each flush."""
+    """Sends the deltas between two snapshots at each flush."""
 
     def __init__(self, address: str, prefix: str, warn: Callable[[str], None]) -> None:
         self.prefix = _metric_prefix(expand_placeholders(prefix))
@@ -71,12 +72,8 @@ class StatsdEmitter:
     def active(self) -> bool:
         return self._client is not None
 
-    def flush(
-        self,
-        snapshot: Snapshot,
-        endpoints: dict[str, EndpointDelta],
-        target: float | None = None,
-    ) -> None:
+    def flush(self, snapshot: Snapshot, target: float | None = None) -> None:
+        """The deltas since the last flush; ``snapshot`` holds every request name's latency."""
         last, self._last = self._last, snapshot
         if self._client is None:
             return
@@ -85,8 +82,9 @@ class StatsdEmitter:
                 self._run_metrics(pipe, snapshot, last)
                 if target is not None:
                     pipe.gauge(f"{self.prefix}.target", target)
-                for name, delta in endpoints.items():
-                    self._endpoint_metrics(pipe, name, delta)
+                before = {r.name: r for r in last.by_request} if last else {}
+                for stats in snapshot.by_request:
+                    _request_metrics(pipe, stats, before.get(stats.name))
         except OSError as exc:
             self._disable(exc)
 
@@ -116,20 +114,38 @@ class StatsdEmitter:
             pipe, f"{prefix}.response", now.response_times, last.response_times if last else None
         )
 
-    def _endpoint_metrics(self, pipe: Any, name: str, delta: EndpointDelta) -> None:
-        for status, count in delta.statuses.items():
-            _count(pipe, f"{name}.{status or 'other'}", count)
-        samples = delta.samples
-        if len(samples) > SAMPLES_PER_FLUSH:
-            samples = random.sample(samples, SAMPLES_PER_FLUSH)
-        rate = len(samples) / delta.timed if delta.timed else 1.0
-        for us in samples:
-            if rate >= 1:
-                pipe.timing(name, us / 1000)
-            else:
-                # The package's timing(rate<1) would drop samples at random itself; these are
-                # already the sample, so the rate is only written on each line.
-                pipe._send_stat(name, f"{us / 1000:.3f}|ms|@{rate:.6g}", 1)
+
+def _request_metrics(pipe: Any, now: RequestStats, before: RequestStats | None) -> None:
+    """One request name's status counters and timings since the last flush."""
+    name = statsd_name(now.name, now.host)
+    old_codes = dict(before.status_codes) if before is not None else {}
+    for code, count in now.status_codes:
+        _count(pipe, f"{name}.{code or 'other'}", count - old_codes.get(code, 0))
+    if now.latency is None or (before is not None and before.requests == now.requests):
+        return
+    interval = now.latency
+    if before is not None and before.latency is not None:
+        interval = interval.minus(before.latency)
+    for value_us, rate in _timings(interval):
+        if rate >= 1:
+            pipe.timing(name, value_us / 1000)
+        else:
+            # The package's timing(rate<1) would drop samples at random itself; these are
+            # already the sample, so the rate is only written on each line.
+            pipe._send_stat(name, f"{value_us / 1000:.3f}|ms|@{rate:.6g}", 1)
+
+
+def _timings(interval: Histogram) -> list[tuple[int, float]]:
+    """(latency µs, sample rate) lines for an interval's histogram: each value when there are
+    few, else evenly spaced quantiles standing for ``count / SAMPLES_PER_FLUSH`` each."""
+    count = interval.count
+    pairs = [(index, hits) for index, hits in enumerate(interval.buckets) if hits]
+    if count <= SAMPLES_PER_FLUSH:
+        top = interval.max_us
+        return [(min(bucket_bounds(i)[1], top), 1.0) for i, hits in pairs for _ in range(hits)]
+    percents = [100 * (i + 0.5) / SAMPLES_PER_FLUSH for i in range(SAMPLES_PER_FLUSH)]
+    rate = SAMPLES_PER_FLUSH / count
+    return [(us, rate) for us in percentiles_us(pairs, count, interval.max_us, percents)]
 
 
 def _percentiles(pipe: Any, name: str, now: Histogram, before: Histogram | None) -> None:

@@ -26,15 +26,19 @@ from molotov.reports.fields import (
 )
 from molotov.reports.jsonreport import HISTOGRAM_ENCODING, SCHEMA_VERSION, RunReport
 from molotov.stats.histogram import Histogram
-from molotov.stats.series import Second, Sparse
+from molotov.stats.series import RequestSecond, Second, Sparse
 from molotov.stats.snapshot import (
     REQUEST_ERROR_KINDS,
     STATUS_CLASSES,
+    CheckStats,
     ErrorKind,
     ErrorStat,
+    RequestStats,
     ScenarioStats,
     Snapshot,
 )
+
+MAX_STATUS = 999  # HTTP's status codes have three digits
 
 
 class ReportError(Exception):
@@ -60,11 +64,65 @@ def _sparse(data: Fields, counted: bool = True) -> Sparse:
     return Sparse.of(data.durations(counted, high=SPARSE_MAX))
 
 
+def _error_counts(data: Fields) -> tuple[int, ...]:
+    return tuple(data.count(kind.label) for kind in REQUEST_ERROR_KINDS)
+
+
+def _status_codes(data: Fields) -> tuple[tuple[int, int], ...]:
+    codes = []
+    for key in data.names():
+        if not (key.isdigit() and int(key) <= MAX_STATUS):
+            raise FieldError(data.path(key), "must be a status code (0 to 999)")
+        codes.append((int(key), data.count(key)))
+    return tuple(sorted(codes))
+
+
+def _request(name: str, data: Fields) -> RequestStats:
+    stats = RequestStats(
+        name,
+        requests=data.count("requests"),
+        response_bytes=data.count("response_bytes"),
+        errors_by_kind=_error_counts(data.obj("request_errors")),
+        status_codes=_status_codes(data.obj("status_codes")),
+        latency=data.histogram("latency"),
+        host=data.text("host"),
+    )
+    if stats.responses < 0 or (stats.latency and stats.latency.count != stats.responses):
+        raise FieldError(data.path("latency.count"), "must be its requests less its errors")
+    for key, value in (("failures", stats.failures), ("requests", stats.requests)):
+        if data.count(key) != value:
+            raise FieldError(data.path(key), f"must be {value}, as the rest of the row says")
+    data.number("failure_rate", 1.0)
+    data.number("requests_per_s", MAX_COUNT)
+    return stats
+
+
+def _checks(data: Fields) -> tuple[tuple[CheckStats, ...], int, int, int]:
+    items = tuple(
+        CheckStats(c.text("name"), c.text("request"), c.count("passes"), c.count("failures"))
+        for c in data.objects("items")
+    )
+    passed, failed = data.count("passed"), data.count("failed")
+    dropped = data.count("dropped")
+    if sum(c.count for c in items) + dropped != passed + failed:
+        raise FieldError(data.path("items"), "must add up to passed plus failed, less dropped")
+    data.number("rate", 1.0)
+    return items, passed, failed, dropped
+
+
+def _request_second(name: str, data: Fields) -> RequestSecond:
+    requests = data.count("requests")
+    return RequestSecond(
+        name, requests, data.count("failures", high=requests), _sparse(data.obj("latency"))
+    )
+
+
 def _series_row(row: Fields) -> Second:
     steps = row.count("steps")
     row.time("time")
     target = None if row.raw("target") is None else row.number("target", MAX_COUNT)
     statuses, request_errors = row.obj("status_classes"), row.obj("request_errors")
+    names = row.obj("by_request")
     return Second(
         t=row.count("t", high=MAX_EPOCH),
         steps=steps,
@@ -76,9 +134,10 @@ def _series_row(row: Fields) -> Second:
         workers=row.count("workers"),
         target=target,
         statuses=tuple(statuses.count(name) for name in STATUS_CLASSES),
-        request_errors=tuple(request_errors.count(k.label) for k in REQUEST_ERROR_KINDS),
+        request_errors=_error_counts(request_errors),
         response_times=_sparse(row.obj("response_times")),
         request_latency=_sparse(row.obj("request_latency")),
+        by_request=tuple(_request_second(name, names.obj(name)) for name in sorted(names.names())),
     )
 
 
@@ -110,6 +169,12 @@ def _check_totals(top: Fields, totals: Fields, snapshot: Snapshot) -> None:
     totals.number("failure_rate", 1.0)
     totals.number("steps_per_s", MAX_COUNT)
     totals.number("requests_per_s", MAX_COUNT)
+    # Every request is counted once for the run and once under its name.
+    by_name = sum(r.requests for r in snapshot.by_request)
+    if by_name != snapshot.requests:
+        raise FieldError("by_request", f"must add up to the run's requests ({snapshot.requests})")
+    if _status_codes(top.obj("status_codes")) != tuple(snapshot.status_codes().items()):
+        raise FieldError("status_codes", "must be the request names' status codes together")
 
 
 def _check_series(series: Sequence[Second], snapshot: Snapshot) -> None:
@@ -142,13 +207,21 @@ def from_document(doc: Any) -> RunReport:
     totals, scenarios = top.obj("totals"), top.obj("scenarios")
     statuses, request_errors = top.obj("status_classes"), top.obj("request_errors")
     kinds = {kind.name.lower(): kind for kind in ErrorKind}
+    by_request = top.obj("by_request")
+    checks, passed, failed, dropped = _checks(top.obj("checks"))
     snapshot = Snapshot(
         taken_at=0.0,
         scenarios=tuple(
             ScenarioStats(name, *_scenario(scenarios.obj(name))) for name in scenarios.names()
         ),
         errors=tuple(
-            ErrorStat(e.choice("kind", kinds), e.text("message"), e.count("count"))
+            ErrorStat(
+                e.choice("kind", kinds),
+                e.text("message"),
+                e.count("count"),
+                scenario=e.text("scenario"),
+                request=e.text("request"),
+            )
             for e in top.objects("errors")
         ),
         workers_started=totals.count("workers_started"),
@@ -165,6 +238,11 @@ def from_document(doc: Any) -> RunReport:
         started=totals.count("started"),
         dropped=totals.count("dropped"),
         start_lateness=top.histogram("start_lateness"),
+        by_request=tuple(_request(name, by_request.obj(name)) for name in by_request.names()),
+        checks=checks,
+        checks_passed=passed,
+        checks_failed=failed,
+        checks_dropped=dropped,
     )
     _check_totals(top, totals, snapshot)
     _check_thresholds(top)

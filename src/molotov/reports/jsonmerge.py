@@ -12,16 +12,50 @@ from collections.abc import Sequence
 from molotov.reports.jsonreport import RunReport
 from molotov.stats.histogram import Histogram
 from molotov.stats.series import Second, add_counts
-from molotov.stats.snapshot import ErrorKind, ErrorStat, ScenarioStats, Snapshot
+from molotov.stats.snapshot import (
+    CheckStats,
+    ErrorKind,
+    ErrorStat,
+    RequestStats,
+    ScenarioStats,
+    Snapshot,
+)
 
 
 def _merge_errors(snapshots: Sequence[Snapshot]) -> tuple[ErrorStat, ...]:
-    totals: dict[tuple[ErrorKind, str], int] = {}
+    totals: dict[tuple[ErrorKind, str, str, str], int] = {}
     for snap in snapshots:
         for error in snap.errors:
-            key = (error.kind, error.message)
-            totals[key] = totals.get(key, 0) + error.count
-    return tuple(ErrorStat(kind, message, count) for (kind, message), count in totals.items())
+            totals[error.key()] = totals.get(error.key(), 0) + error.count
+    return tuple(
+        ErrorStat(kind, message, count, scenario=scenario, request=request)
+        for (kind, message, scenario, request), count in totals.items()
+    )
+
+
+def merge_requests(snapshots: Sequence[Snapshot]) -> tuple[RequestStats, ...]:
+    """Every request name's numbers over several snapshots, by name."""
+    merged: dict[str, RequestStats] = {}
+    for snap in snapshots:
+        for stats in snap.by_request:
+            known = merged.get(stats.name)
+            merged[stats.name] = stats if known is None else known.plus(stats)
+    return tuple(merged.values())
+
+
+def _merge_checks(snapshots: Sequence[Snapshot]) -> tuple[CheckStats, ...]:
+    totals: dict[tuple[str, str], tuple[int, int]] = {}
+    for snap in snapshots:
+        for check in snap.checks:
+            passes, failures = totals.get((check.name, check.request), (0, 0))
+            totals[(check.name, check.request)] = (
+                passes + check.passes,
+                failures + check.failures,
+            )
+    return tuple(
+        CheckStats(name, request, passes, failures)
+        for (name, request), (passes, failures) in sorted(totals.items())
+    )
 
 
 def _merge_scenarios(snapshots: Sequence[Snapshot]) -> tuple[ScenarioStats, ...]:
@@ -60,6 +94,8 @@ def merge(reports: Sequence[RunReport]) -> RunReport:
         request_errors_by_kind=add_counts([s.request_errors_by_kind for s in snaps]),
         request_latency=Histogram.merge([s.request_latency for s in snaps]),
         start_lateness=Histogram.merge([s.start_lateness for s in snaps]),
+        by_request=merge_requests(snaps),
+        checks=_merge_checks(snaps),
         **counters,
     )
     seconds: dict[int, Second] = {}

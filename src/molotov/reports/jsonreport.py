@@ -21,8 +21,8 @@ from molotov._version import __version__
 from molotov.reports.atomic import write_text
 from molotov.reports.thresholds import PERCENTILES, ThresholdResult
 from molotov.stats.histogram import MAX_US, NBUCKETS, Histogram
-from molotov.stats.series import Second, Sparse
-from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, Snapshot
+from molotov.stats.series import RequestSecond, Second, Sparse
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, RequestStats, Snapshot
 
 SCHEMA_VERSION = 1
 HISTOGRAM_ENCODING = {
@@ -106,11 +106,48 @@ def _row_json(row: Second) -> dict[str, Any]:
         "max_us": durations["max_us"],
         "buckets": durations["buckets"],
         "status_classes": dict(zip(STATUS_CLASSES, row.statuses, strict=True)),
-        "request_errors": {
-            kind.label: n for kind, n in zip(REQUEST_ERROR_KINDS, row.request_errors, strict=True)
-        },
+        "request_errors": _error_counts(row.request_errors),
         "response_times": _brief_json(row.response_times),
         "request_latency": _brief_json(row.request_latency),
+        "by_request": {r.name: _request_second_json(r) for r in row.by_request},
+    }
+
+
+def _request_second_json(row: RequestSecond) -> dict[str, Any]:
+    return {"requests": row.requests, "failures": row.failures, "latency": _brief_json(row.latency)}
+
+
+def _error_counts(counts: Sequence[int]) -> dict[str, int]:
+    return {kind.label: n for kind, n in zip(REQUEST_ERROR_KINDS, counts, strict=True)}
+
+
+def request_json(stats: RequestStats, seconds: float) -> dict[str, Any]:
+    """One request name's totals: counts by status code and error kind, bytes, latency."""
+    latency = stats.latency if stats.latency is not None else Histogram.empty()
+    return {
+        "requests": stats.requests,
+        "failures": stats.failures,
+        "failure_rate": round(stats.failure_rate, 6),
+        "requests_per_s": _rate(stats.requests, seconds),
+        "response_bytes": stats.response_bytes,
+        "host": stats.host,
+        "status_codes": {str(code): n for code, n in stats.status_codes},
+        "request_errors": _error_counts(stats.errors_by_kind),
+        "latency": histogram_json(latency),
+    }
+
+
+def checks_json(snap: Snapshot) -> dict[str, Any]:
+    """The checks' totals and each (check, request) pair's counts."""
+    return {
+        "passed": snap.checks_passed,
+        "failed": snap.checks_failed,
+        "dropped": snap.checks_dropped,
+        "rate": round(snap.checks_rate, 6),
+        "items": [
+            {"name": c.name, "request": c.request, "passes": c.passes, "failures": c.failures}
+            for c in snap.checks
+        ],
     }
 
 
@@ -154,12 +191,18 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
             "arrivals": snap.arrivals if report.options.get("rate") is not None else 0,
         },
         "status_classes": dict(zip(STATUS_CLASSES, snap.statuses, strict=True)),
-        "request_errors": {
-            kind.label: count
-            for kind, count in zip(REQUEST_ERROR_KINDS, snap.request_errors_by_kind, strict=True)
-        },
+        "request_errors": _error_counts(snap.request_errors_by_kind),
+        "status_codes": {str(code): n for code, n in snap.status_codes().items()},
+        "by_request": {r.name: request_json(r, seconds) for r in snap.requests_by_traffic()},
+        "checks": checks_json(snap),
         "errors": [
-            {"kind": e.kind.name.lower(), "message": e.message, "count": e.count}
+            {
+                "kind": e.kind.name.lower(),
+                "message": e.message,
+                "count": e.count,
+                "scenario": e.scenario,
+                "request": e.request,
+            }
             for e in snap.top_errors()
         ],
         "errors_dropped": snap.errors_dropped,

@@ -3,6 +3,10 @@
 The series recorder gets every tick (at least two a second); StatsD every
 ``--statsd-interval`` and the console every ``--console-update`` seconds. At the end, both get
 the final numbers and the series its last, partial second.
+
+A tick's snapshot holds every request name's counters but only the latency of the names a
+:class:`~molotov.stats.watch.NameWatch` picks (the series' and the busiest); a StatsD flush
+reads every name's, since it sends each name's timings.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from molotov.live.console import Console
 from molotov.live.statsd import StatsdEmitter
 from molotov.run.handshake import Start
 from molotov.stats.bus import StatsBus
-from molotov.stats.endpoints import EndpointReader
 from molotov.stats.series import Second, SeriesRecorder
 from molotov.stats.snapshot import Snapshot
+from molotov.stats.watch import NameWatch
 
 
 class TickFanout:
@@ -33,7 +37,7 @@ class TickFanout:
         self.statsd: StatsdEmitter | None = None
         if config.statsd:
             self.statsd = StatsdEmitter(config.statsd_address, config.statsd_prefix, console.print)
-        self._endpoints = EndpointReader()
+        self.watch = NameWatch()
         self._start: Start | None = None
         self._series: SeriesRecorder | None = None
         self._next_console = 0.0
@@ -41,8 +45,18 @@ class TickFanout:
 
     def begin(self, start: Start) -> None:
         self._start = start
-        self._series = SeriesRecorder(self.bus.snapshot(), start.wall, self._target_at)
+        self._series = SeriesRecorder(
+            self.bus.snapshot(self.watch.wants), start.wall, self._target_at, self.watch.series
+        )
         self._next_flush = start.monotonic + self.config.statsd_interval
+
+    def read(self, now: float) -> Snapshot:
+        """This tick's snapshot: every name's latency when StatsD flushes now, else the
+        watched names'."""
+        flushing = self.statsd is not None and now >= self._next_flush
+        snapshot = self.bus.snapshot(None if flushing else self.watch.wants)
+        self.watch.observe(snapshot)
+        return snapshot
 
     def _target_at(self, wall: float) -> float | None:
         """What the stages or the rate ask for at a wall-clock time (None: nothing asked)."""
@@ -58,8 +72,7 @@ class TickFanout:
         series.update(snapshot, time.time())
         if self.statsd is not None and now >= self._next_flush:
             self._next_flush = now + self.config.statsd_interval
-            endpoints = self.bus.read_endpoints(self._endpoints)
-            self.statsd.flush(snapshot, endpoints, self._target_at(time.time()))
+            self.statsd.flush(snapshot, self._target_at(time.time()))
         if now >= self._next_console:
             self._next_console = now + self.config.console_update
             remaining = max(0.0, start.deadline - now) if start.deadline is not None else None
@@ -70,5 +83,5 @@ class TickFanout:
         """The final numbers to the console and StatsD; the series' rows (none if never begun)."""
         self.console.update(snapshot, elapsed, None, None)
         if self.statsd is not None:
-            self.statsd.flush(snapshot, self.bus.read_endpoints(self._endpoints), None)
+            self.statsd.flush(snapshot, None)
         return self._series.finish(snapshot) if self._series is not None else []

@@ -114,7 +114,7 @@ class _Watch:
             if self.start is not None:
                 now = time.monotonic()
                 self.guard.check_deadline(now)
-                snapshot = self.bus.snapshot()
+                snapshot = self.fanout.read(now)
                 self.guard.check(snapshot)
                 self.fanout.tick(snapshot, now)
 
@@ -167,7 +167,7 @@ class Runner:
 
     def run(self) -> RunResult:
         names = [s.name for s in self.registry.sorted_scenarios()]
-        bus = StatsBus.create(self.config.processes, names)
+        bus = StatsBus.create(self.config.processes, names, self.config.max_request_names)
         try:
             if self.gate is not None:
                 self.gate.opened(bus)

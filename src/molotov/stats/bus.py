@@ -15,7 +15,9 @@ Layout (every number an aligned little int64 "word"; text stored as UTF-8 bytes)
   - an error table of :data:`ERROR_ENTRIES` entries: count, kind, text length, traceback
     length, then the text and traceback bytes. An entry's text is written before the slot's
     ``ERROR_ENTRIES`` counter is raised to publish it, so the parent never reads a half entry,
-  - the per-endpoint table of :mod:`molotov.stats.endpoints` (written only with ``--statsd``).
+  - the per-request table of :mod:`molotov.stats.requests` (one entry per request name:
+    requests, errors, status codes, bytes, a latency histogram) and the checks table of
+    :mod:`molotov.stats.checks`.
 
 The control block also carries the run's start instant (``START_NS``, ``time.monotonic_ns``,
 one clock for every process of the machine), from which the open model's processes compute
@@ -31,15 +33,18 @@ import contextlib
 import os
 import secrets
 import time
+from collections.abc import Callable
 from multiprocessing import shared_memory
 
-from molotov.stats import endpoints
-from molotov.stats.histogram import NBUCKETS, Histogram
+from molotov.stats import checks, requests
+from molotov.stats.histogram import Histogram
 from molotov.stats.layout import (
     CONTROL_WORDS,
     COUNTER_WORDS,
     E_COUNT,
     E_KIND,
+    E_REQUEST,
+    E_SCENARIO,
     E_TB_LEN,
     E_TEXT_LEN,
     ERROR_ENTRIES,
@@ -53,10 +58,7 @@ from molotov.stats.layout import (
     REQUEST_ERROR_WORDS,
     RUN_BLOCKS,
     SC_FAILED,
-    SC_MAX_US,
     SC_OK,
-    SC_SUM_US,
-    SCENARIO_HEADER,
     SCENARIO_WORDS,
     STATUS_WORDS,
     WORD,
@@ -65,8 +67,9 @@ from molotov.stats.layout import (
     StopReason,
     slot_words,
 )
+from molotov.stats.requests import read_histogram
 from molotov.stats.slot import SlotWriter
-from molotov.stats.snapshot import ErrorKind, ErrorStat, ScenarioStats, Snapshot
+from molotov.stats.snapshot import ErrorKind, ErrorStat, RequestStats, ScenarioStats, Snapshot
 
 
 def _buffer(shm: shared_memory.SharedMemory) -> memoryview:
@@ -91,6 +94,10 @@ class _ErrorTotal:
         self.traceback = traceback
 
 
+# (kind, message, scenario, request) -> its total
+_ErrorTotals = dict[tuple[ErrorKind, str, str, str], _ErrorTotal]
+
+
 class StatsBus:
     """The shared-memory block. Create it in the parent before forking; children inherit it."""
 
@@ -101,13 +108,19 @@ class StatsBus:
         self.scenario_names = list(scenario_names)
         self.nscenarios = len(scenario_names)
         self.nslots = self.words[Control.SLOTS]
-        self._slot_words = slot_words(self.nscenarios)
+        self.max_names = self.words[Control.NAMES]
+        self._slot_words = slot_words(self.nscenarios, self.max_names)
         self._error_text: dict[tuple[int, int], tuple[ErrorKind, str, str]] = {}
+        self._requests = requests.RequestReader()
         self._owner_pid = os.getpid()
 
     @classmethod
-    def create(cls, nslots: int, scenario_names: list[str]) -> StatsBus:
-        words = CONTROL_WORDS + nslots * slot_words(len(scenario_names))
+    def create(cls, nslots: int, scenario_names: list[str], max_names: int) -> StatsBus:
+        """A bus of ``nslots`` slots with room for ``max_names`` request names in each.
+
+        The block is sized for every table up front, but tmpfs allocates only the pages a
+        process writes: an unused name costs nothing."""
+        words = CONTROL_WORDS + nslots * slot_words(len(scenario_names), max_names)
         # A recognisable name (pid of the run) tells an operator what a segment in /dev/shm is.
         name = f"molotov-{os.getpid()}-{secrets.token_hex(4)}"
         shm = shared_memory.SharedMemory(name=name, create=True, size=words * WORD)
@@ -116,6 +129,7 @@ class StatsBus:
         control[Control.VERSION] = FORMAT_VERSION
         control[Control.SLOTS] = nslots
         control[Control.SCENARIOS] = len(scenario_names)
+        control[Control.NAMES] = max_names
         control.release()
         return cls(shm, scenario_names)
 
@@ -143,20 +157,19 @@ class StatsBus:
     def errors_base(self, slot: int) -> int:
         return self.block_base(slot, RUN_BLOCKS + 2 * self.nscenarios)
 
-    def endpoints_base(self, slot: int) -> int:
+    def requests_base(self, slot: int) -> int:
         return self.errors_base(slot) + ERROR_ENTRIES * ERROR_WORDS
 
-    def endpoint_writer(self, slot: int, overflow_name: str) -> endpoints.EndpointWriter:
-        return endpoints.EndpointWriter(
-            self.words, self.bytes, self.endpoints_base(slot), overflow_name
+    def checks_base(self, slot: int) -> int:
+        return self.requests_base(slot) + requests.table_words(self.max_names)
+
+    def request_writer(self, slot: int) -> requests.RequestWriter:
+        return requests.RequestWriter(
+            self.words, self.bytes, self.requests_base(slot), self.max_names
         )
 
-    def read_endpoints(
-        self, reader: endpoints.EndpointReader
-    ) -> dict[str, endpoints.EndpointDelta]:
-        """Per-endpoint deltas of every slot since ``reader`` last read."""
-        tables = [self.endpoints_base(slot) for slot in range(self.nslots)]
-        return reader.read(self.words, self.bytes, tables)
+    def check_writer(self, slot: int) -> checks.CheckWriter:
+        return checks.CheckWriter(self.words, self.bytes, self.checks_base(slot))
 
     def writer(self, index: int) -> SlotWriter:
         return SlotWriter(
@@ -209,8 +222,11 @@ class StatsBus:
     def counter(self, index: int, counter: Counter) -> int:
         return int(self.words[self.slot_base(index) + counter])
 
-    def snapshot(self) -> Snapshot:
-        """Sum every slot into an immutable :class:`Snapshot`."""
+    def snapshot(self, latency_of: Callable[[str], bool] | None = None) -> Snapshot:
+        """Sum every slot into an immutable :class:`Snapshot`.
+
+        Every request name's counters are read; its latency histogram only where
+        ``latency_of(name)`` says so (None: every name's, as the final snapshot needs)."""
         totals = [0] * COUNTER_WORDS
         per_scenario: list[list[Histogram]] = [[] for _ in range(self.nscenarios)]
         responses: list[list[Histogram]] = [[] for _ in range(self.nscenarios)]
@@ -218,7 +234,7 @@ class StatsBus:
         lateness: list[Histogram] = []
         ok = [0] * self.nscenarios
         failed = [0] * self.nscenarios
-        errors: dict[tuple[ErrorKind, str], _ErrorTotal] = {}
+        errors: _ErrorTotals = {}
         running = 0
         pids: list[int] = []
         words = self.words
@@ -252,8 +268,8 @@ class StatsBus:
             taken_at=time.monotonic(),
             scenarios=scenarios,
             errors=tuple(
-                ErrorStat(kind, message, total.count, total.traceback)
-                for (kind, message), total in errors.items()
+                ErrorStat(kind, message, total.count, total.traceback, scenario, request)
+                for (kind, message, scenario, request), total in errors.items()
             ),
             workers=totals[Counter.WORKERS],
             workers_started=totals[Counter.WORKERS_STARTED],
@@ -276,27 +292,41 @@ class StatsBus:
             waiting=totals[Counter.WAITING],
             busy=totals[Counter.BUSY],
             start_lateness=Histogram.merge(lateness),
+            by_request=self.read_requests(latency_of),
+            checks=checks.read_checks(
+                self.words,
+                self.bytes,
+                [
+                    (self.checks_base(slot), self._request_names(slot))
+                    for slot in range(self.nslots)
+                ],
+            ),
+            checks_passed=totals[Counter.CHECKS_PASSED],
+            checks_failed=totals[Counter.CHECKS_FAILED],
+            checks_dropped=totals[Counter.CHECKS_DROPPED],
         )
 
+    def read_requests(
+        self, latency_of: Callable[[str], bool] | None = None
+    ) -> tuple[RequestStats, ...]:
+        """Every request name's totals over the slots (see :meth:`snapshot`)."""
+        tables = [self.requests_base(slot) for slot in range(self.nslots)]
+        return self._requests.read(self.words, self.bytes, tables, self.max_names, latency_of)
+
+    def _request_names(self, slot: int) -> list[str]:
+        """A slot's request names by entry number (errors and checks refer to them so)."""
+        table = self.requests_base(slot)
+        published = min(self.words[table], self.max_names)
+        return [self._requests.name(self.bytes, self.words, table, n) for n in range(published)]
+
     def _histogram(self, base: int) -> Histogram | None:
-        """The histogram of a block (a scenario's, or the request-latency one), if not empty.
+        """The histogram of a block (a scenario's, or a run-wide one), if not empty."""
+        return read_histogram(self.words, self.bytes, base)
 
-        Its count is the sum of the buckets read, not the block's count words: the writer may
-        add a value between the reads of the two, and a histogram whose count and buckets
-        disagree is one that a report reader rightly refuses (a live snapshot's series row)."""
-        words = self.words
-        head = words[base : base + SCENARIO_HEADER].tolist()
-        if not head[SC_OK] + head[SC_FAILED]:
-            return None
-        start = base + SCENARIO_HEADER
-        buckets = tuple(words[start : start + NBUCKETS].tolist())
-        return Histogram(buckets, sum(buckets), head[SC_SUM_US], head[SC_MAX_US])
-
-    def _read_errors(
-        self, slot: int, published: int, into: dict[tuple[ErrorKind, str], _ErrorTotal]
-    ) -> None:
+    def _read_errors(self, slot: int, published: int, into: _ErrorTotals) -> None:
         words = self.words
         base = self.errors_base(slot)
+        names: list[str] | None = None
         for index in range(min(published, ERROR_ENTRIES)):
             entry = base + index * ERROR_WORDS
             cached = self._error_text.get((slot, index))
@@ -311,9 +341,19 @@ class StatsBus:
                 cached = (ErrorKind(words[entry + E_KIND]), text, tb)
                 self._error_text[(slot, index)] = cached
             kind, text, tb = cached
-            total = into.get((kind, text))
+            scenario = words[entry + E_SCENARIO]
+            request = words[entry + E_REQUEST]
+            if request and names is None:
+                names = self._request_names(slot)
+            key = (
+                kind,
+                text,
+                self.scenario_names[scenario - 1] if 0 < scenario <= self.nscenarios else "",
+                names[request - 1] if names and 0 < request <= len(names) else "",
+            )
+            total = into.get(key)
             if total is None:
-                total = into[(kind, text)] = _ErrorTotal(tb)
+                total = into[key] = _ErrorTotal(tb)
             total.count += words[entry + E_COUNT]
 
     # -- lifetime ------------------------------------------------------------------------

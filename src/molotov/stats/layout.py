@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from molotov.stats import endpoints
+from molotov.stats import checks, requests
 from molotov.stats.histogram import NBUCKETS
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS
 
 MAGIC = 0x4D4F4C4F544F5631  # "MOLOTOV1"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WORD = 8
 
 
@@ -27,9 +27,10 @@ class Control(IntEnum):
     FORCE = 5
     START_NS = 6  # the run's start instant (monotonic ns); 0 until the parent sets it
     TEARDOWN = 7  # 1: the worker process may run global_teardown (the console is stopped)
+    NAMES = 8  # the request table's entries per slot (--max-request-names)
 
 
-CONTROL_WORDS = 8
+CONTROL_WORDS = 16
 
 
 class StopReason(IntEnum):
@@ -67,6 +68,9 @@ class Counter(IntEnum):
     FINISHING = 23  # -p 1 with a global_teardown: 1 workers done, 2 global_teardown done
     REQUEST_ERRORS = 24  # then one word per kind of errors.REQUEST_ERROR_KINDS
     FIRST_STEP_NS = 32  # monotonic ns when the process's first step started (0: none yet)
+    CHECKS_PASSED = 33
+    CHECKS_FAILED = 34
+    CHECKS_DROPPED = 35  # checks counted above but past the checks table's room
 
 
 COUNTER_WORDS = 48
@@ -84,15 +88,18 @@ RUN_BLOCKS = 2
 ERROR_ENTRIES = 64
 ERROR_TEXT_BYTES = 256
 ERROR_TRACEBACK_BYTES = 4096
-E_COUNT, E_KIND, E_TEXT_LEN, E_TB_LEN = range(4)
-ERROR_HEADER = 4
+# An error entry: its count, kind, text and traceback lengths, the scenario whose step raised
+# it (its index + 1; 0: none) and the request that did (its request-table number + 1; 0: none).
+E_COUNT, E_KIND, E_TEXT_LEN, E_TB_LEN, E_SCENARIO, E_REQUEST = range(6)
+ERROR_HEADER = 6
 ERROR_WORDS = ERROR_HEADER + (ERROR_TEXT_BYTES + ERROR_TRACEBACK_BYTES) // WORD
 
 
-def slot_words(nscenarios: int) -> int:
+def slot_words(nscenarios: int, max_names: int) -> int:
     return (
         COUNTER_WORDS
         + (RUN_BLOCKS + 2 * nscenarios) * SCENARIO_WORDS
         + ERROR_ENTRIES * ERROR_WORDS
-        + endpoints.TABLE_WORDS
+        + requests.table_words(max_names)
+        + checks.TABLE_WORDS
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from molotov.stats.histogram import NBUCKETS, Histogram
-from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, Snapshot
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, RequestStats, Snapshot
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,35 @@ def _zeros(n: int) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
+class RequestSecond:
+    """One request name's second: its requests, how many failed (4xx, 5xx, request errors),
+    and their latency."""
+
+    name: str
+    requests: int
+    failures: int
+    latency: Sparse
+
+    def plus(self, other: RequestSecond) -> RequestSecond:
+        return RequestSecond(
+            self.name,
+            self.requests + other.requests,
+            self.failures + other.failures,
+            self.latency.plus(other.latency),
+        )
+
+
+def add_names(*rows: Sequence[RequestSecond]) -> tuple[RequestSecond, ...]:
+    """Several generators' per-name rows of one second, by name."""
+    merged: dict[str, RequestSecond] = {}
+    for row in rows:
+        for item in row:
+            known = merged.get(item.name)
+            merged[item.name] = item if known is None else known.plus(item)
+    return tuple(merged[name] for name in sorted(merged))
+
+
+@dataclass(frozen=True)
 class Second:
     """One row of the time series: what happened during one wall-clock second.
 
@@ -84,6 +113,7 @@ class Second:
     request_errors: tuple[int, ...] = _zeros(len(REQUEST_ERROR_KINDS))
     response_times: Sparse = dataclasses.field(default_factory=Sparse.empty)
     request_latency: Sparse = dataclasses.field(default_factory=Sparse.empty)
+    by_request: tuple[RequestSecond, ...] = ()  # the series' names (see stats.watch)
 
     def plus(self, other: Second) -> Second:
         """Two load generators' rows of the same second, as one."""
@@ -104,7 +134,34 @@ class Second:
             request_errors=add_counts([self.request_errors, other.request_errors]),
             response_times=self.response_times.plus(other.response_times),
             request_latency=self.request_latency.plus(other.request_latency),
+            by_request=add_names(self.by_request, other.by_request),
         )
+
+
+def _name_rows(
+    snapshot: Snapshot, base: Snapshot, names: set[str] | None
+) -> tuple[RequestSecond, ...]:
+    """The second's rows of the series' names whose latency both snapshots read (a name new
+    since ``base`` starts from zero; one read first now, as a new top name, starts next)."""
+    before: dict[str, RequestStats] = {r.name: r for r in base.by_request}
+    rows = []
+    for now in snapshot.by_request:
+        if now.latency is None or (names is not None and now.name not in names):
+            continue
+        then = before.get(now.name)
+        if then is None:
+            then = RequestStats(now.name, latency=Histogram.empty())
+        if then.latency is None or now.requests == then.requests:
+            continue
+        rows.append(
+            RequestSecond(
+                now.name,
+                now.requests - then.requests,
+                now.failures - then.failures,
+                Sparse.of(now.latency.minus(then.latency)),
+            )
+        )
+    return tuple(sorted(rows, key=lambda r: r.name))
 
 
 class SeriesRecorder:
@@ -115,7 +172,11 @@ class SeriesRecorder:
         first: Snapshot,
         wall_start: float,
         target: Callable[[float], float | None] | None = None,
+        names: set[str] | None = None,
     ) -> None:
+        """``names``: the request names that get a series (a live set, see stats.watch;
+        None: every name whose latency the snapshots hold)."""
+        self._names = names
         self._base = first
         self._second = int(wall_start)
         self._target = target
@@ -137,6 +198,7 @@ class SeriesRecorder:
             request_errors=_minus(snapshot.request_errors_by_kind, base.request_errors_by_kind),
             response_times=Sparse.of(snapshot.response_times.minus(base.response_times)),
             request_latency=Sparse.of(snapshot.request_latency.minus(base.request_latency)),
+            by_request=_name_rows(snapshot, base, self._names),
         )
 
     def update(self, snapshot: Snapshot, wall_now: float) -> None:

@@ -10,6 +10,8 @@ from molotov.stats.histogram import bucket_of
 from molotov.stats.layout import (
     E_COUNT,
     E_KIND,
+    E_REQUEST,
+    E_SCENARIO,
     E_TB_LEN,
     E_TEXT_LEN,
     ERROR_ENTRIES,
@@ -57,7 +59,7 @@ class SlotWriter:
         self._scenario_bases = scenario_bases
         self._response_bases = response_bases
         self._errors_base = errors_base
-        self._error_index: dict[tuple[int, str], int] = {}
+        self._error_index: dict[tuple[int, str, int, int], int] = {}
 
     def set(self, counter: Counter, value: int) -> None:
         self._words[self._base + counter] = value
@@ -117,9 +119,18 @@ class SlotWriter:
     def response_bytes(self, size: int) -> None:
         self._words[self._base + Counter.RESPONSE_BYTES] += size
 
-    def error(self, kind: ErrorKind, message: str, traceback: str = "") -> None:
-        """Count one occurrence of an error; the first of each (kind, message) stores its text."""
-        key = (int(kind), message)
+    def error(
+        self,
+        kind: ErrorKind,
+        message: str,
+        traceback: str = "",
+        scenario: int = -1,
+        request: int = -1,
+    ) -> None:
+        """Count one occurrence of an error; the first of each (kind, message, scenario,
+        request) stores its text. ``scenario`` is the index of the scenario whose step raised
+        it, ``request`` the request-table number of the request that did (-1: none)."""
+        key = (int(kind), message, scenario, request)
         index = self._error_index.get(key)
         words = self._words
         if index is not None:
@@ -139,6 +150,8 @@ class SlotWriter:
         words[entry + E_KIND] = int(kind)
         words[entry + E_TEXT_LEN] = len(text)
         words[entry + E_TB_LEN] = len(tb)
+        words[entry + E_SCENARIO] = scenario + 1
+        words[entry + E_REQUEST] = request + 1
         words[entry + E_COUNT] = 1
         words[self._base + Counter.ERROR_ENTRIES] = published + 1
         self._error_index[key] = published

@@ -64,16 +64,105 @@ STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")  # other: outside 
 
 @dataclass(frozen=True)
 class ErrorStat:
-    """One distinct error (same kind and message), with how often it happened."""
+    """One distinct error (same kind, message, scenario and request), with how often it
+    happened. ``scenario`` is the name of the scenario whose step raised it (empty for a
+    fixture or a pick); ``request`` the name of the request that raised it, if one did."""
 
     kind: ErrorKind
     message: str
     count: int
     traceback: str = ""
+    scenario: str = ""
+    request: str = ""
+
+    def text(self) -> str:
+        """What happened and where, without the count: ``login: POST /search answered 401
+        Unauthorized``, ``login: GET /: connection refused (127.0.0.1:8080)``, ``login:
+        AssertionError at loadtest.py:12``, ``setup (setup() failed: ...)``."""
+        scenario_kind = self.kind is ErrorKind.SCENARIO
+        if scenario_kind and not self.scenario:
+            return f"{self.kind.label} ({self.message})"
+        what = self.message if scenario_kind else f"{self.kind.label} ({self.message})"
+        if self.request:
+            answered = scenario_kind and self.message.startswith("answered ")
+            what = f"{self.request} {what}" if answered else f"{self.request}: {what}"
+        return f"{self.scenario}: {what}" if self.scenario else what
 
     def line(self) -> str:
-        """``connection refused (127.0.0.1:8080): 10``."""
-        return f"{self.kind.label} ({self.message}): {self.count}"
+        """:meth:`text` and the count: ``login: GET /: connection refused (...): 10``."""
+        return f"{self.text()}: {self.count}"
+
+    def key(self) -> tuple[ErrorKind, str, str, str]:
+        """What tells two errors apart (their counts add when merged)."""
+        return (self.kind, self.message, self.scenario, self.request)
+
+
+_CLIENT_ERROR = 400
+
+
+@dataclass(frozen=True)
+class RequestStats:
+    """What the requests of one name did (see :mod:`molotov.stats.naming`), summed."""
+
+    name: str
+    requests: int = 0  # responses and request errors
+    response_bytes: int = 0
+    errors_by_kind: tuple[int, ...] = (0,) * len(REQUEST_ERROR_KINDS)
+    status_codes: tuple[tuple[int, int], ...] = ()  # (code, responses), by code; 0: unlisted
+    latency: Histogram | None = None  # None: not read in this (live) snapshot
+    host: str = ""  # the host of the name's first request (StatsD's 2.x metric names)
+
+    @property
+    def errors(self) -> int:
+        return sum(self.errors_by_kind)
+
+    @property
+    def responses(self) -> int:
+        return self.requests - self.errors
+
+    @property
+    def failures(self) -> int:
+        """Requests that failed at the HTTP level: 4xx and 5xx answers, and request errors."""
+        bad = sum(n for code, n in self.status_codes if code >= _CLIENT_ERROR)
+        return bad + self.errors
+
+    @property
+    def failure_rate(self) -> float:
+        return min(1.0, self.failures / self.requests) if self.requests else 0.0
+
+    def plus(self, other: RequestStats) -> RequestStats:
+        """The same name's requests of two processes (or reports), as one."""
+        codes = dict(self.status_codes)
+        for code, count in other.status_codes:
+            codes[code] = codes.get(code, 0) + count
+        latency = None
+        if self.latency is not None and other.latency is not None:
+            latency = Histogram.merge([self.latency, other.latency])
+        return RequestStats(
+            self.name,
+            requests=self.requests + other.requests,
+            response_bytes=self.response_bytes + other.response_bytes,
+            errors_by_kind=tuple(
+                a + b for a, b in zip(self.errors_by_kind, other.errors_by_kind, strict=True)
+            ),
+            status_codes=tuple(sorted(codes.items())),
+            latency=latency,
+            host=self.host or other.host,
+        )
+
+
+@dataclass(frozen=True)
+class CheckStats:
+    """A named check (``molotov.check``) under one request name: how often it held."""
+
+    name: str
+    request: str  # the name of the last request before the check ("" if none)
+    passes: int
+    failures: int
+
+    @property
+    def count(self) -> int:
+        return self.passes + self.failures
 
 
 @dataclass(frozen=True)
@@ -118,6 +207,30 @@ class Snapshot:
     busy: int = 0  # open model: workers running a step at this instant
     # The open model: how late each step started after its scheduled instant.
     start_lateness: Histogram = field(default_factory=Histogram.empty)
+    by_request: tuple[RequestStats, ...] = ()  # by name, see molotov.stats.naming
+    checks: tuple[CheckStats, ...] = ()
+    checks_passed: int = 0
+    checks_failed: int = 0
+    checks_dropped: int = 0  # checks counted in the totals but past the checks table's room
+
+    @property
+    def checks_rate(self) -> float:
+        """The share of checks that held (1.0 when there were none)."""
+        total = self.checks_passed + self.checks_failed
+        return self.checks_passed / total if total else 1.0
+
+    def status_codes(self) -> dict[int, int]:
+        """Responses by status code over every request name (0: codes a table had no room
+        to list)."""
+        codes: dict[int, int] = {}
+        for stats in self.by_request:
+            for code, count in stats.status_codes:
+                codes[code] = codes.get(code, 0) + count
+        return dict(sorted(codes.items()))
+
+    def requests_by_traffic(self) -> list[RequestStats]:
+        """The request names, busiest first (then by name)."""
+        return sorted(self.by_request, key=lambda r: (-r.requests, r.name))
 
     @property
     def request_errors(self) -> int:
@@ -166,5 +279,5 @@ class Snapshot:
         return self.started + self.dropped + self.waiting
 
     def top_errors(self, limit: int | None = None) -> list[ErrorStat]:
-        ranked = sorted(self.errors, key=lambda e: (-e.count, e.kind, e.message))
+        ranked = sorted(self.errors, key=lambda e: (-e.count, e.kind, e.message, e.scenario))
         return ranked if limit is None else ranked[:limit]

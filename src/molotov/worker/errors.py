@@ -72,6 +72,7 @@ def request_error_kind(exc: BaseException) -> ErrorKind | None:
 USER_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 
 _TARGET = "_molotov_target"
+_REQUEST = "_molotov_request"
 
 
 def mark_target(exc: BaseException, url: URL) -> None:
@@ -79,6 +80,18 @@ def mark_target(exc: BaseException, url: URL) -> None:
     host = f"[{url.host}]" if url.host and ":" in url.host else url.host
     with contextlib.suppress(AttributeError, TypeError):
         setattr(exc, _TARGET, f"{host}:{url.port}")
+
+
+def mark_request(exc: BaseException, number: int) -> None:
+    """Note on an exception which request (its request-table number) raised it."""
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(exc, _REQUEST, number)
+
+
+def request_of(exc: BaseException) -> int:
+    """The request-table number of the request that raised ``exc`` (-1: none known)."""
+    number = getattr(exc, _REQUEST, -1)
+    return number if isinstance(number, int) else -1
 
 
 def counted_as_request(exc: BaseException) -> bool:
@@ -99,6 +112,9 @@ def describe_error(exc: BaseException) -> tuple[ErrorKind, str]:
     if kind is not None and target is not None:
         detail = str(exc)
         return kind, f"{target}, {type(exc).__name__}" + (f": {detail}" if detail else "")
+    if kind is None and isinstance(exc, aiohttp.ClientResponseError) and exc.status:
+        # raise_for_status(): the status says it all, the URL would make a row per item.
+        return ErrorKind.SCENARIO, f"answered {exc.status} {exc.message}".rstrip()
     text = str(exc)
     message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if not text and kind is None and exc.__traceback__ is not None:

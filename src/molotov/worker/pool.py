@@ -17,19 +17,26 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
 from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
+from molotov.scope import last_request
 from molotov.stats.bus import StatsBus
 from molotov.stats.layout import Counter, StopReason
 from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
 from molotov.worker import fixtures
 from molotov.worker.arrivals import Arrivals
-from molotov.worker.errors import CONNECT_KINDS, USER_ERRORS, counted_as_request, describe_error
+from molotov.worker.errors import (
+    CONNECT_KINDS,
+    USER_ERRORS,
+    counted_as_request,
+    describe_error,
+    request_of,
+)
 from molotov.worker.listeners import EventSender
 from molotov.worker.picker import Picker
 from molotov.worker.session import SessionFactory, get_context
@@ -50,6 +57,20 @@ class StepTimeout(TimeoutError):
     """
 
 
+class Reporter(Protocol):
+    """Puts an error on the bus: where it happened (scenario index, request-table number; -1
+    when unknown) and the exception (its traceback with ``-v``)."""
+
+    def __call__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        exc: BaseException | None,
+        scenario: int = -1,
+        request: int = -1,
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class PoolParts:
     """What a pool's workers use of their process: given once, read into the pool's fields."""
@@ -65,7 +86,7 @@ class PoolParts:
     flag: StopFlag
     start: ProcessStart  # the run's start instant: a held (cluster) run's workers wait for it
     stop: Callable[[StopReason], None]  # stop the whole run (``-x``)
-    report: Callable[[ErrorKind, str, BaseException | None], None]  # an error, on the bus
+    report: Reporter  # an error, on the bus
 
 
 class WorkerPool:
@@ -358,7 +379,7 @@ class WorkerPool:
                 slot.step_done(index, False, (ended - started) // 1000)
                 if due:
                     slot.response_time(index, (ended - due) // 1000)
-                self._record_failure(exc)
+                self._record_failure(exc, index)
                 if events:
                     await events.send("scenario_failure", scenario=info, exception=exc, wid=wid)
                 delay = extra_delay
@@ -388,15 +409,20 @@ class WorkerPool:
             task.uncancel()  # Python 3.11+: the task goes on, no longer cancelling
         return StepTimeout(f"the step ran over {self.config.step_timeout:g}s and was cancelled")
 
-    def _record_failure(self, exc: BaseException) -> None:
+    def _record_failure(self, exc: BaseException, scenario: int) -> None:
         kind, message = describe_error(exc)
+        request = request_of(exc)
+        if request < 0 and isinstance(exc, aiohttp.ClientResponseError):
+            # raise_for_status() after the request returned: the task's last request it is.
+            entry = last_request.get()
+            request = self.sessions.requests.index_of(entry) if entry >= 0 else -1
         if kind in CONNECT_KINDS:
             self.slot.add(Counter.CONNECTION_FAILURES)
         elif kind is ErrorKind.PROTOCOL and not counted_as_request(exc):
             # Invalid HTTP in a body (a broken chunk, a short one): found as the scenario
             # reads it, after the request was counted with its status.
             self.slot.request_error(REQUEST_ERROR_KINDS.index(kind))
-        self.report(kind, message, exc)
+        self.report(kind, message, exc, scenario, request)
         if self.config.exception:
             self.stop(StopReason.EXCEPTION)
 

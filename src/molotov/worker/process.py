@@ -23,8 +23,8 @@ import time
 from molotov import api
 from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
+from molotov.scope import install_recorder, last_request
 from molotov.stats.bus import StatsBus
-from molotov.stats.endpoints import overflow_name
 from molotov.stats.layout import Counter, StopReason
 from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import ErrorKind
@@ -63,10 +63,10 @@ class ProcessRun:
             args=self.args,
             events=self.events,
             slot=self.slot,
+            requests=bus.request_writer(index),
             statsd=self.statsd,
             verbose=config.verbose,
             dns_cache=not config.disable_dns_resolve,
-            endpoints=bus.endpoint_writer(index, overflow_name()) if config.statsd else None,
             abandoned=lambda: self.flag.cancelled,
         )
         self.stages: StageController | None = None
@@ -87,13 +87,30 @@ class ProcessRun:
             report=self.report,
         )
         self.pool = WorkerPool(parts, self.stages)
+        self.checks = bus.check_writer(index)
+        install_recorder(self._record_check)
         self.arrivals: Arrivals | None = self.pool.arrivals
 
     # -- errors ---------------------------------------------------------------------------
 
-    def report(self, kind: ErrorKind, message: str, exc: BaseException | None) -> None:
+    def report(
+        self,
+        kind: ErrorKind,
+        message: str,
+        exc: BaseException | None,
+        scenario: int = -1,
+        request: int = -1,
+    ) -> None:
         tb = format_traceback(exc) if exc is not None and self.config.verbose else ""
-        self.slot.error(kind, message, tb)
+        self.slot.error(kind, message, tb, scenario, request)
+
+    def _record_check(self, name: str, passed: bool) -> None:
+        """``molotov.check`` in this process: the totals, and the (check, request) entry."""
+        self.slot.add(Counter.CHECKS_PASSED if passed else Counter.CHECKS_FAILED)
+        entry = last_request.get()
+        request = self.sessions.requests.index_of(entry) if entry >= 0 else -1
+        if not self.checks.record(name, request, passed):
+            self.slot.add(Counter.CHECKS_DROPPED)
 
     def _event_failed(self, event: str, exc: BaseException) -> None:
         _, message = describe_error(exc)

@@ -19,10 +19,12 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from molotov.stats.endpoints import EndpointWriter, endpoint_name
+from molotov.scope import explicit_name, last_request
+from molotov.stats.naming import default_name
+from molotov.stats.requests import RequestWriter
 from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
-from molotov.worker.errors import mark_target, request_error_kind
+from molotov.worker.errors import mark_request, mark_target, request_error_kind
 from molotov.worker.listeners import EventSender
 
 LOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30)
@@ -144,17 +146,18 @@ def _retried_by_aiohttp(
 
 def _recording_middleware(
     slot: SlotWriter,
-    endpoints: EndpointWriter | None,
+    table: RequestWriter,
     session_ref: Callable[[], aiohttp.ClientSession | None],
     abandoned: Callable[[], bool],
 ) -> Middleware:
-    """Counts every request into the process's bus slot: status class, latency, bytes, errors.
+    """Counts every request into the process's bus slot: status class, latency, bytes, errors,
+    for the run and under the request's name (:mod:`molotov.stats.naming`; ``molotov.named``).
 
     Request latency runs from the moment aiohttp hands the request to the middleware chain
     (so it includes getting a pooled connection or opening one) to the arrival of the
     response headers. Response bytes are the body bytes received, counted when the body has
-    been read to its end. With ``endpoints`` (``--statsd``), each response is also counted
-    under its Molotov-style per-request name.
+    been read to its end. The request's table entry is the task's last request from then on
+    (checks count under it) and is noted on the error it raises (errors say which request).
 
     A request counts once however aiohttp sent it: when it fails on a kept-alive connection
     that the server had closed, aiohttp sends it again at once, and only that second attempt
@@ -176,32 +179,44 @@ def _recording_middleware(
             if retries.get(key):
                 retries[key] -= 1
                 retrying = True
+        url = request.url
+        name = explicit_name.get()
+        if name is None:
+            entry = table.entry_for(request.method, url.raw_host, url.raw_path, default_name)
+        else:
+            entry = table.entry_named(name, url.raw_host or "")
+        last_request.set(entry)
         started = clock()
         try:
             response = await handler(request)
         except asyncio.CancelledError:
             if not abandoned():
                 slot.request_failed(_TIMEOUT)
+                table.failed(entry, _TIMEOUT)
             raise
         except Exception as exc:
             kind = request_error_kind(exc)
+            mark_request(exc, table.index_of(entry))
             if kind is not None:
-                mark_target(exc, request.url)
+                mark_target(exc, url)
                 if not retrying and _retried_by_aiohttp(session_ref(), request, exc):
-                    key = (request.method, request.url)
+                    key = (request.method, url)
                     retries[key] = retries.get(key, 0) + 1
                 else:
                     slot.request_failed(kind_index[kind])
+                    table.failed(entry, kind_index[kind])
             raise
         latency = (clock() - started) // 1000
-        slot.request_done(response.status, latency)
-        if endpoints is not None:
-            url = request.url
-            endpoints.record(
-                endpoint_name(request.method, url.host, url.path), response.status, latency
-            )
+        status = response.status
+        slot.request_done(status, latency)
+        table.response(entry, status, latency)
         content = response.content
-        content.on_eof(lambda: slot.response_bytes(content.total_bytes))
+
+        def received() -> None:
+            slot.response_bytes(content.total_bytes)
+            table.add_bytes(entry, content.total_bytes)
+
+        content.on_eof(received)
         return response
 
     return middleware
@@ -214,10 +229,10 @@ class SessionFactory:
     args: argparse.Namespace
     events: EventSender
     slot: SlotWriter
+    requests: RequestWriter
     statsd: Any = None
     verbose: int = 0
     dns_cache: bool = True
-    endpoints: EndpointWriter | None = None
     abandoned: Callable[[], bool] = lambda: False  # the run is cancelling its steps
 
     def create(self, worker_id: int, options: dict[str, Any]) -> aiohttp.ClientSession:
@@ -241,7 +256,7 @@ class SessionFactory:
         middlewares.append(
             _recording_middleware(
                 self.slot,
-                self.endpoints,
+                self.requests,
                 lambda: holder[0]() if holder else None,
                 self.abandoned,
             )

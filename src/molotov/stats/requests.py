@@ -1,0 +1,210 @@
+"""The per-request table of a slot of the stats bus: one entry per request name.
+
+Each slot holds ``max_names`` entries (``--max-request-names``, in the control block). Names
+past the bound all go to one last entry, :data:`~molotov.stats.naming.OTHER`, so a test with
+random URLs keeps a fixed-size bus (the summary says so). An entry (int64 words) holds:
+
+* the lengths of its name and of the host of its first request (StatsD's 2.x names),
+* requests (responses and request errors), response bytes, request errors by kind,
+* :data:`CODE_PAIRS` pairs of (status code, responses), then the responses whose code did not
+  fit (listed as code 0),
+* a latency histogram block in the bus's log-linear encoding (count, -, sum, max, buckets),
+  so per-name percentiles merge exactly across processes, reports and machines,
+* the name's and the host's UTF-8 bytes.
+
+As everywhere on the bus, the worker process writes and the parent reads: a new entry's name is
+written before the table's entry count is raised to publish it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
+from molotov.stats.naming import NAME_BYTES, OTHER, clip_name
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS, RequestStats
+
+WORD = 8
+CODE_PAIRS = 16
+HOST_BYTES = 56
+_HEADER = 4  # a histogram block's words before its buckets: count, -, sum, max
+
+_NAME_LEN, _HOST_LEN, _REQUESTS, _BYTES = range(4)
+_ERRORS = 4
+_CODES = _ERRORS + len(REQUEST_ERROR_KINDS)
+_OTHER_CODES = _CODES + 2 * CODE_PAIRS
+_LATENCY = _OTHER_CODES + 1
+_TEXT = _LATENCY + _HEADER + NBUCKETS
+ENTRY_WORDS = _TEXT + (NAME_BYTES + HOST_BYTES) // WORD
+_CACHE_LIMIT = 4096  # (method, host, path) -> entry lookups kept; cleared when it is full
+
+
+def table_words(max_names: int) -> int:
+    """A slot's table: the published-entry count, then ``max_names`` entries."""
+    return 1 + max_names * ENTRY_WORDS
+
+
+class RequestWriter:
+    """A worker process's side of its request table. ``response`` and ``failed`` are the hot
+    path: one call per request, after one dict lookup of its entry."""
+
+    def __init__(self, words: memoryview, raw: memoryview, base: int, max_names: int) -> None:
+        self._words = words
+        self._raw = raw
+        self._base = base
+        self._max = max_names
+        self._by_name: dict[str, int] = {}
+        self._by_url: dict[tuple[str, str | None, str], int] = {}
+
+    def entry_for(
+        self, method: str, host: str | None, path: str, name_of: Callable[[str, str], str]
+    ) -> int:
+        """The entry of a request named by its URL (``name_of(method, path)`` on a miss)."""
+        key = (method, host, path)
+        entry = self._by_url.get(key)
+        if entry is None:
+            if len(self._by_url) >= _CACHE_LIMIT:
+                self._by_url.clear()  # random paths: names are made again, memory stays bounded
+            entry = self._by_url[key] = self.entry_named(name_of(method, path), host or "")
+        return entry
+
+    def entry_named(self, name: str, host: str = "") -> int:
+        """The word offset of ``name``'s entry, publishing a new entry the first time."""
+        entry = self._by_name.get(name)
+        if entry is not None:
+            return entry
+        published = self._words[self._base]
+        if published >= self._max - 1 and name != OTHER:
+            return self.entry_named(OTHER)  # not cached per name: random names stay bounded
+        entry = self._base + 1 + published * ENTRY_WORDS
+        data = clip_name(name).encode("utf-8")
+        host_data = host.encode("ascii", "replace")[:HOST_BYTES]
+        start = (entry + _TEXT) * WORD
+        self._raw[start : start + len(data)] = data
+        start += NAME_BYTES
+        self._raw[start : start + len(host_data)] = host_data
+        self._words[entry + _NAME_LEN] = len(data)
+        self._words[entry + _HOST_LEN] = len(host_data)
+        self._words[self._base] = published + 1
+        self._by_name[name] = entry
+        return entry
+
+    def index_of(self, entry: int) -> int:
+        """The entry's number in this table (errors and checks say which request)."""
+        return (entry - self._base - 1) // ENTRY_WORDS
+
+    def response(self, entry: int, status: int, latency_us: int) -> None:
+        words = self._words
+        words[entry + _REQUESTS] += 1
+        pair = entry + _CODES
+        end = entry + _OTHER_CODES
+        while pair < end:
+            code = words[pair]
+            if code == status:
+                words[pair + 1] += 1
+                break
+            if code == 0:
+                words[pair] = status
+                words[pair + 1] = 1
+                break
+            pair += 2
+        else:
+            words[end] += 1
+        block = entry + _LATENCY
+        words[block] += 1
+        words[block + 2] += latency_us
+        if latency_us > words[block + 3]:  # noqa: PLR1730 - cheaper than max() here
+            words[block + 3] = latency_us
+        words[block + _HEADER + bucket_of(latency_us)] += 1
+
+    def failed(self, entry: int, kind_index: int) -> None:
+        """A request that got no response (``kind_index`` in REQUEST_ERROR_KINDS)."""
+        self._words[entry + _REQUESTS] += 1
+        self._words[entry + _ERRORS + kind_index] += 1
+
+    def error(self, entry: int, kind_index: int) -> None:
+        """A counted request whose response broke after its headers."""
+        self._words[entry + _ERRORS + kind_index] += 1
+
+    def add_bytes(self, entry: int, size: int) -> None:
+        self._words[entry + _BYTES] += size
+
+
+def read_histogram(words: memoryview, raw: memoryview, base: int) -> Histogram | None:
+    """A histogram block (count, -, sum, max, buckets) of the bus, or None when empty.
+
+    Only the span of non-zero buckets is converted (a latency distribution covers a few
+    hundred of the 2,688 buckets): the zeros at both ends are found in the raw bytes. The count
+    is the sum of the buckets read, not the count word: the writer may add a value between the
+    two reads, and a histogram whose count and buckets disagree is one a report reader refuses.
+    """
+    head = words[base : base + _HEADER].tolist()
+    if not head[0] + head[1]:
+        return None
+    start = (base + _HEADER) * WORD
+    data = bytes(raw[start : start + NBUCKETS * WORD])
+    stripped = data.rstrip(b"\0")
+    high = -(-len(stripped) // WORD)
+    low = (len(stripped) - len(stripped.lstrip(b"\0"))) // WORD
+    span = words[base + _HEADER + low : base + _HEADER + high].tolist()
+    buckets = (0,) * low + tuple(span) + (0,) * (NBUCKETS - high)
+    return Histogram(buckets, sum(span), head[2], head[3])
+
+
+class RequestReader:
+    """The parent's side: every slot's table summed by name into :class:`RequestStats`."""
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[int, int], tuple[str, str]] = {}  # (table, number) -> texts
+
+    def name(self, raw: memoryview, words: memoryview, table: int, number: int) -> str:
+        return self._texts(raw, words, table, number)[0]
+
+    def _texts(
+        self, raw: memoryview, words: memoryview, table: int, number: int
+    ) -> tuple[str, str]:
+        texts = self._names.get((table, number))
+        if texts is None:
+            entry = table + 1 + number * ENTRY_WORDS
+            start = (entry + _TEXT) * WORD
+            name = bytes(raw[start : start + words[entry + _NAME_LEN]]).decode("utf-8", "replace")
+            start += NAME_BYTES
+            host = bytes(raw[start : start + words[entry + _HOST_LEN]]).decode("ascii", "replace")
+            texts = self._names[(table, number)] = (name, host)
+        return texts
+
+    def read(
+        self,
+        words: memoryview,
+        raw: memoryview,
+        tables: list[int],
+        max_names: int,
+        latency_of: Callable[[str], bool] | None = None,
+    ) -> tuple[RequestStats, ...]:
+        """Each name's totals; its latency histogram only where ``latency_of(name)`` (None:
+        every name's), since a live tick needs a few names' percentiles, not all."""
+        totals: dict[str, RequestStats] = {}
+        for table in tables:
+            for number in range(min(words[table], max_names)):
+                name, host = self._texts(raw, words, table, number)
+                entry = table + 1 + number * ENTRY_WORDS
+                head = words[entry + _REQUESTS : entry + _LATENCY].tolist()
+                latency = None
+                if latency_of is None or latency_of(name):
+                    latency = read_histogram(words, raw, entry + _LATENCY) or Histogram.empty()
+                codes = head[_CODES - _REQUESTS : _OTHER_CODES - _REQUESTS]
+                pairs = [(c, n) for c, n in zip(codes[::2], codes[1::2], strict=True) if n]
+                if head[-1]:
+                    pairs.append((0, head[-1]))
+                stats = RequestStats(
+                    name,
+                    requests=head[0],
+                    response_bytes=head[_BYTES - _REQUESTS],
+                    errors_by_kind=tuple(head[_ERRORS - _REQUESTS : _CODES - _REQUESTS]),
+                    status_codes=tuple(sorted(pairs)),
+                    latency=latency,
+                    host=host,
+                )
+                known = totals.get(name)
+                totals[name] = stats if known is None else known.plus(stats)
+        return tuple(totals.values())
