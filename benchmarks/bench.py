@@ -43,6 +43,7 @@ from harness.output import machine, molotov_source, print_table
 from harness.processes import Pinning, cpu_seconds, process_tree, spawn
 from harness.servers import Target, UdpSink
 from harness.startup import heavy_imports, time_to_first_request, wall_times
+from names import names_rss
 
 
 def make_rows(
@@ -339,6 +340,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "folder, optionally with extra arguments after a colon ('floor:--no-timeout')",
     )
     parser.add_argument(
+        "--scenario",
+        choices=("one", "ten"),
+        default="one",
+        help="--ab's scenario: one GET of one URL, or one GET per step over 10 paths (10 "
+        "request names)",
+    )
+    parser.add_argument(
+        "--names-rss",
+        action="store_true",
+        help="instead of the table: RSS per worker process with 1 and with 300 request names",
+    )
+    parser.add_argument(
         "--open", action="store_true", help="only the open model's part (see openmodel.py)"
     )
     parser.add_argument("--no-open", action="store_true", help="skip the open model's part")
@@ -354,6 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_profile(options)
     if options.ab:
         return ab(options)
+    if options.names_rss:
+        return names_rss(options)
     if options.open:
         return openmodel.main(options)
     code = bench(options)

@@ -68,12 +68,16 @@ def target_app(target: Target) -> web.Application:
     async def data(request: web.Request) -> web.Response:
         return web.json_response({"items": [1, 2, 3]})
 
+    async def item(request: web.Request) -> web.Response:
+        return web.json_response({"id": request.match_info["id"]})
+
     app = web.Application(middlewares=[web.middleware(count)])
     app.router.add_get("/", ok)
     app.router.add_get("/status/{code}", status)
     app.router.add_get("/slow", slow)
     app.router.add_post("/echo", echo)
     app.router.add_get("/data", data)
+    app.router.add_get("/items/{id}", item)
     return app
 
 

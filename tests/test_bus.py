@@ -211,8 +211,9 @@ def test_two_forked_processes_give_exact_totals(make_bus):
 
 def _busy_writer(bus: StatsBus, values: int) -> None:
     writer = bus.writer(0)
+    entry = bus.request_writer(0).entry_named("GET /")
     for i in range(values):
-        writer.request_done(200, 1 + i % 5000)
+        writer.request_done(entry, 200, 1 + i % 5000)
         writer.step_done(0, True, 1 + i % 3000)
 
 
@@ -228,7 +229,11 @@ def test_a_snapshot_taken_while_a_process_writes_is_consistent(make_bus):
             if process.exitcode is not None:
                 break
             snapshot = bus.snapshot()
-            for histogram in (snapshot.request_latency, snapshot.scenarios[0].durations):
+            [by_name] = snapshot.by_request or [None]
+            histograms = [snapshot.request_latency, snapshot.scenarios[0].durations]
+            if by_name is not None and by_name.latency is not None:
+                histograms.append(by_name.latency)
+            for histogram in histograms:
                 if histogram.count != sum(histogram.buckets):
                     torn.append((histogram.count, sum(histogram.buckets)))
     finally:

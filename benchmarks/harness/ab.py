@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.clients import HERE, MOLOTOV26, SCENARIO, molotov_cmd
+from harness.clients import HERE, MOLOTOV26, SCENARIOS, molotov_cmd
 from harness.measure import med
 from harness.output import machine, print_table
 from harness.processes import Pinning, cpu_seconds, process_tree, spawn, stop_tree
@@ -50,13 +50,14 @@ def ab(options: argparse.Namespace) -> int:
     pinning = Pinning.choose()
     print(f"machine: {machine()}")
     print(f"pinning: {pinning.how}; both clients on the client core, one target each")
+    print(f"scenario: {options.scenario} (--scenario one: one GET; ten: 10 paths, 10 names)")
     safety = str(int(options.warmup + options.window + 60))
     targets = [Target(pinning), Target(pinning)]
     workdir = Path(tempfile.mkdtemp(prefix="molotov-ab-"))
     clients = []
     for side, (spec, target) in enumerate(zip(options.ab, targets, strict=True)):
         scenario = workdir / f"bench_scenario_{side}.py"
-        scenario.write_text(SCENARIO.format(url=target.url))
+        scenario.write_text(SCENARIOS[options.scenario].format(url=target.url))
         clients.append(ab_client(spec, target.url, scenario, safety))
     us: list[list[float]] = [[], []]
     rps: list[list[float]] = [[], []]

@@ -24,6 +24,24 @@ async def one_get(session):
 '''
 
 
+# The same step over 10 paths: 10 request names (a HAR-like scenario's table, issue 15).
+SCENARIO_TEN = '''\
+"""One GET per step over 10 paths, each its own request name (molotov 3 and Molotov 2.x)."""
+import itertools
+
+from molotov import scenario
+
+URLS = itertools.cycle([{url!r} + "/page-" + name for name in "abcdefghij"])
+
+
+@scenario(weight=100)
+async def ten_paths(session):
+    async with session.get(next(URLS)) as resp:
+        await resp.read()
+'''
+SCENARIOS = {"one": SCENARIO, "ten": SCENARIO_TEN}
+
+
 def molotov_cmd() -> list[str]:
     script = Path(sys.executable).parent / "molotov"
     return [str(script)] if script.exists() else [sys.executable, "-m", "molotov"]

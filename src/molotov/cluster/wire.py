@@ -5,6 +5,10 @@ stamps its own clock) under its own name; a histogram is ``[count, sum_us, max_u
 count, index, count, ...]]`` with only the non-empty buckets (the report's sparse form), so an
 idle agent's snapshot is a few hundred bytes and a busy one's grows with the buckets it hit,
 not with the run's length (snapshots are cumulative: a missed poll loses nothing).
+
+Request names travel with every snapshot, each with its latency histogram (an agent reads all
+of them, so that the last snapshot of an agent lost mid-run is as exact as a report): a busy
+name adds its non-empty buckets, a few hundred bytes to ~1 KB.
 """
 
 from __future__ import annotations
@@ -19,7 +23,14 @@ from molotov.config.jsonconfig import JSON_OPTIONS
 from molotov.config.runconfig import RunConfig
 from molotov.stats.histogram import NBUCKETS, Histogram
 from molotov.stats.series import Sparse
-from molotov.stats.snapshot import ErrorKind, ErrorStat, ScenarioStats, Snapshot
+from molotov.stats.snapshot import (
+    CheckStats,
+    ErrorKind,
+    ErrorStat,
+    RequestStats,
+    ScenarioStats,
+    Snapshot,
+)
 
 # What an agent takes from its own command line, never from the coordinator: its scenario and
 # extensions (no call uploads code), and where its output goes (it reports over the API).
@@ -69,6 +80,26 @@ def _read_histogram(value: Any) -> Histogram:
     return Sparse(array("i", pairs), int(count), int(sum_us), int(max_us)).histogram
 
 
+def _request(stats: RequestStats) -> list[Any]:
+    codes = [n for pair in stats.status_codes for n in pair]
+    latency = None if stats.latency is None else _histogram(stats.latency)
+    errors = list(stats.errors_by_kind)
+    return [stats.name, stats.requests, stats.response_bytes, errors, codes, latency, stats.host]
+
+
+def _read_request(value: Any) -> RequestStats:
+    name, requests, size, errors, codes, latency, host = value
+    return RequestStats(
+        str(name),
+        requests=int(requests),
+        response_bytes=int(size),
+        errors_by_kind=tuple(int(n) for n in errors),
+        status_codes=tuple(zip(map(int, codes[::2]), map(int, codes[1::2]), strict=True)),
+        latency=None if latency is None else _read_histogram(latency),
+        host=str(host),
+    )
+
+
 def snapshot_to_wire(snapshot: Snapshot) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in dataclasses.fields(Snapshot):
@@ -87,7 +118,13 @@ def snapshot_to_wire(snapshot: Snapshot) -> dict[str, Any]:
                 for s in value
             ]
         elif field.name == "errors":
-            value = [[int(e.kind), e.message, e.count, e.traceback] for e in value]
+            value = [
+                [int(e.kind), e.message, e.count, e.traceback, e.scenario, e.request] for e in value
+            ]
+        elif field.name == "by_request":
+            value = [_request(r) for r in value]
+        elif field.name == "checks":
+            value = [[c.name, c.request, c.passes, c.failures] for c in value]
         elif isinstance(value, Histogram):
             value = _histogram(value)
         elif isinstance(value, tuple):
@@ -112,8 +149,13 @@ def snapshot_from_wire(data: Any) -> Snapshot:
                 )
             elif field.name == "errors":
                 value = tuple(
-                    ErrorStat(ErrorKind(k), str(m), int(c), str(t)) for k, m, c, t in value
+                    ErrorStat(ErrorKind(k), str(m), int(c), str(t), str(s), str(r))
+                    for k, m, c, t, s, r in value
                 )
+            elif field.name == "by_request":
+                value = tuple(_read_request(r) for r in value)
+            elif field.name == "checks":
+                value = tuple(CheckStats(str(n), str(r), int(p), int(f)) for n, r, p, f in value)
             elif field.type == "Histogram":
                 value = _read_histogram(value)
             elif str(field.type).startswith("tuple[int"):

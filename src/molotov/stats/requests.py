@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
+from molotov.stats.histogram import NBUCKETS, Histogram
 from molotov.stats.naming import NAME_BYTES, OTHER, clip_name
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, RequestStats
 
@@ -29,12 +29,13 @@ CODE_PAIRS = 16
 HOST_BYTES = 56
 _HEADER = 4  # a histogram block's words before its buckets: count, -, sum, max
 
-_NAME_LEN, _HOST_LEN, _REQUESTS, _BYTES = range(4)
-_ERRORS = 4
-_CODES = _ERRORS + len(REQUEST_ERROR_KINDS)
-_OTHER_CODES = _CODES + 2 * CODE_PAIRS
-_LATENCY = _OTHER_CODES + 1
-_TEXT = _LATENCY + _HEADER + NBUCKETS
+# An entry's words (the slot's writer, molotov.stats.slot, counts requests into them).
+_NAME_LEN, _HOST_LEN, REQUESTS, BYTES = range(4)
+ERRORS = 4
+CODES = ERRORS + len(REQUEST_ERROR_KINDS)
+OTHER_CODES = CODES + 2 * CODE_PAIRS
+LATENCY = OTHER_CODES + 1
+_TEXT = LATENCY + _HEADER + NBUCKETS
 ENTRY_WORDS = _TEXT + (NAME_BYTES + HOST_BYTES) // WORD
 _CACHE_LIMIT = 4096  # (method, host, path) -> entry lookups kept; cleared when it is full
 
@@ -45,8 +46,10 @@ def table_words(max_names: int) -> int:
 
 
 class RequestWriter:
-    """A worker process's side of its request table. ``response`` and ``failed`` are the hot
-    path: one call per request, after one dict lookup of its entry."""
+    """A worker process's side of its request table: the entry of each request's name (one
+    dict lookup per request), publishing new ones. The counting itself is the slot writer's
+    (:meth:`molotov.stats.slot.SlotWriter.request_done`), which writes the run's counters and
+    the entry's in one call."""
 
     def __init__(self, words: memoryview, raw: memoryview, base: int, max_names: int) -> None:
         self._words = words
@@ -54,18 +57,20 @@ class RequestWriter:
         self._base = base
         self._max = max_names
         self._by_name: dict[str, int] = {}
-        self._by_url: dict[tuple[str, str | None, str], int] = {}
+        # (method, host, path) -> entry: read by the recording middleware itself first (a
+        # dict lookup on the hot path, no call), then entry_for on a miss.
+        self.by_url: dict[tuple[str, str | None, str], int] = {}
 
     def entry_for(
         self, method: str, host: str | None, path: str, name_of: Callable[[str, str], str]
     ) -> int:
         """The entry of a request named by its URL (``name_of(method, path)`` on a miss)."""
         key = (method, host, path)
-        entry = self._by_url.get(key)
+        entry = self.by_url.get(key)
         if entry is None:
-            if len(self._by_url) >= _CACHE_LIMIT:
-                self._by_url.clear()  # random paths: names are made again, memory stays bounded
-            entry = self._by_url[key] = self.entry_named(name_of(method, path), host or "")
+            if len(self.by_url) >= _CACHE_LIMIT:
+                self.by_url.clear()  # random paths: names are made again, memory stays bounded
+            entry = self.by_url[key] = self.entry_named(name_of(method, path), host or "")
         return entry
 
     def entry_named(self, name: str, host: str = "") -> int:
@@ -93,45 +98,12 @@ class RequestWriter:
         """The entry's number in this table (errors and checks say which request)."""
         return (entry - self._base - 1) // ENTRY_WORDS
 
-    def response(self, entry: int, status: int, latency_us: int) -> None:
-        words = self._words
-        words[entry + _REQUESTS] += 1
-        pair = entry + _CODES
-        end = entry + _OTHER_CODES
-        while pair < end:
-            code = words[pair]
-            if code == status:
-                words[pair + 1] += 1
-                break
-            if code == 0:
-                words[pair] = status
-                words[pair + 1] = 1
-                break
-            pair += 2
-        else:
-            words[end] += 1
-        block = entry + _LATENCY
-        words[block] += 1
-        words[block + 2] += latency_us
-        if latency_us > words[block + 3]:  # noqa: PLR1730 - cheaper than max() here
-            words[block + 3] = latency_us
-        words[block + _HEADER + bucket_of(latency_us)] += 1
-
-    def failed(self, entry: int, kind_index: int) -> None:
-        """A request that got no response (``kind_index`` in REQUEST_ERROR_KINDS)."""
-        self._words[entry + _REQUESTS] += 1
-        self._words[entry + _ERRORS + kind_index] += 1
-
-    def error(self, entry: int, kind_index: int) -> None:
-        """A counted request whose response broke after its headers."""
-        self._words[entry + _ERRORS + kind_index] += 1
-
-    def add_bytes(self, entry: int, size: int) -> None:
-        self._words[entry + _BYTES] += size
-
 
 def read_histogram(words: memoryview, raw: memoryview, base: int) -> Histogram | None:
     """A histogram block (count, -, sum, max, buckets) of the bus, or None when empty.
+
+    A block's count words are not read: the request-latency blocks leave them unwritten (one
+    store less per request), and the buckets say it all.
 
     Only the span of non-zero buckets is converted (a latency distribution covers a few
     hundred of the 2,688 buckets): the zeros at both ends are found in the raw bytes. The count
@@ -139,11 +111,11 @@ def read_histogram(words: memoryview, raw: memoryview, base: int) -> Histogram |
     two reads, and a histogram whose count and buckets disagree is one a report reader refuses.
     """
     head = words[base : base + _HEADER].tolist()
-    if not head[0] + head[1]:
-        return None
     start = (base + _HEADER) * WORD
     data = bytes(raw[start : start + NBUCKETS * WORD])
     stripped = data.rstrip(b"\0")
+    if not stripped:
+        return None
     high = -(-len(stripped) // WORD)
     low = (len(stripped) - len(stripped.lstrip(b"\0"))) // WORD
     span = words[base + _HEADER + low : base + _HEADER + high].tolist()
@@ -188,19 +160,19 @@ class RequestReader:
             for number in range(min(words[table], max_names)):
                 name, host = self._texts(raw, words, table, number)
                 entry = table + 1 + number * ENTRY_WORDS
-                head = words[entry + _REQUESTS : entry + _LATENCY].tolist()
+                head = words[entry + REQUESTS : entry + LATENCY].tolist()
                 latency = None
                 if latency_of is None or latency_of(name):
-                    latency = read_histogram(words, raw, entry + _LATENCY) or Histogram.empty()
-                codes = head[_CODES - _REQUESTS : _OTHER_CODES - _REQUESTS]
+                    latency = read_histogram(words, raw, entry + LATENCY) or Histogram.empty()
+                codes = head[CODES - REQUESTS : OTHER_CODES - REQUESTS]
                 pairs = [(c, n) for c, n in zip(codes[::2], codes[1::2], strict=True) if n]
                 if head[-1]:
                     pairs.append((0, head[-1]))
                 stats = RequestStats(
                     name,
                     requests=head[0],
-                    response_bytes=head[_BYTES - _REQUESTS],
-                    errors_by_kind=tuple(head[_ERRORS - _REQUESTS : _CODES - _REQUESTS]),
+                    response_bytes=head[BYTES - REQUESTS],
+                    errors_by_kind=tuple(head[ERRORS - REQUESTS : CODES - REQUESTS]),
                     status_codes=tuple(sorted(pairs)),
                     latency=latency,
                     host=host,

@@ -6,6 +6,7 @@ stores are read whole by the parent (see :mod:`molotov.stats.bus`).
 
 from __future__ import annotations
 
+from molotov.stats import requests as entry_words
 from molotov.stats.histogram import bucket_of
 from molotov.stats.layout import (
     E_COUNT,
@@ -60,6 +61,13 @@ class SlotWriter:
         self._response_bases = response_bases
         self._errors_base = errors_base
         self._error_index: dict[tuple[int, str, int, int], int] = {}
+        # The request counters' word offsets, as plain ints: an IntEnum's arithmetic on every
+        # request costs more than the stores themselves.
+        self._n_requests = base + int(Counter.REQUESTS)
+        self._n_status = base + int(Counter.STATUS_1XX) - 1  # + the status class (1 to 5)
+        self._n_status_other = base + int(Counter.STATUS_OTHER)
+        self._n_errors = base + int(Counter.REQUEST_ERRORS)
+        self._n_bytes = base + int(Counter.RESPONSE_BYTES)
 
     def set(self, counter: Counter, value: int) -> None:
         self._words[self._base + counter] = value
@@ -95,29 +103,65 @@ class SlotWriter:
         self._words[self._base + Counter.STARTED] += 1
         self._record(self._lateness, lateness_us)
 
-    def request_done(self, status: int, latency_us: int) -> None:
-        """Count one response (its headers arrived) and its latency."""
+    def request_done(self, entry: int, status: int, latency_us: int) -> None:
+        """Count one response (its headers arrived) and its latency, for the run and under
+        its name's entry (a word offset of the request table, see stats.requests).
+
+        Long on purpose: both records in one call, the latency's bucket found once; this
+        runs for every request. Neither latency block's count word is written: a block's
+        count is its buckets' sum (what the reader takes anyway), one store less each."""
         words = self._words
-        base = self._base
-        words[base + Counter.REQUESTS] += 1
+        words[self._n_requests] += 1
         status_class = status // 100
         if 1 <= status_class <= 5:
-            words[base + Counter.STATUS_1XX - 1 + status_class] += 1
+            words[self._n_status + status_class] += 1
         else:
-            words[base + Counter.STATUS_OTHER] += 1
-        self._record(self._requests, latency_us)
+            words[self._n_status_other] += 1
+        bucket = SCENARIO_HEADER + bucket_of(latency_us)
+        block = self._requests
+        words[block + SC_SUM_US] += latency_us
+        if latency_us > words[block + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
+            words[block + SC_MAX_US] = latency_us
+        words[block + bucket] += 1
+        words[entry + entry_words.REQUESTS] += 1
+        pair = entry + entry_words.CODES
+        end = entry + entry_words.OTHER_CODES
+        while pair < end:
+            code = words[pair]
+            if code == status:
+                words[pair + 1] += 1
+                break
+            if code == 0:
+                words[pair] = status
+                words[pair + 1] = 1
+                break
+            pair += 2
+        else:
+            words[end] += 1
+        block = entry + entry_words.LATENCY
+        words[block + SC_SUM_US] += latency_us
+        if latency_us > words[block + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
+            words[block + SC_MAX_US] = latency_us
+        words[block + bucket] += 1
 
-    def request_failed(self, kind_index: int) -> None:
+    def request_failed(self, entry: int, kind_index: int) -> None:
         """Count one request that got no response (``kind_index`` in REQUEST_ERROR_KINDS)."""
-        self._words[self._base + Counter.REQUESTS] += 1
-        self._words[self._base + Counter.REQUEST_ERRORS + kind_index] += 1
+        words = self._words
+        words[self._n_requests] += 1
+        words[self._n_errors + kind_index] += 1
+        words[entry + entry_words.REQUESTS] += 1
+        words[entry + entry_words.ERRORS + kind_index] += 1
 
-    def request_error(self, kind_index: int) -> None:
-        """A counted request's response failed after its headers (a broken body)."""
-        self._words[self._base + Counter.REQUEST_ERRORS + kind_index] += 1
+    def request_error(self, entry: int, kind_index: int) -> None:
+        """A counted request's response failed after its headers (a broken body); ``entry``:
+        its name's, or -1 if unknown."""
+        self._words[self._n_errors + kind_index] += 1
+        if entry >= 0:
+            self._words[entry + entry_words.ERRORS + kind_index] += 1
 
-    def response_bytes(self, size: int) -> None:
-        self._words[self._base + Counter.RESPONSE_BYTES] += size
+    def response_bytes(self, entry: int, size: int) -> None:
+        self._words[self._n_bytes] += size
+        self._words[entry + entry_words.BYTES] += size
 
     def error(
         self,

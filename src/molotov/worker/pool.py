@@ -44,6 +44,8 @@ from molotov.worker.stages import StageController
 from molotov.worker.start import ProcessStart
 from molotov.worker.stopflag import StopFlag
 
+# What a scenario raises about a request after its headers came back (see _record_failure).
+_AFTER_THE_HEADERS = (aiohttp.ClientResponseError, aiohttp.ClientPayloadError)
 YIELD_EVERY = 64  # steps between two forced yields of a worker (see WorkerPool.steps)
 GROWTH_BACKOFF_NS = 1_000_000_000  # after a failed setup, the pool waits before growing again
 
@@ -412,8 +414,9 @@ class WorkerPool:
     def _record_failure(self, exc: BaseException, scenario: int) -> None:
         kind, message = describe_error(exc)
         request = request_of(exc)
-        if request < 0 and isinstance(exc, aiohttp.ClientResponseError):
-            # raise_for_status() after the request returned: the task's last request it is.
+        if request < 0 and isinstance(exc, _AFTER_THE_HEADERS):
+            # raise_for_status(), or a body that broke as it was read: after the request
+            # returned, so the task's last request it is.
             entry = last_request.get()
             request = self.sessions.requests.index_of(entry) if entry >= 0 else -1
         if kind in CONNECT_KINDS:
@@ -421,7 +424,7 @@ class WorkerPool:
         elif kind is ErrorKind.PROTOCOL and not counted_as_request(exc):
             # Invalid HTTP in a body (a broken chunk, a short one): found as the scenario
             # reads it, after the request was counted with its status.
-            self.slot.request_error(REQUEST_ERROR_KINDS.index(kind))
+            self.slot.request_error(last_request.get(), REQUEST_ERROR_KINDS.index(kind))
         self.report(kind, message, exc, scenario, request)
         if self.config.exception:
             self.stop(StopReason.EXCEPTION)

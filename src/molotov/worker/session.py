@@ -168,6 +168,7 @@ def _recording_middleware(
     clock = time.perf_counter_ns
     kind_index = {kind: i for i, kind in enumerate(REQUEST_ERROR_KINDS)}
     retries: dict[tuple[str, URL], int] = {}  # failed attempts aiohttp is about to send again
+    by_url = table.by_url
 
     async def middleware(
         request: aiohttp.ClientRequest,
@@ -182,7 +183,10 @@ def _recording_middleware(
         url = request.url
         name = explicit_name.get()
         if name is None:
-            entry = table.entry_for(request.method, url.raw_host, url.raw_path, default_name)
+            method, host, path = request.method, url.raw_host, url.raw_path
+            entry = by_url.get((method, host, path))
+            if entry is None:
+                entry = table.entry_for(method, host, path, default_name)
         else:
             entry = table.entry_named(name, url.raw_host or "")
         last_request.set(entry)
@@ -191,8 +195,7 @@ def _recording_middleware(
             response = await handler(request)
         except asyncio.CancelledError:
             if not abandoned():
-                slot.request_failed(_TIMEOUT)
-                table.failed(entry, _TIMEOUT)
+                slot.request_failed(entry, _TIMEOUT)
             raise
         except Exception as exc:
             kind = request_error_kind(exc)
@@ -203,20 +206,12 @@ def _recording_middleware(
                     key = (request.method, url)
                     retries[key] = retries.get(key, 0) + 1
                 else:
-                    slot.request_failed(kind_index[kind])
-                    table.failed(entry, kind_index[kind])
+                    slot.request_failed(entry, kind_index[kind])
             raise
         latency = (clock() - started) // 1000
-        status = response.status
-        slot.request_done(status, latency)
-        table.response(entry, status, latency)
+        slot.request_done(entry, response.status, latency)
         content = response.content
-
-        def received() -> None:
-            slot.response_bytes(content.total_bytes)
-            table.add_bytes(entry, content.total_bytes)
-
-        content.on_eof(received)
+        content.on_eof(lambda: slot.response_bytes(entry, content.total_bytes))
         return response
 
     return middleware
