@@ -4,14 +4,16 @@ The series recorder gets every tick (at least two a second); StatsD every
 ``--statsd-interval`` and the console every ``--console-update`` seconds. At the end, both get
 the final numbers and the series its last, partial second.
 
-A tick's snapshot holds every request name's counters but only the latency of the names a
-:class:`~molotov.stats.watch.NameWatch` picks (the series' and the busiest); a StatsD flush
+A tick's snapshot holds every request name's counters; the latency of the names a
+:class:`~molotov.stats.watch.NameWatch` picks (the series' and the busiest) only at the ticks
+that use it (one that closes a second of the series, or redraws the console); a StatsD flush
 reads every name's, since it sends each name's timings.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
@@ -22,6 +24,10 @@ from molotov.stats.bus import StatsBus
 from molotov.stats.series import Second, SeriesRecorder
 from molotov.stats.snapshot import Snapshot
 from molotov.stats.watch import NameWatch
+
+
+def _no_name(name: str) -> bool:
+    return False
 
 
 class TickFanout:
@@ -38,6 +44,7 @@ class TickFanout:
         if config.statsd:
             self.statsd = StatsdEmitter(config.statsd_address, config.statsd_prefix, console.print)
         self.watch = NameWatch()
+        self._wall = 0.0  # time.time() of the last read: its tick's second in the series
         self._start: Start | None = None
         self._series: SeriesRecorder | None = None
         self._next_console = 0.0
@@ -51,10 +58,16 @@ class TickFanout:
         self._next_flush = start.monotonic + self.config.statsd_interval
 
     def read(self, now: float) -> Snapshot:
-        """This tick's snapshot: every name's latency when StatsD flushes now, else the
-        watched names'."""
-        flushing = self.statsd is not None and now >= self._next_flush
-        snapshot = self.bus.snapshot(None if flushing else self.watch.wants)
+        """This tick's snapshot: every name's latency when StatsD flushes now, the watched
+        names' when the series closes a second or the console redraws, else none."""
+        self._wall = time.time()
+        series = self._series
+        latency_of: Callable[[str], bool] | None = _no_name
+        if self.statsd is not None and now >= self._next_flush:
+            latency_of = None
+        elif now >= self._next_console or (series is not None and series.closes(self._wall)):
+            latency_of = self.watch.wants
+        snapshot = self.bus.snapshot(latency_of)
         self.watch.observe(snapshot)
         return snapshot
 
@@ -69,7 +82,7 @@ class TickFanout:
         """One look at the bus, ``now`` on the monotonic clock (after :meth:`begin`)."""
         start, series = self._start, self._series
         assert start is not None and series is not None
-        series.update(snapshot, time.time())
+        series.update(snapshot, self._wall)
         if self.statsd is not None and now >= self._next_flush:
             self._next_flush = now + self.config.statsd_interval
             self.statsd.flush(snapshot, self._target_at(time.time()))
