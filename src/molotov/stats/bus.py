@@ -69,7 +69,14 @@ from molotov.stats.layout import (
 )
 from molotov.stats.requests import read_histogram
 from molotov.stats.slot import SlotWriter
-from molotov.stats.snapshot import ErrorKind, ErrorStat, RequestStats, ScenarioStats, Snapshot
+from molotov.stats.snapshot import (
+    CheckStats,
+    ErrorKind,
+    ErrorStat,
+    RequestStats,
+    ScenarioStats,
+    Snapshot,
+)
 
 
 def _buffer(shm: shared_memory.SharedMemory) -> memoryview:
@@ -228,12 +235,8 @@ class StatsBus:
         Every request name's counters are read; its latency histogram only where
         ``latency_of(name)`` says so (None: every name's, as the final snapshot needs)."""
         totals = [0] * COUNTER_WORDS
-        per_scenario: list[list[Histogram]] = [[] for _ in range(self.nscenarios)]
-        responses: list[list[Histogram]] = [[] for _ in range(self.nscenarios)]
         latencies: list[Histogram] = []
         lateness: list[Histogram] = []
-        ok = [0] * self.nscenarios
-        failed = [0] * self.nscenarios
         errors: _ErrorTotals = {}
         running = 0
         pids: list[int] = []
@@ -247,26 +250,10 @@ class StatsBus:
                 pids.append(counters[Counter.PID])
             _collect(latencies, self._histogram(self.block_base(slot, LATENCY_BLOCK)))
             _collect(lateness, self._histogram(self.block_base(slot, LATENESS_BLOCK)))
-            for i in range(self.nscenarios):
-                sbase = self.scenario_base(slot, i)
-                ok[i] += words[sbase + SC_OK]
-                failed[i] += words[sbase + SC_FAILED]
-                _collect(per_scenario[i], self._histogram(sbase))
-                _collect(responses[i], self._histogram(self.response_base(slot, i)))
             self._read_errors(slot, counters[Counter.ERROR_ENTRIES], errors)
-        scenarios = tuple(
-            ScenarioStats(
-                name,
-                ok[i],
-                failed[i],
-                Histogram.merge(per_scenario[i]),
-                Histogram.merge(responses[i]),
-            )
-            for i, name in enumerate(self.scenario_names)
-        )
         return Snapshot(
             taken_at=time.monotonic(),
-            scenarios=scenarios,
+            scenarios=self._scenarios(),
             errors=tuple(
                 ErrorStat(kind, message, total.count, total.traceback, scenario, request)
                 for (kind, message, scenario, request), total in errors.items()
@@ -293,18 +280,32 @@ class StatsBus:
             busy=totals[Counter.BUSY],
             start_lateness=Histogram.merge(lateness),
             by_request=self.read_requests(latency_of),
-            checks=checks.read_checks(
-                self.words,
-                self.bytes,
-                [
-                    (self.checks_base(slot), self._request_names(slot))
-                    for slot in range(self.nslots)
-                ],
-            ),
+            checks=self._read_checks(),
             checks_passed=totals[Counter.CHECKS_PASSED],
             checks_failed=totals[Counter.CHECKS_FAILED],
             checks_dropped=totals[Counter.CHECKS_DROPPED],
         )
+
+    def _scenarios(self) -> tuple[ScenarioStats, ...]:
+        """Each scenario's counts and histograms, summed over the slots."""
+        words = self.words
+        stats = []
+        for i, name in enumerate(self.scenario_names):
+            ok = failed = 0
+            durations: list[Histogram] = []
+            responses: list[Histogram] = []
+            for slot in range(self.nslots):
+                base = self.scenario_base(slot, i)
+                ok += words[base + SC_OK]
+                failed += words[base + SC_FAILED]
+                _collect(durations, self._histogram(base))
+                _collect(responses, self._histogram(self.response_base(slot, i)))
+            stats.append(
+                ScenarioStats(
+                    name, ok, failed, Histogram.merge(durations), Histogram.merge(responses)
+                )
+            )
+        return tuple(stats)
 
     def read_requests(
         self, latency_of: Callable[[str], bool] | None = None
@@ -312,6 +313,14 @@ class StatsBus:
         """Every request name's totals over the slots (see :meth:`snapshot`)."""
         tables = [self.requests_base(slot) for slot in range(self.nslots)]
         return self._requests.read(self.words, self.bytes, tables, self.max_names, latency_of)
+
+    def _read_checks(self) -> tuple[CheckStats, ...]:
+        tables = [
+            (self.checks_base(slot), self._request_names(slot))
+            for slot in range(self.nslots)
+            if self.words[self.checks_base(slot)]  # a table with entries
+        ]
+        return checks.read_checks(self.words, self.bytes, tables) if tables else ()
 
     def _request_names(self, slot: int) -> list[str]:
         """A slot's request names by entry number (errors and checks refer to them so)."""

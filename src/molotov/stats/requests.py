@@ -18,6 +18,7 @@ written before the table's entry count is raised to publish it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from molotov.stats.histogram import NBUCKETS, Histogram
@@ -99,28 +100,24 @@ class RequestWriter:
         return (entry - self._base - 1) // ENTRY_WORDS
 
 
+_EMPTY_BLOCK = bytes(NBUCKETS * WORD)
+
+
 def read_histogram(words: memoryview, raw: memoryview, base: int) -> Histogram | None:
     """A histogram block (count, -, sum, max, buckets) of the bus, or None when empty.
 
     A block's count words are not read: the request-latency blocks leave them unwritten (one
-    store less per request), and the buckets say it all.
-
-    Only the span of non-zero buckets is converted (a latency distribution covers a few
-    hundred of the 2,688 buckets): the zeros at both ends are found in the raw bytes. The count
-    is the sum of the buckets read, not the count word: the writer may add a value between the
-    two reads, and a histogram whose count and buckets disagree is one a report reader refuses.
+    store less per request), and the buckets say it all: the count is their sum, which also
+    keeps a histogram whole when the writer adds a value between two reads (a histogram whose
+    count and buckets disagree is one a report reader refuses). An empty block is found by
+    comparing its bytes (a copy and a memcmp), before any word is converted.
     """
-    head = words[base : base + _HEADER].tolist()
     start = (base + _HEADER) * WORD
-    data = bytes(raw[start : start + NBUCKETS * WORD])
-    stripped = data.rstrip(b"\0")
-    if not stripped:
+    if bytes(raw[start : start + NBUCKETS * WORD]) == _EMPTY_BLOCK:
         return None
-    high = -(-len(stripped) // WORD)
-    low = (len(stripped) - len(stripped.lstrip(b"\0"))) // WORD
-    span = words[base + _HEADER + low : base + _HEADER + high].tolist()
-    buckets = (0,) * low + tuple(span) + (0,) * (NBUCKETS - high)
-    return Histogram(buckets, sum(span), head[2], head[3])
+    head = words[base : base + _HEADER].tolist()
+    buckets = tuple(words[base + _HEADER : base + _HEADER + NBUCKETS].tolist())
+    return Histogram(buckets, sum(buckets), head[2], head[3])
 
 
 class RequestReader:
@@ -128,6 +125,9 @@ class RequestReader:
 
     def __init__(self) -> None:
         self._names: dict[tuple[int, int], tuple[str, str]] = {}  # (table, number) -> texts
+        # entry -> (its counter words, its stats without latency) at the last read: an idle
+        # name's counters are not decoded again.
+        self._counted: dict[int, tuple[list[int], RequestStats]] = {}
 
     def name(self, raw: memoryview, words: memoryview, table: int, number: int) -> str:
         return self._texts(raw, words, table, number)[0]
@@ -145,6 +145,22 @@ class RequestReader:
             texts = self._names[(table, number)] = (name, host)
         return texts
 
+    @staticmethod
+    def _counters(head: list[int], name: str, host: str) -> RequestStats:
+        """A name's stats from its counter words (``REQUESTS`` to ``LATENCY``)."""
+        codes = head[CODES - REQUESTS : OTHER_CODES - REQUESTS]
+        pairs = [(c, n) for c, n in zip(codes[::2], codes[1::2], strict=True) if n]
+        if head[-1]:
+            pairs.append((0, head[-1]))
+        return RequestStats(
+            name,
+            requests=head[0],
+            response_bytes=head[BYTES - REQUESTS],
+            errors_by_kind=tuple(head[ERRORS - REQUESTS : CODES - REQUESTS]),
+            status_codes=tuple(sorted(pairs)),
+            host=host,
+        )
+
     def read(
         self,
         words: memoryview,
@@ -158,25 +174,18 @@ class RequestReader:
         totals: dict[str, RequestStats] = {}
         for table in tables:
             for number in range(min(words[table], max_names)):
-                name, host = self._texts(raw, words, table, number)
                 entry = table + 1 + number * ENTRY_WORDS
                 head = words[entry + REQUESTS : entry + LATENCY].tolist()
-                latency = None
-                if latency_of is None or latency_of(name):
+                last = self._counted.get(entry)
+                if last is not None and last[0] == head:
+                    stats = last[1]
+                else:
+                    stats = self._counters(head, *self._texts(raw, words, table, number))
+                    self._counted[entry] = (head, stats)
+                if latency_of is None or latency_of(stats.name):
                     latency = read_histogram(words, raw, entry + LATENCY) or Histogram.empty()
-                codes = head[CODES - REQUESTS : OTHER_CODES - REQUESTS]
-                pairs = [(c, n) for c, n in zip(codes[::2], codes[1::2], strict=True) if n]
-                if head[-1]:
-                    pairs.append((0, head[-1]))
-                stats = RequestStats(
-                    name,
-                    requests=head[0],
-                    response_bytes=head[BYTES - REQUESTS],
-                    errors_by_kind=tuple(head[ERRORS - REQUESTS : CODES - REQUESTS]),
-                    status_codes=tuple(sorted(pairs)),
-                    latency=latency,
-                    host=host,
-                )
+                    stats = dataclasses.replace(stats, latency=latency)
+                name = stats.name
                 known = totals.get(name)
                 totals[name] = stats if known is None else known.plus(stats)
         return tuple(totals.values())
