@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import WIDTH, chromium, open_report, require, screenshot_top, wait_until
+from browser import check_clean, open_report, screenshot_top, wait_until
 from molotov.reports import htmlreport
 from molotov.reports.fields import Fields
 from molotov.reports.htmlreport import charts
@@ -41,13 +41,6 @@ MIXED = MIXED_SCENARIOS
 ALWAYS = {"throughput", "failures", "latency", "dist-request_latency", "dist-scenario_durations"}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require()
-    with chromium() as running:
-        yield running
-
-
 def load(path: Path) -> dict:
     return json.loads(path.read_text())
 
@@ -58,14 +51,6 @@ def count(n: int) -> str:
 
 def ms(value: float) -> str:
     return format_us(value * 1000)
-
-
-def check_clean(opened, path: Path) -> None:
-    """No JavaScript error or warning, no request but the file, no horizontal scroll."""
-    assert opened.errors == []
-    assert opened.requests == [path.resolve().as_uri()]
-    scroll = opened.page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= WIDTH
 
 
 def check_charts(opened, doc: dict) -> list[dict]:
