@@ -55,8 +55,13 @@ def ms(value: float) -> str:
 
 def check_charts(opened, doc: dict) -> list[dict]:
     """Every chart the document has data for was drawn, with visible series."""
-    sampled = downsample(doc["series"])
-    planned = [c["id"] for c in charts.time_charts(doc, sampled) + charts.distributions(doc)]
+    sampled = downsample(doc["series"], names=charts.request_names(doc))
+    planned = [
+        c["id"]
+        for c in charts.request_charts(sampled)
+        + charts.time_charts(doc, sampled)
+        + charts.distributions(doc)
+    ]
     drawn = opened.charts()
     assert [c["id"] for c in drawn] == planned
     assert opened.page.locator("figure.chart canvas").count() == len(planned)
@@ -118,12 +123,23 @@ def check_numbers(opened, doc: dict, exit_code: int) -> None:
         for i in range(statuses.count())
     }
     assert shown == {label: count(n) for label, n in doc["status_classes"].items()}
-    errors = page.locator("table.errors tbody tr")
+    # Errors, under the group of their scenario and request.
+    errors = page.locator("table.errors tbody tr.error")
     assert errors.count() == len(doc["errors"])
-    for i, error in enumerate(doc["errors"]):
-        cells = errors.nth(i).locator("td")
-        assert cells.nth(1).inner_text() == error["message"]
-        assert cells.nth(2).inner_text() == count(error["count"])
+    shown_errors = sorted(
+        (
+            row.locator("xpath=..").get_attribute("data-scenario"),
+            row.locator("xpath=..").get_attribute("data-request"),
+            row.locator("td").nth(1).inner_text(),
+            row.locator("td").nth(2).inner_text(),
+        )
+        for row in errors.all()
+    )
+    expected = sorted(
+        (e.get("scenario", ""), e.get("request", ""), e["message"], count(e["count"]))
+        for e in doc["errors"]
+    )
+    assert shown_errors == expected
 
 
 # -- a real run -----------------------------------------------------------------------------
@@ -388,7 +404,7 @@ def test_a_hostile_error_message_stays_text(browser, tmp_path):
     opened = open_report(browser, page_file)
     check_clean(opened, page_file)
     assert opened.page.evaluate("window.owned") is None
-    assert opened.text("table.errors tbody tr td:nth-of-type(2)") == evil
+    assert opened.text("table.errors tr.error td:nth-of-type(2)") == evil
 
 
 # -- without a browser -------------------------------------------------------------------------
