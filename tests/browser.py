@@ -139,6 +139,14 @@ def open_report(
     return opened
 
 
+def check_clean(opened: Opened, path: Path) -> None:
+    """No JavaScript error or warning, no request but the file, no horizontal scroll."""
+    assert opened.errors == []
+    assert opened.requests == [path.resolve().as_uri()]
+    scroll = opened.page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= WIDTH
+
+
 def wait_until(opened: Opened, condition: str, timeout_ms: int = 30_000) -> None:
     """Wait until the JavaScript expression ``condition`` is true in the page.
 
@@ -162,8 +170,9 @@ def wait_until(opened: Opened, condition: str, timeout_ms: int = 30_000) -> None
 
 
 def screenshot_top(opened: Opened, path: Path) -> None:
-    """The top of the page (verdict, run, headline numbers, the first row of charts), 1280 px
-    wide: the README's ``docs/report.png`` is made with this (see ``__main__``)."""
+    """The top of the page (verdict, run, headline numbers, the requests table, the first row
+    of charts), 1280 px wide: the README's ``docs/report.png`` is made with this (see
+    ``__main__``)."""
     height = opened.page.evaluate(
         """() => {
           const chart = document.querySelector("figure.chart");

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+import browser as headless
 from support import SCENARIO_HEADER, Result, Target, molotov_env, run_command, target_app
 from threaded import serving
 
@@ -39,6 +40,15 @@ def _target_server() -> Iterator[Target]:
 
     with serving(listening, "the test target"):
         yield target
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """A headless Chromium (Playwright's ``Browser``) for a test module's pages (see browser.py:
+    the tests skip without one, unless MOLOTOV_REQUIRE_BROWSER=1)."""
+    headless.require()
+    with headless.chromium() as running:
+        yield running
 
 
 @pytest.fixture

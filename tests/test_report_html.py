@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import WIDTH, chromium, open_report, require, screenshot_top, wait_until
+from browser import check_clean, open_report, screenshot_top, wait_until
 from molotov.reports import htmlreport
 from molotov.reports.fields import Fields
 from molotov.reports.htmlreport import charts
@@ -41,13 +41,6 @@ MIXED = MIXED_SCENARIOS
 ALWAYS = {"throughput", "failures", "latency", "dist-request_latency", "dist-scenario_durations"}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require()
-    with chromium() as running:
-        yield running
-
-
 def load(path: Path) -> dict:
     return json.loads(path.read_text())
 
@@ -60,18 +53,15 @@ def ms(value: float) -> str:
     return format_us(value * 1000)
 
 
-def check_clean(opened, path: Path) -> None:
-    """No JavaScript error or warning, no request but the file, no horizontal scroll."""
-    assert opened.errors == []
-    assert opened.requests == [path.resolve().as_uri()]
-    scroll = opened.page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= WIDTH
-
-
 def check_charts(opened, doc: dict) -> list[dict]:
     """Every chart the document has data for was drawn, with visible series."""
-    sampled = downsample(doc["series"])
-    planned = [c["id"] for c in charts.time_charts(doc, sampled) + charts.distributions(doc)]
+    sampled = downsample(doc["series"], names=charts.request_names(doc))
+    planned = [
+        c["id"]
+        for c in charts.request_charts(sampled)
+        + charts.time_charts(doc, sampled)
+        + charts.distributions(doc)
+    ]
     drawn = opened.charts()
     assert [c["id"] for c in drawn] == planned
     assert opened.page.locator("figure.chart canvas").count() == len(planned)
@@ -133,12 +123,23 @@ def check_numbers(opened, doc: dict, exit_code: int) -> None:
         for i in range(statuses.count())
     }
     assert shown == {label: count(n) for label, n in doc["status_classes"].items()}
-    errors = page.locator("table.errors tbody tr")
+    # Errors, under the group of their scenario and request.
+    errors = page.locator("table.errors tbody tr.error")
     assert errors.count() == len(doc["errors"])
-    for i, error in enumerate(doc["errors"]):
-        cells = errors.nth(i).locator("td")
-        assert cells.nth(1).inner_text() == error["message"]
-        assert cells.nth(2).inner_text() == count(error["count"])
+    shown_errors = sorted(
+        (
+            row.locator("xpath=..").get_attribute("data-scenario"),
+            row.locator("xpath=..").get_attribute("data-request"),
+            row.locator("td").nth(1).inner_text(),
+            row.locator("td").nth(2).inner_text(),
+        )
+        for row in errors.all()
+    )
+    expected = sorted(
+        (e.get("scenario", ""), e.get("request", ""), e["message"], count(e["count"]))
+        for e in doc["errors"]
+    )
+    assert shown_errors == expected
 
 
 # -- a real run -----------------------------------------------------------------------------
@@ -403,7 +404,7 @@ def test_a_hostile_error_message_stays_text(browser, tmp_path):
     opened = open_report(browser, page_file)
     check_clean(opened, page_file)
     assert opened.page.evaluate("window.owned") is None
-    assert opened.text("table.errors tbody tr td:nth-of-type(2)") == evil
+    assert opened.text("table.errors tr.error td:nth-of-type(2)") == evil
 
 
 # -- without a browser -------------------------------------------------------------------------

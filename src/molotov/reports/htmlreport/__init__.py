@@ -7,9 +7,9 @@ renderer. Its JavaScript and CSS are inlined,
 uPlot among them (vendored in ``uplot/``, see its README), and a Content-Security-Policy
 forbids every fetch: the file opens from a USB stick in an air-gapped room.
 
-Tables and numbers are HTML written here; the charts are drawn in the page from a JSON data
-block of downsampled columns (:mod:`.downsample`, :mod:`.charts`), so the page stays small and
-fast for a 24-hour run.
+Tables and numbers are HTML written here (:mod:`.sections`; the per-request ones in
+:mod:`.byrequest`); the charts are drawn in the page from a JSON data block of downsampled
+columns (:mod:`.downsample`, :mod:`.charts`), so the page stays small and fast for a 24-hour run.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from string import Template
 from typing import Any
 
 from molotov.reports.atomic import write_text
-from molotov.reports.htmlreport import charts, sections
+from molotov.reports.htmlreport import byrequest, charts, sections
 from molotov.reports.htmlreport.downsample import downsample
 
 
@@ -62,7 +62,8 @@ def _header(doc: Mapping[str, Any]) -> str:
 
 def render(doc: Mapping[str, Any], exit_code: int) -> str:
     """The HTML page of a report document and the exit code of its run (or merge)."""
-    sampled = downsample(doc.get("series") or [])
+    sampled = downsample(doc.get("series") or [], names=charts.request_names(doc))
+    request_charts = charts.request_charts(sampled)
     time_charts = charts.time_charts(doc, sampled)
     distributions = charts.distributions(doc)
     uplot = _asset("uplot/VERSION").strip()
@@ -72,6 +73,9 @@ def render(doc: Mapping[str, Any], exit_code: int) -> str:
             sections.verdict(doc, exit_code),
             sections.run_info(doc),
             sections.headline(doc),
+            byrequest.requests(doc),
+            byrequest.latency_charts(request_charts, sampled.k),
+            byrequest.status_codes_and_checks(doc),
             sections.chart_slots(
                 "series", "Over time", time_charts, sections.esc(_resolution_note(sampled.k))
             ),
@@ -84,12 +88,18 @@ def render(doc: Mapping[str, Any], exit_code: int) -> str:
             ),
             sections.scenarios(doc),
             sections.responses(doc),
-            sections.errors(doc),
+            byrequest.errors(doc),
             f"<footer>molotov {sections.esc(doc.get('tool_version'))} · charts by uPlot "
             f"{sections.esc(uplot)} (MIT), inlined: this page needs no network.</footer>",
         ]
     )
-    data = {"t": sampled.t, "k": sampled.k, "charts": time_charts, "distributions": distributions}
+    data = {
+        "t": sampled.t,
+        "k": sampled.k,
+        "requests": request_charts,
+        "charts": time_charts,
+        "distributions": distributions,
+    }
     return Template(_asset("page.html")).substitute(
         version=sections.esc(doc.get("tool_version")),
         title=sections.esc(f"molotov report: {(doc.get('options') or {}).get('scenario', '')}"),

@@ -1,6 +1,7 @@
 """What the page's charts draw, computed from the JSON report document.
 
-Time charts share one x axis (the bucket starts of :mod:`.downsample`); a distribution chart
+Time charts share one x axis (the bucket starts of :mod:`.downsample`), the per-request
+latency charts too (a log y axis: one slow name's seconds next to fast ones'); a distribution chart
 re-bins a histogram object of the report on a log scale (:data:`BINS_PER_DECADE` bins per
 power of ten, each bin the sum of the histogram buckets whose middle falls in it) and marks
 the report's own percentiles, which stay exact: they come from the full-resolution buckets.
@@ -13,11 +14,17 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from molotov.reports.htmlreport.downsample import LATENCY_PERCENTILES, Column, Downsampled
+from molotov.reports.htmlreport.downsample import (
+    LATENCY_PERCENTILES,
+    REQUEST_PERCENTILES,
+    Column,
+    Downsampled,
+)
 from molotov.reports.thresholds import PERCENTILES
 from molotov.stats.histogram import bucket_bounds
 
 BINS_PER_DECADE = 20
+REQUEST_CHARTS = 5  # the busiest names that the series has rows of
 DISTRIBUTIONS = (
     ("request_latency", "Request latency", "requests"),
     ("scenario_durations", "Step durations", "steps"),
@@ -111,6 +118,36 @@ def time_charts(doc: Mapping[str, Any], sampled: Downsampled) -> list[dict[str, 
         },
     ]
     return [chart for chart in charts if chart["series"]]
+
+
+def request_names(doc: Mapping[str, Any]) -> list[str]:
+    """The names that get a latency chart: the busiest (the report's ``by_request`` order)
+    among those the per-second rows have (the series holds only some names, see
+    :mod:`molotov.stats.watch`)."""
+    in_series = {name for row in doc.get("series") or () for name in row.get("by_request") or ()}
+    busiest = [name for name in doc.get("by_request") or {} if name in in_series]
+    return busiest[:REQUEST_CHARTS]
+
+
+def _positive(column: Column) -> Column:
+    """A column for a log axis: 0 (a sub-microsecond bucket) has no place on it, a gap."""
+    return [v if v is not None and v > 0 else None for v in column]
+
+
+def request_charts(sampled: Downsampled) -> list[dict[str, Any]]:
+    """A latency chart (p50, p95, p99 per point, log y axis) for each name of ``sampled``."""
+    charts = []
+    for i, (name, latency) in enumerate(sampled.by_request.items()):
+        series = [
+            s
+            for percent in REQUEST_PERCENTILES
+            for s in _series(f"p{percent:g}", _positive(latency[percent]))
+        ]
+        if series:
+            charts.append(
+                {"id": f"request-{i}", "title": name, "unit": "ms", "log": True, "series": series}
+            )
+    return charts
 
 
 def _bin_of(index: int) -> int:

@@ -12,6 +12,9 @@ Merging loses nothing that the chart claims to show:
 * gauges (active workers, the target) are the mean of the rows' values;
 * a bucket with no row at all (a gap between merged runs) is ``None``: a gap, not a zero.
 
+The rows' per-request latency (``by_request``) is merged the same way for the names asked for
+(the page's per-request charts): the same buckets, the same percentiles code.
+
 Rows are read with ``dict.get``: keys that a report does not have (older reports have no
 ``workers``, ``status_classes``, ...) give no column, never an error.
 """
@@ -30,6 +33,7 @@ COUNTERS = ("steps", "failures", "requests", "started", "dropped")
 GAUGES = ("workers", "target")
 KEYED = ("status_classes", "request_errors")  # {label: count} per row
 LATENCY_PERCENTILES = (50.0, 90.0, 99.0)
+REQUEST_PERCENTILES = (50.0, 95.0, 99.0)  # the per-request charts
 
 Row = Mapping[str, Any]
 Column = list[float | None]
@@ -53,6 +57,8 @@ class Downsampled:
     keyed: dict[str, dict[str, Column]] = field(default_factory=dict)  # per label, /s
     latency: dict[float, Column] = field(default_factory=dict)  # percentile -> ms
     latency_source: str = ""  # "request_latency" or "buckets" (step durations)
+    # request name -> percentile (REQUEST_PERCENTILES) -> ms, for the names asked for
+    by_request: dict[str, dict[float, Column]] = field(default_factory=dict)
 
 
 def _latency_source(rows: Sequence[Row]) -> str:
@@ -62,18 +68,49 @@ def _latency_source(rows: Sequence[Row]) -> str:
     return "buckets" if any(row.get("buckets") for row in rows) else ""
 
 
+class _Latency:
+    """One histogram's buckets merged per k-second bucket: its percentiles, exact for each."""
+
+    def __init__(self, n: int) -> None:
+        self.merged: list[dict[int, int]] = [{} for _ in range(n)]
+        self.max_us = [0] * n
+
+    def add(self, b: int, block: Mapping[str, Any]) -> None:
+        merged = self.merged[b]
+        for index, hits in block.get("buckets") or ():
+            merged[index] = merged.get(index, 0) + hits
+        self.max_us[b] = max(self.max_us[b], int(block.get("max_us") or 0))
+
+    def _percentiles_ms(self, b: int, percents: Sequence[float]) -> list[float] | None:
+        """The percentiles of bucket ``b``, from its merged buckets (None: no value)."""
+        merged = self.merged[b]
+        count = sum(merged.values())
+        if not count:
+            return None
+        values = percentiles_us(sorted(merged.items()), count, self.max_us[b], percents)
+        return [round(us / 1000, 3) for us in values]
+
+    def columns(self, percents: Sequence[float]) -> dict[float, Column]:
+        """One column (ms) per percentile, a value per bucket."""
+        per_bucket = [self._percentiles_ms(b, percents) for b in range(len(self.merged))]
+        return {
+            percent: [None if values is None else values[i] for values in per_bucket]
+            for i, percent in enumerate(percents)
+        }
+
+
 class _Buckets:
     """Sums over the rows of each bucket, filled in one pass over the rows."""
 
-    def __init__(self, n: int, source: str) -> None:
+    def __init__(self, n: int, source: str, names: Sequence[str]) -> None:
         self.n = n
         self.source = source
         self.rows = [0] * n
         self.counters: dict[str, list[int]] = {}
         self.gauges: dict[str, tuple[list[float], list[int]]] = {}
         self.keyed: dict[str, dict[str, list[int]]] = {key: {} for key in KEYED}
-        self.latency: list[dict[int, int]] = [{} for _ in range(n)]
-        self.latency_max = [0] * n
+        self.latency = _Latency(n)
+        self.by_request = {name: _Latency(n) for name in names}
 
     def add(self, b: int, row: Row) -> None:
         self.rows[b] += 1
@@ -98,31 +135,23 @@ class _Buckets:
                     column = labels.get(label) or labels.setdefault(label, [0] * self.n)
                     column[b] += value
         if self.source:
-            block = row if self.source == "buckets" else row.get(self.source) or {}
-            merged = self.latency[b]
-            for index, hits in block.get("buckets") or ():
-                merged[index] = merged.get(index, 0) + hits
-            self.latency_max[b] = max(self.latency_max[b], int(block.get("max_us") or 0))
-
-    def percentiles_ms(self, b: int) -> list[float] | None:
-        """The latency percentiles of bucket ``b``, from its merged buckets (None: none)."""
-        merged = self.latency[b]
-        count = sum(merged.values())
-        if not count:
-            return None
-        pairs = sorted(merged.items())
-        values = percentiles_us(pairs, count, self.latency_max[b], LATENCY_PERCENTILES)
-        return [round(us / 1000, 3) for us in values]
+            self.latency.add(b, row if self.source == "buckets" else row.get(self.source) or {})
+        if self.by_request:
+            for name, second in (row.get("by_request") or {}).items():
+                latency = self.by_request.get(name)
+                if latency is not None:
+                    latency.add(b, second.get("latency") or {})
 
 
-def downsample(rows: Sequence[Row], k: int | None = None) -> Downsampled:
-    """Merge the rows (increasing ``t``) into buckets of ``k`` seconds (default: fitted)."""
+def downsample(rows: Sequence[Row], k: int | None = None, names: Sequence[str] = ()) -> Downsampled:
+    """Merge the rows (increasing ``t``) into buckets of ``k`` seconds (default: fitted), with
+    the per-request latency of ``names``."""
     if not rows:
         return Downsampled(k or 1, [])
     first, last = int(rows[0]["t"]), int(rows[-1]["t"])
     k = k or resolution(last - first + 1)
     n = (last - first) // k + 1
-    sums = _Buckets(n, _latency_source(rows))
+    sums = _Buckets(n, _latency_source(rows), names)
     for row in rows:
         sums.add((int(row["t"]) - first) // k, row)
     starts = [first + i * k for i in range(n)]
@@ -148,9 +177,8 @@ def downsample(rows: Sequence[Row], k: int | None = None) -> Downsampled:
         for key, labels in sums.keyed.items()
         if labels
     }
-    latency: dict[float, Column] = {}
-    if sums.source:
-        per_bucket = [sums.percentiles_ms(b) for b in range(n)]
-        for i, percent in enumerate(LATENCY_PERCENTILES):
-            latency[percent] = [None if values is None else values[i] for values in per_bucket]
-    return Downsampled(k, starts, columns, keyed, latency, sums.source)
+    latency = sums.latency.columns(LATENCY_PERCENTILES) if sums.source else {}
+    by_request = {
+        name: per_name.columns(REQUEST_PERCENTILES) for name, per_name in sums.by_request.items()
+    }
+    return Downsampled(k, starts, columns, keyed, latency, sums.source, by_request)

@@ -76,7 +76,8 @@
       width: width,
       height: HEIGHT,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
-      scales: { x: { time: true }, y: { range: fromZero } },
+      // spec.log: a log y axis (latency by request: slow seconds next to fast ones).
+      scales: { x: { time: true }, y: spec.log ? { distr: 3 } : { range: fromZero } },
       series: [{ label: "UTC" }].concat(spec.series.map(function (s, i) {
         return {
           label: s.label,
@@ -145,6 +146,7 @@
   }
 
   var specs = {};
+  data.requests.forEach(function (c) { specs[c.id] = [timeChart, c]; });
   data.charts.forEach(function (c) { specs[c.id] = [timeChart, c]; });
   data.distributions.forEach(function (c) { specs[c.id] = [distributionChart, c]; });
 

@@ -50,21 +50,24 @@ def percent(fraction: Any) -> str:
     return f"{100 * float(fraction or 0):.2f}%"
 
 
-def _cell(text: str, value: object = None) -> str:
+def cell(text: str, value: object = None) -> str:
     sort = "" if value is None else f' data-value="{esc(value)}"'
     return f"<td{sort}>{text}</td>"
 
 
-def _table(
+def table(
     headers: Sequence[str],
     rows: Iterable[str],
     cls: str = "",
     foot: str = "",
     numeric_from: int = 1,
+    descending: int | None = None,
 ) -> str:
-    """A table; columns from ``numeric_from`` on are numbers (right-aligned, sorted as such)."""
+    """A table; columns from ``numeric_from`` on are numbers (right-aligned, sorted as such);
+    ``descending``: the column its rows are already sorted by, largest first."""
     head = "".join(
-        f'<th scope="col"{" class=num" if i >= numeric_from else ""}>{esc(h)}</th>'
+        f'<th scope="col"{" class=num" if i >= numeric_from else ""}'
+        f"{' aria-sort=descending' if i == descending else ''}>{esc(h)}</th>"
         for i, h in enumerate(headers)
     )
     body = "".join(rows)
@@ -74,7 +77,7 @@ def _table(
     )
 
 
-def _section(ident: str, title: str, content: str) -> str:
+def section(ident: str, title: str, content: str) -> str:
     return f'<section id="{ident}"><h2>{esc(title)}</h2>{content}</section>'
 
 
@@ -102,7 +105,7 @@ def verdict(doc: Mapping[str, Any], exit_code: int) -> str:
     )
     thresholds = doc.get("thresholds") or []
     if not thresholds:
-        return _section(
+        return section(
             "verdict", "Verdict", badge + "<p class=muted>No thresholds (--threshold) set.</p>"
         )
     rows = []
@@ -112,16 +115,16 @@ def verdict(doc: Mapping[str, Any], exit_code: int) -> str:
         ok = bool(result.get("passed"))
         rows.append(
             "<tr>"
-            + _cell(f"<code>{esc(result.get('expression'))}</code>")
-            + _cell(esc(shown), observed)
-            + _cell(
+            + cell(f"<code>{esc(result.get('expression'))}</code>")
+            + cell(esc(shown), observed)
+            + cell(
                 f'<span class="{"pass" if ok else "fail"}">{"pass" if ok else "FAIL"}</span>',
                 int(ok),
             )
             + "</tr>"
         )
-    table = _table(("threshold", "observed", "result"), rows, "thresholds")
-    return _section("verdict", "Verdict", badge + table)
+    listed = table(("threshold", "observed", "result"), rows, "thresholds")
+    return section("verdict", "Verdict", badge + listed)
 
 
 # -- options and timing ---------------------------------------------------------------------
@@ -151,7 +154,7 @@ def run_info(doc: Mapping[str, Any]) -> str:
     listed = "".join(
         f"<dt>{esc(k)}</dt><dd>{esc(_option_value(v))}</dd>" for k, v in sorted(options.items())
     )
-    return _section(
+    return section(
         "run",
         "Run",
         f'<dl class="timing">{dl}</dl><details open><summary>Options</summary>'
@@ -229,7 +232,7 @@ def headline(doc: Mapping[str, Any]) -> str:
                 f'of <span data-key="arrivals">{count(totals.get("arrivals"))}</span> arrivals',
             )
         )
-    return _section("headline", "Headline", f'<div class="tiles">{"".join(tiles)}</div>')
+    return section("headline", "Headline", f'<div class="tiles">{"".join(tiles)}</div>')
 
 
 # -- charts ---------------------------------------------------------------------------------
@@ -249,13 +252,13 @@ def _marks(chart: Mapping[str, Any]) -> str:
 def chart_slots(ident: str, title: str, charts: Sequence[Mapping[str, Any]], note: str) -> str:
     """Empty frames the page's script draws the charts into (in the order of ``charts``)."""
     if not charts:
-        return _section(ident, title, '<p class="muted">Nothing was measured.</p>')
+        return section(ident, title, '<p class="muted">Nothing was measured.</p>')
     frames = "".join(
         f'<figure class="chart" data-chart="{esc(c["id"])}"><figcaption>{esc(c["title"])}'
         f'</figcaption><div class="plot"></div>{_marks(c)}</figure>'
         for c in charts
     )
-    return _section(ident, title, f'<p class="muted">{note}</p><div class="charts">{frames}</div>')
+    return section(ident, title, f'<p class="muted">{note}</p><div class="charts">{frames}</div>')
 
 
 # -- tables ---------------------------------------------------------------------------------
@@ -268,16 +271,16 @@ def _scenario_row(name: str, stats: Mapping[str, Any]) -> str:
     share = failures / steps if steps else 0.0
     cells = [
         f'<th scope="row">{esc(name)}</th>',
-        _cell(count(steps), steps),
-        _cell(count(failures), failures),
-        _cell(percent(share), share),
-        _cell(esc(rate(stats.get("steps_per_s"))), stats.get("steps_per_s") or 0),
+        cell(count(steps), steps),
+        cell(count(failures), failures),
+        cell(percent(share), share),
+        cell(esc(rate(stats.get("steps_per_s"))), stats.get("steps_per_s") or 0),
     ]
     for key in [f"{p}_ms" for p in PERCENTILES] + ["max_ms", "mean_ms"]:
-        cells.append(_cell(esc(ms(durations.get(key))), durations.get(key)))
+        cells.append(cell(esc(ms(durations.get(key))), durations.get(key)))
     if "response_times" in stats:
         p99 = (stats.get("response_times") or {}).get("p99_ms")
-        cells.append(_cell(esc(ms(p99)), p99))
+        cells.append(cell(esc(ms(p99)), p99))
     return f'<tr data-scenario="{esc(name)}">{"".join(cells)}</tr>'
 
 
@@ -300,10 +303,10 @@ def scenarios(doc: Mapping[str, Any]) -> str:
         everything["response_times"] = doc.get("scenario_response_times")
     foot = _scenario_row("all", everything)
     note = '<p class="muted">Click a column to sort. Durations are step durations.</p>'
-    return _section(
+    return section(
         "scenarios",
         "Scenarios",
-        note + _table(headers, rows, "sortable scenarios", foot),
+        note + table(headers, rows, "sortable scenarios", foot),
     )
 
 
@@ -313,49 +316,27 @@ def responses(doc: Mapping[str, Any]) -> str:
     status_rows = [
         "<tr>"
         + f'<th scope="row">{esc(label)}</th>'
-        + _cell(count(n), n)
-        + _cell(percent(int(n or 0) / answered if answered else 0), n)
+        + cell(count(n), n)
+        + cell(percent(int(n or 0) / answered if answered else 0), n)
         + "</tr>"
         for label, n in classes.items()
     ]
     kinds = doc.get("request_errors") or {}
     error_rows = [
-        f'<tr><th scope="row">{esc(kind)}</th>' + _cell(count(n), n) + "</tr>"
+        f'<tr><th scope="row">{esc(kind)}</th>' + cell(count(n), n) + "</tr>"
         for kind, n in kinds.items()
         if n
     ]
     errors_table = (
-        _table(("request error", "count"), error_rows, "request-errors")
+        table(("request error", "count"), error_rows, "request-errors")
         if error_rows
         else "<p class=muted>No request errors: every request got a response.</p>"
     )
-    return _section(
+    return section(
         "responses",
         "Responses",
         '<div class="side">'
-        + _table(("status class", "responses", "share"), status_rows, "statuses")
+        + table(("status class", "responses", "share"), status_rows, "statuses")
         + errors_table
         + "</div>",
     )
-
-
-def errors(doc: Mapping[str, Any]) -> str:
-    listed = doc.get("errors") or []
-    if not listed:
-        return _section("errors", "Errors", "<p class=muted>No errors.</p>")
-    rows = [
-        "<tr>"
-        + _cell(esc(e.get("kind")))
-        + _cell(f"<code>{esc(e.get('message'))}</code>")
-        + _cell(count(e.get("count")), e.get("count"))
-        + "</tr>"
-        for e in listed
-    ]
-    dropped = int(doc.get("errors_dropped") or 0)
-    more = (
-        f"<p class=muted>More errors of other kinds, not listed: {count(dropped)}.</p>"
-        if dropped
-        else ""
-    )
-    table = _table(("kind", "message", "count"), rows, "sortable errors", numeric_from=2)
-    return _section("errors", "Errors", table + more)
