@@ -21,7 +21,7 @@ from agents import TOKEN, Agent, agents, coordinator, target
 from molotov.cluster.follow import AgentView
 from molotov.cluster.merge import live_totals
 from molotov.cluster.wire import snapshot_from_wire
-from support import closing, moloreport
+from support import closing, moloreport, statsd_listener, total
 
 SCENARIO = """
 import asyncio
@@ -69,13 +69,18 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def test_barrier_spread_live_totals_and_merge(scenario: Path, tmp_path: Path) -> None:
+def test_barrier_spread_live_totals_merge_and_statsd_index(scenario: Path, tmp_path: Path) -> None:
     """Agent 1's setup_session sleeps: no request reaches the target before the one start;
     the first requests of every agent come close together; the live totals and the report
-    equal what the target saw, and the report is moloreport of the agents' own."""
+    equal what the target saw, and the report is moloreport of the agents' own. Each agent's
+    StatsD metrics carry its index in the coordinator's list as ``{index}``, whatever the
+    agent's environment says (a Kubernetes ``JOB_COMPLETION_INDEX``, here in reverse)."""
+    env = {i: {"JOB_COMPLETION_INDEX": str(2 - i)} for i in range(3)}
+    env[1]["SETUP_SLEEP"] = "1.5"
     with (
         target() as hits,
-        agents(3, scenario, target=hits.url, env={1: {"SETUP_SLEEP": "1.5"}}) as fleet,
+        statsd_listener() as statsd,
+        agents(3, scenario, target=hits.url, env=env) as fleet,
     ):
         run = coordinator(
             scenario,
@@ -88,11 +93,21 @@ def test_barrier_spread_live_totals_and_merge(scenario: Path, tmp_path: Path) ->
             "2.5",
             "--report",
             "r.json",
+            "--statsd",
+            "--statsd-address",
+            statsd.address,
+            "--statsd-prefix",
+            "lt.{index}",
             target=hits.url,
         )
         assert run.wait(60) == 0, run.text
         codes = [a.proc.wait(20) for a in fleet]
+        lines = statsd.lines()
     assert codes == [0, 0, 0]
+    sent = {agent: len(times) for agent, times in hits.by_agent().items()}
+    assert {i: total(lines, f"lt.{i}.requests") for i in range(3)} == {
+        i: sent[str(i)] for i in range(3)
+    }
     doc = json.loads((tmp_path / "r.json").read_text())
     section = doc.pop("cluster")
     start = _epoch(section["start_at"])

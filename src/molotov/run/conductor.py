@@ -312,6 +312,7 @@ def write_document(config: RunConfig, doc: dict[str, Any], code: int) -> bool:
     problems = write_reports(
         doc,
         code,
+        index=config.generator_index,
         report=None if to_stdout else config.report,
         csv=config.csv,
         html=config.html,

@@ -32,7 +32,12 @@ class TickFanout:
         self.target = target  # what the stages or the rate ask for (None: nothing asked)
         self.statsd: StatsdEmitter | None = None
         if config.statsd:
-            self.statsd = StatsdEmitter(config.statsd_address, config.statsd_prefix, console.print)
+            self.statsd = StatsdEmitter(
+                config.statsd_address,
+                config.statsd_prefix,
+                config.generator_index,
+                console.print,
+            )
         self._endpoints = EndpointReader()
         self._start: Start | None = None
         self._series: SeriesRecorder | None = None

@@ -99,7 +99,7 @@ def _run(
     held = Holder()
     try:
         config = config_from_wire(prepared.options, base).replace(
-            agent_index=prepared.index, agent_count=prepared.count
+            agent_index=prepared.index, agent_count=prepared.count, cluster_agent=True
         )
         config.check()
         with global_fixtures(config, registry) as results:
