@@ -379,3 +379,82 @@ def test_closed_model_stages_are_cluster_totals(scenario: Path, tmp_path: Path) 
     assert doc["totals"]["workers_started"] == 6
     assert [r["totals"]["workers_started"] for r in reports] == [4, 2]
     assert doc["totals"]["requests"] == len(hits.stamps)
+
+
+# The one worker process that creates the VICTIM file (agent 1's, below) exits at its third
+# step, after two successful ones.
+DYING = """
+import os
+
+from molotov import scenario
+
+URL = os.environ["TARGET_URL"]
+AGENT = os.environ["AGENT"]
+VICTIM = os.environ.get("VICTIM")
+STEPS = []
+
+
+@scenario()
+async def hit(session):
+    if VICTIM and not STEPS:
+        try:
+            os.close(os.open(VICTIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            STEPS.append("victim")
+        except FileExistsError:
+            STEPS.append("survivor")
+    STEPS.append("step")
+    if STEPS[0] == "victim" and len(STEPS) == 4:
+        os._exit(7)
+    async with session.get(URL, headers={"X-Agent": AGENT}) as resp:
+        assert resp.status == 200
+"""
+
+
+def test_a_worker_process_dead_in_an_agent_is_named_and_the_result_partial(
+    tmp_path: Path,
+) -> None:
+    """One of agent 1's two worker processes exits mid-run: the agent goes on and reports it,
+    and the coordinator names the agent and the process in its summary and the report's
+    ``cluster`` section, counts the process's numbers until then, and exits 3 (partial)."""
+    scenario = tmp_path / "loadtest.py"
+    scenario.write_text(DYING)
+    env = {1: {"VICTIM": str(tmp_path / "victim")}}
+    with target() as hits, agents(2, scenario, target=hits.url, env=env) as fleet:
+        run = coordinator(
+            scenario,
+            [a.url for a in fleet],
+            "-p",
+            "2",
+            "--delay",
+            "0.05",
+            "-d",
+            "1.5",
+            "--report",
+            "r.json",
+            target=hits.url,
+        )
+        assert run.wait(60) == 3, run.text
+        assert [a.proc.wait(20) for a in fleet] == [0, 0]
+    died = fleet[1].proc.wait_line(r"^worker process [01] exited with code 7; the others go on")
+    line = died.removesuffix("; the others go on")
+    assert fleet[1].report()["lost_processes"] == [line]
+    assert fleet[0].report()["lost_processes"] == []
+    assert f"agent {fleet[1].url}: {line} (its numbers until then are counted)" in run.err
+    summary = f"Cluster: 2 of 2 agent(s) reported, 1 worker process(es) lost in {fleet[1].url};"
+    assert any(out.startswith(summary) for out in run.out), run.text
+    doc = json.loads((tmp_path / "r.json").read_text())
+    section = doc["cluster"]
+    assert section["lost_processes"] == [{"name": fleet[1].url, "why": line}]
+    assert [a["lost_processes"] for a in section["agents"]] == [[], [line]]
+    assert section["reported"] == 2 and section["lost"] == []
+    assert doc["lost_processes"] == [line]
+    # The dead process's two steps are in; the agent's other process went on.
+    assert doc["totals"]["requests"] == len(hits.stamps) == doc["successes"]
+    assert len(hits.by_agent()["1"]) > 2
+    # The merge is moloreport's, lost processes included.
+    for index, agent in enumerate(fleet):
+        (tmp_path / f"a{index}.json").write_text(agent.proc.out[-1])
+    merged = moloreport("a0.json", "a1.json", "--report", "m.json", cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    del doc["cluster"]
+    assert json.loads((tmp_path / "m.json").read_text()) == doc

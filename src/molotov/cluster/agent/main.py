@@ -51,6 +51,15 @@ def _err(line: str) -> None:
     sys.stderr.flush()
 
 
+class NoticeConsole(Console):
+    """An agent's console: no live view (its numbers go to the coordinator), but the run's
+    own lines (a worker process that died, StatsD unreachable, steps cancelled after the
+    stop) on its stderr, where its logs are read."""
+
+    def print(self, text: str) -> None:
+        _err(text)
+
+
 def serve(base: RunConfig, listen: tuple[str, int], token: str, deadman: float) -> int:
     """The agent process; its exit code (0, or 6 when the scenario or the options are bad)."""
     try:
@@ -108,7 +117,7 @@ def _run(
                 _err(notice)
             start_resource_tracker()
             held.hold()
-            result = Runner(config, registry, Console(config.verbose, sys.stderr), state).run()
+            result = Runner(config, registry, NoticeConsole(config.verbose), state).run()
             results.append(result)
     except (ConfigError, RunError) as exc:
         _err(str(exc))
