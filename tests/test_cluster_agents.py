@@ -458,3 +458,67 @@ def test_a_worker_process_dead_in_an_agent_is_named_and_the_result_partial(
     assert merged.returncode == 0, merged.stderr
     del doc["cluster"]
     assert json.loads((tmp_path / "m.json").read_text()) == doc
+
+
+# Each request says which agent and which worker sent it; the first worker of agent 1 sets up
+# slowly, so the other agent holds (set up, waiting) until the start.
+RAMPING = """
+import asyncio
+import os
+
+from molotov import get_context, scenario, setup_session
+
+URL = os.environ["TARGET_URL"]
+AGENT = os.environ["AGENT"]
+
+
+@setup_session()
+async def slow_first_setup(wid, session):
+    if wid == 0:
+        await asyncio.sleep(float(os.environ.get("SETUP_SLEEP", "0")))
+
+
+@scenario()
+async def hit(session):
+    sender = f"{AGENT}/{get_context(session).worker_id}"
+    async with session.get(URL, headers={"X-Agent": sender}) as resp:
+        assert resp.status == 200
+"""
+
+
+def test_closed_model_ramp_up_starts_at_the_one_start(tmp_path: Path) -> None:
+    """--ramp-up 1.5 over 3 workers, agent 1's first setup 1 s long: no request before the
+    start instant, and worker w of every agent starts w * 0.5 s after it, not after its own
+    agent's prepare (agent 0 was held, set up, for most of that second)."""
+    scenario = tmp_path / "loadtest.py"
+    scenario.write_text(RAMPING)
+    with (
+        target() as hits,
+        agents(2, scenario, target=hits.url, env={1: {"SETUP_SLEEP": "1"}}) as fleet,
+    ):
+        run = coordinator(
+            scenario,
+            [a.url for a in fleet],
+            "-w",
+            "3",
+            "--ramp-up",
+            "1.5",
+            "-d",
+            "1",
+            "--delay",
+            "0.05",
+            "--report",
+            "r.json",
+            target=hits.url,
+        )
+        assert run.wait(60) == 0, run.text
+    doc = json.loads((tmp_path / "r.json").read_text())
+    start = _epoch(doc["cluster"]["start_at"])
+    firsts = {sender: min(times) for sender, times in hits.by_agent().items()}
+    assert set(firsts) == {f"{agent}/{worker}" for agent in "01" for worker in "012"}
+    for sender, first in sorted(firsts.items()):
+        worker = int(sender.split("/")[1])
+        print(f"{sender}: first request {first - start:+.3f}s from the start")
+        assert first >= start + worker * 0.5 - 0.005, sender
+    assert doc["totals"]["workers_started"] == 6
+    assert doc["totals"]["requests"] == len(hits.stamps)
