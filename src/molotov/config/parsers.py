@@ -144,7 +144,7 @@ def parse_statsd_address(address: str) -> tuple[str, str, int]:
 def job_completion_index() -> int:
     """This pod's index in a Kubernetes Indexed Job (``JOB_COMPLETION_INDEX``), else 0."""
     text = os.environ.get("JOB_COMPLETION_INDEX", "")
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isascii() and text.isdigit() else 0
 
 
 def expand_placeholders(text: str, index: int) -> str:

@@ -54,10 +54,11 @@ def _err(line: str) -> None:
 class NoticeConsole(Console):
     """An agent's console: no live view (its numbers go to the coordinator), but the run's
     own lines (a worker process that died, StatsD unreachable, steps cancelled after the
-    stop) on its stderr, where its logs are read."""
+    stop) on its stream (stderr), where its logs are read."""
 
     def print(self, text: str) -> None:
-        _err(text)
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
 
 def serve(base: RunConfig, listen: tuple[str, int], token: str, deadman: float) -> int:
@@ -117,7 +118,8 @@ def _run(
                 _err(notice)
             start_resource_tracker()
             held.hold()
-            result = Runner(config, registry, NoticeConsole(config.verbose), state).run()
+            console = NoticeConsole(config.verbose, sys.stderr)
+            result = Runner(config, registry, console, state).run()
             results.append(result)
     except (ConfigError, RunError) as exc:
         _err(str(exc))
