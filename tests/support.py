@@ -1,7 +1,8 @@
 """Helpers shared by several test modules (fixtures live in conftest.py and import these).
 
 The test target (``Target`` and the aiohttp app it serves), running the real commands
-(``molotov_env``, ``run_command``, ``Result``), and readers of what the commands write.
+(``molotov_env``, ``run_command``, ``Result``), readers of what the commands write, and a
+StatsD server stand-in (``statsd_listener``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,3 +287,92 @@ MIXED_SCENARIOS = textwrap.dedent(
             assert resp.status == 200, "server error"
     """
 )
+
+
+# -- a StatsD server stand-in -------------------------------------------------------------------
+
+DRAIN = 0.3  # seconds: datagrams sent at the very end of a run still arrive
+
+
+@dataclass(frozen=True)
+class Line:
+    """One StatsD line, ``name:value|type[|@rate]``."""
+
+    name: str
+    value: float
+    type: str
+    rate: float | None = None
+
+
+def parse_line(text: str) -> Line:
+    stat, *rest = text.split("|")
+    name, _, value = stat.rpartition(":")
+    assert name, text
+    assert rest and rest[0] in ("c", "ms", "g", "s"), text
+    rate = None
+    if len(rest) > 1:
+        assert len(rest) == 2 and rest[1].startswith("@"), text
+        rate = float(rest[1][1:])
+    return Line(name, float(value), rest[0], rate)
+
+
+@dataclass
+class Listener:
+    """A StatsD server stand-in: a UDP socket on 127.0.0.1 read by a thread."""
+
+    sock: socket.socket
+    packets: list[bytes] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        return f"udp://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def start(self) -> None:
+        def read() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.packets.append(self.sock.recv(65535))
+                except TimeoutError:
+                    continue
+
+        self._thread = threading.Thread(target=read, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None and not self._stop.is_set():
+            time.sleep(DRAIN)
+            self._stop.set()
+            self._thread.join()
+
+    def lines(self) -> list[Line]:
+        """Every line received (once the last datagrams had time to arrive)."""
+        self.stop()
+        return [
+            parse_line(text)
+            for packet in self.packets
+            for text in packet.decode().split("\n")
+            if text
+        ]
+
+
+@contextmanager
+def statsd_listener() -> Iterator[Listener]:
+    """A :class:`Listener` on a free port of 127.0.0.1, reading until the block ends."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.05)
+    server = Listener(sock)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        sock.close()
+
+
+def total(lines: list[Line], name: str, kind: str = "c") -> float:
+    """The sum of the values of the lines of this name and type (a counter's total)."""
+    return sum(line.value for line in lines if line.name == name and line.type == kind)

@@ -17,7 +17,7 @@ from molotov.cli import app
 from molotov.cli_options import config_from_options
 from molotov.config.runconfig import RunConfig
 
-AGENT_SET = {"agent_index", "agent_count"}  # RunConfig fields that no flag sets
+AGENT_SET = {"agent_index", "agent_count", "cluster_agent"}  # RunConfig fields that no flag sets
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from support import Target, molotov_env
+from support import Target, molotov_env, read_report
 from support import proc_stat as _stat
 
 SAFETY = 60.0  # seconds: the longest any run below may take before the test gives up
@@ -390,7 +390,7 @@ def test_second_sigint_cancels_in_flight_steps(start, write_scenario, target, ma
     ids=["exit-7", "sigkill"],
 )
 def test_a_dying_worker_process_is_reported(
-    start, write_scenario, target, markers, death, reported
+    start, write_scenario, target, markers, death, reported, tmp_path
 ):
     # The first process to claim the "victim" file dies on its third step, after two successes;
     # the other one runs its five steps.
@@ -421,7 +421,7 @@ def test_a_dying_worker_process_is_reported(
             assert resp.status == 200
     """
     )
-    run = start("-p", "2", "-w", "1", "-r", "5", "--delay", "0.1", "-c")
+    run = start("-p", "2", "-w", "1", "-r", "5", "--delay", "0.1", "-c", "--report", "r.json")
     assert run.wait() == 1, run.stderr
     assert (markers / "victim").exists(), (run.stdout, run.stderr)
     victim = int((markers / "victim").read_text())
@@ -432,6 +432,8 @@ def test_a_dying_worker_process_is_reported(
     assert len(index) == 1, run.stderr
     # The console says so when it happens, not only at the end.
     assert reported.format(index[0]) + "; the others go on" in run.stdout
+    # The report says so too (a cluster agent's report carries it to its coordinator).
+    assert read_report(tmp_path)["lost_processes"] == [reported.format(index[0])]
     assert assert_summary(run.stdout) == (7, 0)
     assert target.total == 7
     # The survivor tore down its worker; the victim could not; the parent still did its part.

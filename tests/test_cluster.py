@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -25,7 +24,7 @@ import pytest
 from aiohttp import web
 from dulwich import porcelain
 
-from support import molotov_env
+from support import molotov_env, statsd_listener, total
 
 PODS = 3
 START_DELAY = 8.0  # seconds from launch to --start-at: every pod must be waiting by then
@@ -107,44 +106,6 @@ def arrivals() -> Iterator[Arrivals]:
     thread.join(10)
 
 
-class StatsdListener:
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.lines: list[str] = []
-        self.running = True
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    @property
-    def address(self) -> str:
-        return f"udp://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _read(self) -> None:
-        while self.running:
-            try:
-                data = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            self.lines += data.decode().splitlines()
-
-    def counter(self, name: str) -> int:
-        total = 0
-        for line in self.lines:
-            metric, _, rest = line.partition(":")
-            value, _, kind = rest.partition("|")
-            if metric == name and kind.startswith("c"):
-                total += int(value)
-        return total
-
-    def close(self) -> None:
-        time.sleep(0.5)  # the last flushes may still be on their way
-        self.running = False
-        self.thread.join(5)
-        self.sock.close()
-
-
 def _repository(path: Path) -> Path:
     path.mkdir()
     (path / "loadtest.py").write_text(textwrap.dedent(SCENARIO))
@@ -163,36 +124,36 @@ def _moloslave() -> str:
 
 def test_an_indexed_job_of_three_pods(arrivals, tmp_path):
     repo = _repository(tmp_path / "repo")
-    statsd = StatsdListener()
     start_at = time.time() + START_DELAY
     pods = []
-    try:
-        for index in range(PODS):
-            env = molotov_env(
-                arrivals.url,
-                TEST_REPO=str(repo),
-                TEST_NAME="cluster",
-                JOB_COMPLETION_INDEX=str(index),
-                MOLOTOV_START_AT=f"{start_at:.3f}",
-                MOLOTOV_STATSD_ADDRESS=statsd.address,
-            )
-            pods.append(
-                subprocess.Popen(
-                    [_moloslave()],
-                    env=env,
-                    cwd=tmp_path,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    start_new_session=True,  # a process group of its own, as a pod would be
+    with statsd_listener() as statsd:
+        try:
+            for index in range(PODS):
+                env = molotov_env(
+                    arrivals.url,
+                    TEST_REPO=str(repo),
+                    TEST_NAME="cluster",
+                    JOB_COMPLETION_INDEX=str(index),
+                    MOLOTOV_START_AT=f"{start_at:.3f}",
+                    MOLOTOV_STATSD_ADDRESS=statsd.address,
                 )
-            )
-        outputs = [pod.communicate(timeout=90) for pod in pods]
-    finally:
-        for pod in pods:
-            if pod.poll() is None:
-                pod.kill()
-        statsd.close()
+                pods.append(
+                    subprocess.Popen(
+                        [_moloslave()],
+                        env=env,
+                        cwd=tmp_path,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                        start_new_session=True,  # a process group of its own, as a pod would be
+                    )
+                )
+            outputs = [pod.communicate(timeout=90) for pod in pods]
+        finally:
+            for pod in pods:
+                if pod.poll() is None:
+                    pod.kill()
+        lines = statsd.lines()
 
     reports = []
     for index, (pod, (stdout, stderr)) in enumerate(zip(pods, outputs, strict=True)):
@@ -246,5 +207,5 @@ def test_an_indexed_job_of_three_pods(arrivals, tmp_path):
 
     # StatsD totals match, pod by pod, under each pod's {index} prefix.
     for index in range(PODS):
-        assert statsd.counter(f"lt.{index}.requests") == by_pod[str(index)]
-        assert statsd.counter(f"lt.{index}.scenario.hit.success") == by_pod[str(index)]
+        assert total(lines, f"lt.{index}.requests") == by_pod[str(index)]
+        assert total(lines, f"lt.{index}.scenario.hit.success") == by_pod[str(index)]

@@ -21,7 +21,7 @@ from agents import TOKEN, Agent, agents, coordinator, target
 from molotov.cluster.follow import AgentView
 from molotov.cluster.merge import live_totals
 from molotov.cluster.wire import snapshot_from_wire
-from support import closing, moloreport
+from support import closing, moloreport, statsd_listener, total
 
 SCENARIO = """
 import asyncio
@@ -69,13 +69,18 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def test_barrier_spread_live_totals_and_merge(scenario: Path, tmp_path: Path) -> None:
+def test_barrier_spread_live_totals_merge_and_statsd_index(scenario: Path, tmp_path: Path) -> None:
     """Agent 1's setup_session sleeps: no request reaches the target before the one start;
     the first requests of every agent come close together; the live totals and the report
-    equal what the target saw, and the report is moloreport of the agents' own."""
+    equal what the target saw, and the report is moloreport of the agents' own. Each agent's
+    StatsD metrics carry its index in the coordinator's list as ``{index}``, whatever the
+    agent's environment says (a Kubernetes ``JOB_COMPLETION_INDEX``, here in reverse)."""
+    env = {i: {"JOB_COMPLETION_INDEX": str(2 - i)} for i in range(3)}
+    env[1]["SETUP_SLEEP"] = "1.5"
     with (
         target() as hits,
-        agents(3, scenario, target=hits.url, env={1: {"SETUP_SLEEP": "1.5"}}) as fleet,
+        statsd_listener() as statsd,
+        agents(3, scenario, target=hits.url, env=env) as fleet,
     ):
         run = coordinator(
             scenario,
@@ -88,11 +93,21 @@ def test_barrier_spread_live_totals_and_merge(scenario: Path, tmp_path: Path) ->
             "2.5",
             "--report",
             "r.json",
+            "--statsd",
+            "--statsd-address",
+            statsd.address,
+            "--statsd-prefix",
+            "lt.{index}",
             target=hits.url,
         )
         assert run.wait(60) == 0, run.text
         codes = [a.proc.wait(20) for a in fleet]
+        lines = statsd.lines()
     assert codes == [0, 0, 0]
+    sent = {agent: len(times) for agent, times in hits.by_agent().items()}
+    assert {i: total(lines, f"lt.{i}.requests") for i in range(3)} == {
+        i: sent[str(i)] for i in range(3)
+    }
     doc = json.loads((tmp_path / "r.json").read_text())
     section = doc.pop("cluster")
     start = _epoch(section["start_at"])
@@ -363,4 +378,147 @@ def test_closed_model_stages_are_cluster_totals(scenario: Path, tmp_path: Path) 
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["totals"]["workers_started"] == 6
     assert [r["totals"]["workers_started"] for r in reports] == [4, 2]
+    assert doc["totals"]["requests"] == len(hits.stamps)
+
+
+# The one worker process that creates the VICTIM file (agent 1's, below) exits at its third
+# step, after two successful ones.
+DYING = """
+import os
+
+from molotov import scenario
+
+URL = os.environ["TARGET_URL"]
+AGENT = os.environ["AGENT"]
+VICTIM = os.environ.get("VICTIM")
+STEPS = []
+
+
+@scenario()
+async def hit(session):
+    if VICTIM and not STEPS:
+        try:
+            os.close(os.open(VICTIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            STEPS.append("victim")
+        except FileExistsError:
+            STEPS.append("survivor")
+    STEPS.append("step")
+    if STEPS[0] == "victim" and len(STEPS) == 4:
+        os._exit(7)
+    async with session.get(URL, headers={"X-Agent": AGENT}) as resp:
+        assert resp.status == 200
+"""
+
+
+def test_a_worker_process_dead_in_an_agent_is_named_and_the_result_partial(
+    tmp_path: Path,
+) -> None:
+    """One of agent 1's two worker processes exits mid-run: the agent goes on and reports it,
+    and the coordinator names the agent and the process in its summary and the report's
+    ``cluster`` section, counts the process's numbers until then, and exits 3 (partial)."""
+    scenario = tmp_path / "loadtest.py"
+    scenario.write_text(DYING)
+    env = {1: {"VICTIM": str(tmp_path / "victim")}}
+    with target() as hits, agents(2, scenario, target=hits.url, env=env) as fleet:
+        run = coordinator(
+            scenario,
+            [a.url for a in fleet],
+            "-p",
+            "2",
+            "--delay",
+            "0.05",
+            "-d",
+            "1.5",
+            "--report",
+            "r.json",
+            target=hits.url,
+        )
+        assert run.wait(60) == 3, run.text
+        assert [a.proc.wait(20) for a in fleet] == [0, 0]
+    died = fleet[1].proc.wait_line(r"^worker process [01] exited with code 7; the others go on")
+    line = died.removesuffix("; the others go on")
+    assert fleet[1].report()["lost_processes"] == [line]
+    assert fleet[0].report()["lost_processes"] == []
+    assert f"agent {fleet[1].url}: {line} (its numbers until then are counted)" in run.err
+    summary = f"Cluster: 2 of 2 agent(s) reported, 1 worker process(es) lost in {fleet[1].url};"
+    assert any(out.startswith(summary) for out in run.out), run.text
+    doc = json.loads((tmp_path / "r.json").read_text())
+    section = doc["cluster"]
+    assert section["lost_processes"] == [{"name": fleet[1].url, "why": line}]
+    assert [a["lost_processes"] for a in section["agents"]] == [[], [line]]
+    assert section["reported"] == 2 and section["lost"] == []
+    assert doc["lost_processes"] == [line]
+    # The dead process's two steps are in; the agent's other process went on.
+    assert doc["totals"]["requests"] == len(hits.stamps) == doc["successes"]
+    assert len(hits.by_agent()["1"]) > 2
+    # The merge is moloreport's, lost processes included.
+    for index, agent in enumerate(fleet):
+        (tmp_path / f"a{index}.json").write_text(agent.proc.out[-1])
+    merged = moloreport("a0.json", "a1.json", "--report", "m.json", cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    del doc["cluster"]
+    assert json.loads((tmp_path / "m.json").read_text()) == doc
+
+
+# Each request says which agent and which worker sent it; the first worker of agent 1 sets up
+# slowly, so the other agent holds (set up, waiting) until the start.
+RAMPING = """
+import asyncio
+import os
+
+from molotov import get_context, scenario, setup_session
+
+URL = os.environ["TARGET_URL"]
+AGENT = os.environ["AGENT"]
+
+
+@setup_session()
+async def slow_first_setup(wid, session):
+    if wid == 0:
+        await asyncio.sleep(float(os.environ.get("SETUP_SLEEP", "0")))
+
+
+@scenario()
+async def hit(session):
+    sender = f"{AGENT}/{get_context(session).worker_id}"
+    async with session.get(URL, headers={"X-Agent": sender}) as resp:
+        assert resp.status == 200
+"""
+
+
+def test_closed_model_ramp_up_starts_at_the_one_start(tmp_path: Path) -> None:
+    """--ramp-up 1.5 over 3 workers, agent 1's first setup 1 s long: no request before the
+    start instant, and worker w of every agent starts w * 0.5 s after it, not after its own
+    agent's prepare (agent 0 was held, set up, for most of that second)."""
+    scenario = tmp_path / "loadtest.py"
+    scenario.write_text(RAMPING)
+    with (
+        target() as hits,
+        agents(2, scenario, target=hits.url, env={1: {"SETUP_SLEEP": "1"}}) as fleet,
+    ):
+        run = coordinator(
+            scenario,
+            [a.url for a in fleet],
+            "-w",
+            "3",
+            "--ramp-up",
+            "1.5",
+            "-d",
+            "1",
+            "--delay",
+            "0.05",
+            "--report",
+            "r.json",
+            target=hits.url,
+        )
+        assert run.wait(60) == 0, run.text
+    doc = json.loads((tmp_path / "r.json").read_text())
+    start = _epoch(doc["cluster"]["start_at"])
+    firsts = {sender: min(times) for sender, times in hits.by_agent().items()}
+    assert set(firsts) == {f"{agent}/{worker}" for agent in "01" for worker in "012"}
+    for sender, first in sorted(firsts.items()):
+        worker = int(sender.split("/")[1])
+        print(f"{sender}: first request {first - start:+.3f}s from the start")
+        assert first >= start + worker * 0.5 - 0.005, sender
+    assert doc["totals"]["workers_started"] == 6
     assert doc["totals"]["requests"] == len(hits.stamps)

@@ -14,7 +14,7 @@ import pytest
 import trustme
 from dulwich import porcelain
 
-from kubeemu import Emulator, Fault, emulating, kubeconfig
+from kubeemu import Emulator, Fault, emulating, kubeconfig, tls_context
 from support import molotov_env, run_command
 
 RUNS = "app.kubernetes.io/name=molotov"
@@ -174,16 +174,9 @@ def test_busy_and_unavailable_answers_are_retried(cluster, tmp_path, target):
 
 def test_client_certificate_and_exec_plugin_kubeconfigs(tmp_path, target):
     ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1")
     client = ca.issue_cert("tester@emulated")
-    import ssl
-
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.configure_cert(context)
-    ca.configure_trust(context)
-    context.verify_mode = ssl.CERT_OPTIONAL
     (tmp_path / "emu").mkdir()
-    emu = Emulator(workdir=tmp_path / "emu", tls=context, tokens=set())
+    emu = Emulator(workdir=tmp_path / "emu", tls=tls_context(ca), tokens=set())
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     client.cert_chain_pems[0].write_to_path(str(tmp_path / "client.pem"))
     client.private_key_pem.write_to_path(str(tmp_path / "client.key"))
@@ -207,6 +200,45 @@ def test_client_certificate_and_exec_plugin_kubeconfigs(tmp_path, target):
         assert len(runs.read_text().split()) >= 2
         assert not [s for *_, s in emu.log if s == 401]
         assert emu.leftovers(RUNS) == []
+
+
+def test_in_a_pod_without_a_kubeconfig_the_service_account_is_used(tmp_path, target):
+    """A coordinator in a pod: no kubeconfig (none in HOME, no KUBECONFIG), the API server in
+    KUBERNETES_SERVICE_HOST/PORT (TLS, signed by the account's CA), the account's token, and
+    the pod's namespace. Kubernetes mounts the account's files in a fixed directory; this
+    run's are in a temp one (the client's SERVICE_ACCOUNT_DIR), nothing else stands in."""
+    ca = trustme.CA()
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("service-account-token")  # no newline, as mounted
+    (account / "namespace").write_text("in-pod")
+    ca.cert_pem.write_to_path(str(account / "ca.crt"))
+    (tmp_path / "emu").mkdir()
+    (tmp_path / "home").mkdir()
+    emu = Emulator(workdir=tmp_path / "emu", tls=tls_context(ca), tokens={"service-account-token"})
+    with emulating(emu):
+        argv, env = pods_command(emu, tmp_path, target.url, "-d", "1", "--report", "r.json")
+        del env["KUBECONFIG"]
+        port = emu.url.rsplit(":", 1)[1]
+        env.update(
+            HOME=str(tmp_path / "home"),
+            KUBERNETES_SERVICE_HOST="127.0.0.1",
+            KUBERNETES_SERVICE_PORT=port,
+        )
+        code = (
+            "import molotov.cluster.kube.client as kube\n"
+            f"kube.SERVICE_ACCOUNT_DIR = {str(account)!r}\n"
+            "from molotov.cli import main; main()\n"
+        )
+        result = run_command([sys.executable, "-c", code, *argv[3:]], tmp_path, env, 90)
+        assert result.returncode == 0, result.stderr
+        assert emu.leftovers(RUNS) == []
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["totals"]["requests"] == target.hits["/"] > 0
+    # Every call in the pod's namespace, none refused: the account's token was sent.
+    paths = [path for _, path, _ in emu.log if "/namespaces/" in path]
+    assert paths and all("/namespaces/in-pod/" in path for path in paths)
+    assert not [status for *_, status in emu.log if status == 401]
 
 
 def test_after_a_coordinator_sigkill_the_deadline_and_ttl_remove_everything(

@@ -116,6 +116,8 @@ CASES = {
     "options-list": (_set("options", value=[1]), "options", "an object"),
     "thresholds-object": (_set("thresholds", value={}), "thresholds", "a list"),
     "stop-reason-number": (_set("stop_reason", value=5), "stop_reason", "a string"),
+    "lost-processes-text": (_set("lost_processes", value="one"), "lost_processes", "a list"),
+    "lost-process-number": (_set("lost_processes", value=[3]), "lost_processes[0]", "a string"),
     "durations-not-the-scenarios": (
         _set("scenario_durations", "count", value=0),
         "scenario_durations.buckets",

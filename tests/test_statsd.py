@@ -1,9 +1,9 @@
 """The StatsD emitter, checked on a real UDP socket bound on 127.0.0.1 by the test.
 
 The real ``molotov`` command runs against the live local target with ``--statsd``; a thread
-of the test reads every datagram until the run has ended (and a short drain after it). Lines
-are parsed here (``name:value|type[|@rate]``) and their names, values and rates compared with
-what the target served.
+of the test reads every datagram until the run has ended (and a short drain after it): the
+``Listener`` of support.py, which parses the lines (``name:value|type[|@rate]``). Their names,
+values and rates are compared with what the target served.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ import json
 import re
 import socket
 import textwrap
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -23,10 +20,9 @@ from molotov.live.statsd import SAMPLES_PER_FLUSH, StatsdEmitter
 from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.stats.naming import statsd_name
 from molotov.stats.snapshot import ScenarioStats, Snapshot
-from support import closing
+from support import Line, Listener, closing, statsd_listener, total
 
 HOST = socket.gethostname()
-DRAIN = 0.3  # seconds: datagrams sent at the very end of a run still arrive
 
 HEADER = textwrap.dedent(
     """\
@@ -42,79 +38,10 @@ HEADER = textwrap.dedent(
 )
 
 
-@dataclass(frozen=True)
-class Line:
-    name: str
-    value: float
-    type: str
-    rate: float | None = None
-
-
-def parse_line(text: str) -> Line:
-    stat, *rest = text.split("|")
-    name, _, value = stat.rpartition(":")
-    assert name, text
-    assert rest and rest[0] in ("c", "ms", "g", "s"), text
-    rate = None
-    if len(rest) > 1:
-        assert len(rest) == 2 and rest[1].startswith("@"), text
-        rate = float(rest[1][1:])
-    return Line(name, float(value), rest[0], rate)
-
-
-@dataclass
-class Listener:
-    """A StatsD server stand-in: a UDP socket on 127.0.0.1 read by a thread."""
-
-    sock: socket.socket
-    packets: list[bytes] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    @property
-    def address(self) -> str:
-        return f"udp://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def start(self) -> None:
-        def read() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.packets.append(self.sock.recv(65535))
-                except TimeoutError:
-                    continue
-
-        self._thread = threading.Thread(target=read, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None and not self._stop.is_set():
-            time.sleep(DRAIN)
-            self._stop.set()
-            self._thread.join()
-
-    def lines(self) -> list[Line]:
-        self.stop()
-        return [
-            parse_line(text)
-            for packet in self.packets
-            for text in packet.decode().split("\n")
-            if text
-        ]
-
-
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.05)
-    server = Listener(sock)
-    server.start()
-    try:
+    with statsd_listener() as server:
         yield server
-    finally:
-        server.stop()
-        sock.close()
 
 
 @pytest.fixture
@@ -123,10 +50,6 @@ def scenario_file(write_scenario):
         write_scenario(HEADER + textwrap.dedent(body))
 
     return write
-
-
-def total(lines: list[Line], name: str, kind: str = "c") -> float:
-    return sum(line.value for line in lines if line.name == name and line.type == kind)
 
 
 def named(lines: list[Line], name: str, kind: str) -> list[Line]:
@@ -453,7 +376,7 @@ def histogram(values_us: list[int]) -> Histogram:
 def test_latency_gauges_of_an_interval_never_exceed_the_max(listener):
     """The gauges are percentiles of the interval's latencies: never above the max seen."""
     warnings: list[str] = []
-    emitter = StatsdEmitter(listener.address, "molotov", warnings.append)
+    emitter = StatsdEmitter(listener.address, "molotov", 0, warnings.append)
     stats = (ScenarioStats("s", 1, 0, histogram([10])),)
     first = Snapshot(taken_at=1.0, scenarios=stats, requests=1, request_latency=histogram([100]))
     # The next interval has one request of 1000 µs (bucket 1000 .. 1003 µs): the max so far.

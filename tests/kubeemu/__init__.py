@@ -12,6 +12,6 @@ leave a pod unschedulable (allocatable CPU) and OOM-kill one. :mod:`.kubeconfig`
 kubeconfigs with a bearer token, a client certificate or an exec plugin.
 """
 
-from kubeemu.cluster import Emulator, Fault, emulating
+from kubeemu.cluster import Emulator, Fault, emulating, tls_context
 
-__all__ = ["Emulator", "Fault", "emulating"]
+__all__ = ["Emulator", "Fault", "emulating", "tls_context"]

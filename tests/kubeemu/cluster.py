@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import trustme
 from aiohttp import web
 
 from kubeemu import controller, kubelet
@@ -322,6 +323,16 @@ class Emulator:
                 await task
             kubelet.kill_all(self)
             await runner.cleanup()
+
+
+def tls_context(ca: trustme.CA) -> ssl.SSLContext:
+    """The emulator's TLS (``Emulator(tls=...)``): a server certificate for 127.0.0.1 that
+    ``ca`` issued, and the client certificates it issues accepted (a token still does)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca.configure_trust(context)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    return context
 
 
 @contextmanager

@@ -343,7 +343,9 @@ class Coordinator:
                 if status != 200:
                     view.lost = f"no report (HTTP {status})"
                     return None
-                return jsonload.from_document(doc)
+                report = jsonload.from_document(doc)
+                view.lost_processes = report.lost_processes
+                return report
             except AgentUnreachable as exc:
                 view.lost = f"no report ({exc.reason})"
             except FieldError as exc:
@@ -374,22 +376,23 @@ class Coordinator:
             _err(str(exc))
             return EXIT_USAGE
         code, problems, verdicts = judge(config, result, thresholds)
-        lost = [view for view in self.views if view.lost]
-        for view in lost:
-            problems.append(f"agent {view.name} lost: {view.lost} (its last numbers are counted)")
-        if lost:
-            code = EXIT_PARTIAL
+        for view in self.views:
+            if view.lost:
+                problems.append(
+                    f"agent {view.name} lost: {view.lost} (its last numbers are counted)"
+                )
+            problems += [
+                f"agent {view.name}: {line} (its numbers until then are counted)"
+                for line in view.lost_processes
+            ]
+        if any(view.lost or view.lost_processes for view in self.views):
+            code = EXIT_PARTIAL  # an agent, or a worker process of one, was lost
         self.console.stop()
         for problem in problems:
             _err(problem)
         section = cluster_section(self.views, self.start_at)
         if not config.quiet:
-            spread = section["start_spread_ms"]
-            sys.stdout.write(
-                f"Cluster: {section['reported']} of {section['asked']} agent(s) reported"
-                + ("" if spread is None else f"; first steps within {spread:.1f} ms")
-                + "\n"
-            )
+            sys.stdout.write(_cluster_line(section) + "\n")
         print_summary(config, result, verdicts)
         if (config.report, config.html, config.csv) != (None, None, None):
             doc = jsonreport.document(merged, verdicts)
@@ -397,3 +400,15 @@ class Coordinator:
             if not write_document(config, doc, code):
                 code = EXIT_FAILED
         return code
+
+
+def _cluster_line(section: dict[str, Any]) -> str:
+    """The summary's first line: ``Cluster: 3 of 3 agent(s) reported; first steps within
+    2.1 ms``, and the worker processes lost in agents that reported."""
+    line = f"Cluster: {section['reported']} of {section['asked']} agent(s) reported"
+    lost = section["lost_processes"]
+    if lost:
+        agents = sorted({item["name"] for item in lost})
+        line += f", {len(lost)} worker process(es) lost in {', '.join(agents)}"
+    spread = section["start_spread_ms"]
+    return line + ("" if spread is None else f"; first steps within {spread:.1f} ms")

@@ -41,6 +41,7 @@ class AgentView:
     lost: str = ""  # why it is lost ("" while it is not)
     announced: bool = False  # the loss was shown
     error: str = ""  # the agent's own error line (a failed setup)
+    lost_processes: tuple[str, ...] = ()  # its report's: worker processes that died in it
 
     @property
     def name(self) -> str:

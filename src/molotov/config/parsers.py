@@ -141,9 +141,14 @@ def parse_statsd_address(address: str) -> tuple[str, str, int]:
     return parts.scheme, parts.hostname, port
 
 
-def expand_placeholders(text: str) -> str:
-    """``{hostname}`` and ``{index}`` (a Kubernetes Indexed Job's ``JOB_COMPLETION_INDEX``,
-    else 0) in a report path or a StatsD prefix, so every load generator gets its own."""
-    return text.replace("{hostname}", socket.gethostname()).replace(
-        "{index}", os.environ.get("JOB_COMPLETION_INDEX", "0")
-    )
+def job_completion_index() -> int:
+    """This pod's index in a Kubernetes Indexed Job (``JOB_COMPLETION_INDEX``), else 0."""
+    text = os.environ.get("JOB_COMPLETION_INDEX", "")
+    return int(text) if text.isascii() and text.isdigit() else 0
+
+
+def expand_placeholders(text: str, index: int) -> str:
+    """``{hostname}`` and ``{index}`` (the load generator's index: see
+    :attr:`~molotov.config.runconfig.RunConfig.generator_index`) in a report path or a StatsD
+    prefix, so every load generator gets its own."""
+    return text.replace("{hostname}", socket.gethostname()).replace("{index}", str(index))

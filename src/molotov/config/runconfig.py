@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from molotov.config.errors import ConfigError, OptionValueError
-from molotov.config.parsers import MAX_RATE, parse_statsd_address
+from molotov.config.parsers import MAX_RATE, job_completion_index, parse_statsd_address
 from molotov.config.shape import Stage
 
 DEFAULT_SCENARIO = "loadtest.py"
@@ -145,10 +145,20 @@ class RunConfig:
     # A cluster run (molotov.cluster): this load generator is agent ``agent_index`` of
     # ``agent_count``, each with ``processes`` processes. --rate, --stages and --iterations
     # are the cluster's totals: process p here is process agent_index * processes + p of
-    # agent_count * processes in the shares (see process_offset). Set by an agent, not a flag;
-    # fixtures read them as ``args.agent_index`` and ``args.agent_count``.
+    # agent_count * processes in the shares (see process_offset). Set by an agent, not a flag
+    # (with ``cluster_agent``); fixtures read them as ``args.agent_index`` and
+    # ``args.agent_count``.
     agent_index: int = 0
     agent_count: int = 1
+    cluster_agent: bool = False
+
+    @property
+    def generator_index(self) -> int:
+        """This load generator's index, what ``{index}`` expands to (the StatsD prefix, the
+        report paths): a cluster agent's is the one its coordinator gave it (with ``--pods``,
+        the pod's completion index); any other run's, its Kubernetes Indexed Job's
+        ``JOB_COMPLETION_INDEX`` (moloslave's Jobs), else 0."""
+        return self.agent_index if self.cluster_agent else job_completion_index()
 
     @property
     def process_offset(self) -> int:

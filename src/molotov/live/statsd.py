@@ -53,8 +53,9 @@ def _metric(name: str) -> str:
 class StatsdEmitter:
     """Sends the deltas between two snapshots at each flush."""
 
-    def __init__(self, address: str, prefix: str, warn: Callable[[str], None]) -> None:
-        self.prefix = _metric_prefix(expand_placeholders(prefix))
+    def __init__(self, address: str, prefix: str, index: int, warn: Callable[[str], None]) -> None:
+        """``index``: what ``{index}`` in ``prefix`` stands for (the load generator's)."""
+        self.prefix = _metric_prefix(expand_placeholders(prefix, index))
         self._warn = warn
         self._address = address
         self._client: Any = None

@@ -83,6 +83,16 @@ class Fields:
             raise FieldError(self.path(key), f"must be a list, got {_got(items)}")
         return [Fields(item, f"{self.path(key)}[{i}]") for i, item in enumerate(items)]
 
+    def texts(self, key: str) -> list[str]:
+        """A list of strings, each named ``key[i]``."""
+        items = self.raw(key)
+        if not isinstance(items, list):
+            raise FieldError(self.path(key), f"must be a list, got {_got(items)}")
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise FieldError(f"{self.path(key)}[{i}]", f"must be a string, got {_got(item)}")
+        return list(items)
+
     def count(self, key: str, low: int = 0, high: int = MAX_COUNT) -> int:
         """A whole number from ``low`` to ``high``."""
         value = self.raw(key)

@@ -261,6 +261,7 @@ def from_document(doc: Any) -> RunReport:
         stop_reason=top.text("stop_reason") if top.has("stop_reason") else "",
         merged_from=top.count("merged_from", low=1) if top.has("merged_from") else 1,
         tool_version=top.text("tool_version"),
+        lost_processes=tuple(top.texts("lost_processes")) if top.has("lost_processes") else (),
     )
 
 

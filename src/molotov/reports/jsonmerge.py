@@ -113,4 +113,5 @@ def merge(reports: Sequence[RunReport]) -> RunReport:
         series=tuple(seconds[t] for t in sorted(seconds)),
         stop_reason="merged",
         merged_from=sum(r.merged_from for r in reports),
+        lost_processes=tuple(line for r in reports for line in r.lost_processes),
     )

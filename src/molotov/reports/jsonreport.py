@@ -48,6 +48,9 @@ class RunReport:
     stop_reason: str = ""
     merged_from: int = 1
     tool_version: str = __version__
+    # One line per worker process that ended before the run did (it crashed or was killed)
+    # or was killed for not stopping: its numbers until then are counted, not the rest.
+    lost_processes: tuple[str, ...] = ()
 
 
 # -- encoding -------------------------------------------------------------------------------
@@ -169,6 +172,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
         "duration_s": round(seconds, 3),
         "stop_reason": report.stop_reason,
         "merged_from": report.merged_from,
+        "lost_processes": list(report.lost_processes),
         "model": "open" if report.options.get("rate") is not None else "closed",
         "options": report.options,
         "totals": {

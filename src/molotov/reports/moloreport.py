@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from molotov.config.parsers import job_completion_index
 from molotov.reports import jsonload, jsonmerge, jsonreport
 from molotov.reports.outputs import write_reports
 from molotov.reports.summary import OpenModel, closing_lines, summary_lines
@@ -65,7 +66,9 @@ def moloreport(
     failed = [v.threshold.text for v in verdicts if not v.passed]
     if (report, html, csv) != (None, None, None):
         doc = jsonreport.document(merged, verdicts)
-        problems = write_reports(doc, 1 if failed else 0, report=report, csv=csv, html=html)
+        code = 1 if failed else 0
+        index = job_completion_index()
+        problems = write_reports(doc, code, index=index, report=report, csv=csv, html=html)
         if problems:
             sys.stderr.write("\n".join(problems) + "\n")
             raise typer.Exit(1)

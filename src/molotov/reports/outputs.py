@@ -18,6 +18,7 @@ def write_reports(
     doc: dict[str, Any],
     exit_code: int,
     *,
+    index: int,
     report: str | None = None,
     csv: str | None = None,
     html: str | None = None,
@@ -25,7 +26,7 @@ def write_reports(
     """Write the files asked for; one message for each that could not be written.
 
     ``exit_code`` is the verdict the HTML page shows: the run's (or the merge's) exit code
-    before any file is written.
+    before any file is written; ``index`` is what ``{index}`` in a path stands for.
     """
     jobs: list[tuple[str, str, Callable[[str], None]]] = []
     if report is not None:
@@ -36,7 +37,7 @@ def write_reports(
         jobs.append(("HTML report", html, lambda path: htmlreport.write(path, doc, exit_code)))
     problems = []
     for what, given, write in jobs:
-        path = expand_placeholders(given)
+        path = expand_placeholders(given, index)
         try:
             write(path)
         except OSError as exc:

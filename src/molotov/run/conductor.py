@@ -34,7 +34,13 @@ from molotov.reports.thresholds import (
 from molotov.run.limits import raise_descriptor_limit
 from molotov.run.loader import LoadError, load_module
 from molotov.run.signals import Holder, start_resource_tracker
-from molotov.run.supervisor import Runner, RunResult, dead_process_messages, fork_available
+from molotov.run.supervisor import (
+    Runner,
+    RunResult,
+    dead_process_messages,
+    fork_available,
+    lost_processes,
+)
 from molotov.stats.snapshot import ErrorKind
 from molotov.worker import fixtures
 from molotov.worker.errors import CONNECT_KINDS, unreachable_targets
@@ -294,6 +300,7 @@ def report_of(config: RunConfig, result: RunResult) -> RunReport:
         options=dataclasses.asdict(config),
         series=tuple(result.series),
         stop_reason=result.stop_reason.name.lower(),
+        lost_processes=tuple(lost_processes(result)),
     )
 
 
@@ -312,6 +319,7 @@ def write_document(config: RunConfig, doc: dict[str, Any], code: int) -> bool:
     problems = write_reports(
         doc,
         code,
+        index=config.generator_index,
         report=None if to_stdout else config.report,
         csv=config.csv,
         html=config.html,

@@ -42,7 +42,12 @@ class TickFanout:
         self.target = target  # what the stages or the rate ask for (None: nothing asked)
         self.statsd: StatsdEmitter | None = None
         if config.statsd:
-            self.statsd = StatsdEmitter(config.statsd_address, config.statsd_prefix, console.print)
+            self.statsd = StatsdEmitter(
+                config.statsd_address,
+                config.statsd_prefix,
+                config.generator_index,
+                console.print,
+            )
         self.watch = NameWatch()
         self._wall = 0.0  # time.time() of the last read: its tick's second in the series
         self._start: Start | None = None

@@ -219,9 +219,13 @@ class Runner:
                 process.join()
 
 
+def lost_processes(result: RunResult) -> list[str]:
+    """One line per worker process that ended before the run did, or was killed for not
+    stopping (the report's ``lost_processes``)."""
+    return [death_message(index, code) for index, code in result.dead_processes] + result.killed
+
+
 def dead_process_messages(result: RunResult) -> list[str]:
-    messages = [death_message(index, code) for index, code in result.dead_processes]
-    messages += result.killed
+    """The lost processes, and the crashes a worker process reported before it ended."""
     crashes = [e for e in result.snapshot.errors if e.kind is ErrorKind.WORKER]
-    messages += [e.message for e in crashes]
-    return messages
+    return lost_processes(result) + [e.message for e in crashes]

@@ -51,6 +51,16 @@ def _err(line: str) -> None:
     sys.stderr.flush()
 
 
+class NoticeConsole(Console):
+    """An agent's console: no live view (its numbers go to the coordinator), but the run's
+    own lines (a worker process that died, StatsD unreachable, steps cancelled after the
+    stop) on its stream (stderr), where its logs are read."""
+
+    def print(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
 def serve(base: RunConfig, listen: tuple[str, int], token: str, deadman: float) -> int:
     """The agent process; its exit code (0, or 6 when the scenario or the options are bad)."""
     try:
@@ -99,7 +109,7 @@ def _run(
     held = Holder()
     try:
         config = config_from_wire(prepared.options, base).replace(
-            agent_index=prepared.index, agent_count=prepared.count
+            agent_index=prepared.index, agent_count=prepared.count, cluster_agent=True
         )
         config.check()
         with global_fixtures(config, registry) as results:
@@ -108,7 +118,8 @@ def _run(
                 _err(notice)
             start_resource_tracker()
             held.hold()
-            result = Runner(config, registry, Console(config.verbose, sys.stderr), state).run()
+            console = NoticeConsole(config.verbose, sys.stderr)
+            result = Runner(config, registry, console, state).run()
             results.append(result)
     except (ConfigError, RunError) as exc:
         _err(str(exc))

@@ -225,10 +225,15 @@ async def connect(
     configuration = client.Configuration()
     if _in_cluster(kubeconfig):
         # A coordinator in a pod, with its ServiceAccount: the library reads the mounted
-        # token (and refreshes it), the namespace file says where the pod runs.
+        # token (and refreshes it) and CA, the namespace file says where the pod runs.
+        account = Path(SERVICE_ACCOUNT_DIR)
         try:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]  # the library leaves it unannotated
-            own = Path(SERVICE_ACCOUNT_DIR, "namespace").read_text(encoding="utf-8").strip()
+            config.load_incluster_config(  # type: ignore[no-untyped-call]  # unannotated
+                client_configuration=configuration,
+                token_filename=str(account / "token"),
+                cert_filename=str(account / "ca.crt"),
+            )
+            own = (account / "namespace").read_text(encoding="utf-8").strip()
         except (config.ConfigException, OSError) as exc:
             raise KubeError(0, f"Can't use the pod's service account: {exc}") from None
         return KubeApi(client.ApiClient(configuration), namespace or own)
