@@ -73,7 +73,7 @@ def main() -> int:
     print(f"load (Chromium)   median {load:.3f} s   runs: {_list(loads)}")
     verdict = "under" if total < TARGET_S else "OVER"
     print(f"render + load     median {total:.3f} s   ({verdict} the {TARGET_S:g} s target)")
-    print(f"CSV (stats + history, {len(doc['series']):,} rows): {csv_s:.2f} s")
+    print(f"CSV (4 files, {len(doc['series']):,} history rows): {csv_s:.2f} s")
     return 0
 
 

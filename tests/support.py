@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
 import re
 import shutil
 import socket
@@ -118,6 +119,40 @@ def run_command(argv: list[str], cwd: Path, env: dict[str, str], timeout: float)
         check=False,
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+def run_on_a_terminal(
+    tmp_path: Path, url: str, *args: str, columns: int = 100, lines: int = 40
+) -> tuple[int, str]:
+    """Run molotov with its stdout on a pseudo-terminal of ``columns`` x ``lines``; return
+    the exit code and the output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOLOTOV_")}
+    env.update(TARGET_URL=url, TERM="xterm", COLUMNS=str(columns), LINES=str(lines))
+    env.pop("NO_COLOR", None)
+    master, slave = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "molotov", *args],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other end is closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+        code = process.wait(timeout=60)
+    finally:
+        os.close(master)
+    return code, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
 
 
 def read_log(tmp_path: Path) -> list[dict]:

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import pty
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from molotov import __version__
-from support import read_log, summary_table
+from support import read_log, run_on_a_terminal, summary_table
 
 # Every scenario module starts with this: the target URL and a line-per-record log file.
 
@@ -492,37 +488,6 @@ def test_plain_console_when_stdout_is_not_a_tty(scenario_file, run_molotov):
     assert "\x1b" not in result.stdout  # no terminal control sequences
     assert result.lines[0].startswith("Molotov: 1 scenario(s) from 'loadtest.py'")
     assert any(re.match(r"\[\d\d:\d\d\] ", line) for line in result.lines), result.stdout
-
-
-def run_on_a_terminal(tmp_path: Path, url: str, *args: str) -> tuple[int, str]:
-    """Run molotov with its stdout on a pseudo-terminal; return the exit code and output."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOLOTOV_")}
-    env.update(TARGET_URL=url, TERM="xterm", COLUMNS="100", LINES="40")
-    env.pop("NO_COLOR", None)
-    master, slave = pty.openpty()
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "molotov", *args],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=slave,
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the terminal's other end is closed
-                break
-            if not data:
-                break
-            chunks.append(data)
-        code = process.wait(timeout=60)
-    finally:
-        os.close(master)
-    return code, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
 
 
 def test_terminal_gets_a_live_view_and_the_same_closing_lines(scenario_file, target, tmp_path):

@@ -1,4 +1,5 @@
-"""``--csv PREFIX``: ``PREFIX_stats.csv`` and ``PREFIX_history.csv``, read back with ``csv``.
+"""``--csv PREFIX``: ``PREFIX_stats.csv``, ``PREFIX_failures.csv``, ``PREFIX_scenarios.csv`` and
+``PREFIX_history.csv``, read back with ``csv``.
 
 From real runs of ``molotov`` (and ``moloreport``) against the live local target, and from a
 synthetic open-model document for the columns short runs leave blank: the rows must add up
@@ -34,8 +35,57 @@ def header(path: Path) -> list[str]:
 
 
 def check_stats(path: Path, doc: dict) -> list[dict[str, str]]:
-    """One row per scenario, then Aggregated: their counts are the report's."""
+    """Locust's per-name rows, busiest first, then Aggregated: they add up to the report's
+    totals, and each row is its name's in the report."""
     assert header(path) == csvreport.STATS_COLUMNS
+    *names, total = read(path)
+    assert (total["Type"], total["Name"]) == ("", "Aggregated")
+    by_request = doc["by_request"]
+    assert [csvreport.type_and_name(name) for name in by_request] == [
+        (row["Type"], row["Name"]) for row in names
+    ]
+    for row, (name, stats) in zip(names, by_request.items(), strict=True):
+        assert int(row["Request Count"]) == stats["requests"], name
+        assert int(row["Failure Count"]) == stats["failures"], name
+        assert float(row["Requests/s"]) == stats["requests_per_s"], name
+        latency = stats["latency"]
+        if latency["count"]:
+            assert float(row["Median Response Time"]) == latency["p50_ms"], name
+            assert float(row["99%"]) == latency["p99_ms"], name
+            assert float(row["100%"]) == float(row["Max Response Time"]) == latency["max_ms"]
+        else:
+            assert row["Median Response Time"] == row["50%"] == "", name
+    totals = doc["totals"]
+    assert sum(int(r["Request Count"]) for r in names) == int(total["Request Count"])
+    assert int(total["Request Count"]) == totals["requests"]
+    assert sum(int(r["Failure Count"]) for r in names) == int(total["Failure Count"])
+    assert float(total["Requests/s"]) == totals["requests_per_s"]
+    assert float(total["Median Response Time"]) == doc["request_latency"]["p50_ms"]
+    assert float(total["Average Content Size"]) == round(
+        totals["response_bytes"] / totals["requests"], 3
+    )
+    percentiles = [float(total[c]) for c in csvreport.PERCENT_COLUMNS]
+    assert percentiles == sorted(percentiles)
+    return names
+
+
+def check_failures(path: Path, doc: dict) -> list[dict[str, str]]:
+    """Each error of the report, with its request's method and name."""
+    assert header(path) == csvreport.FAILURES_COLUMNS
+    rows = read(path)
+    errors = doc["errors"]
+    assert [int(r["Occurrences"]) for r in rows] == [e["count"] for e in errors]
+    for row, error in zip(rows, errors, strict=True):
+        request = error["request"]
+        expected = csvreport.type_and_name(request) if request else ("", "")
+        assert (row["Method"], row["Name"]) == expected, row
+        assert row["Error"].startswith(f"{error['scenario']}: "), row
+    return rows
+
+
+def check_scenarios(path: Path, doc: dict) -> list[dict[str, str]]:
+    """One row per scenario, then Aggregated: their counts are the report's."""
+    assert header(path) == csvreport.SCENARIO_COLUMNS
     rows = read(path)
     *scenarios, total = rows
     assert [r["Name"] for r in scenarios] == sorted(doc["scenarios"])
@@ -100,13 +150,72 @@ def test_csv_of_a_real_run(run_molotov, write_scenario, target, tmp_path):
     assert result.returncode == 0, (result.stdout, result.stderr)
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["totals"]["requests"] == target.total
-    check_stats(tmp_path / "out" / "run_stats.csv", doc)
+    names = check_stats(tmp_path / "out" / "run_stats.csv", doc)
+    # The rows are what the target served on each path.
+    counts = {row["Name"]: int(row["Request Count"]) for row in names}
+    assert counts == {
+        "/": target.hits["/"],
+        "/status/{id}": target.hits["/status/404"] + target.hits["/status/500"],
+        "/data": target.hits["/data"],
+    }
+    failures = check_failures(tmp_path / "out" / "run_failures.csv", doc)
+    assert [r["Error"] for r in failures] == ["broken: AssertionError: server error"]
+    check_scenarios(tmp_path / "out" / "run_scenarios.csv", doc)
     history = check_history(tmp_path / "out" / "run_history.csv", doc)
     assert len(history) >= 2
     # Today's reports have no open-model keys: those cells are blank, not zeros.
     if "workers" not in doc["series"][0]:
         assert {r["User Count"] for r in history} == {""}
     no_temp_files(tmp_path / "out")
+
+
+NAMED_AND_FAILING = """
+import os
+
+import molotov
+
+URL = os.environ["TARGET_URL"]
+
+
+@molotov.scenario()
+async def shop(session):
+    with molotov.named("search"):
+        async with session.get(URL + "/data") as resp:
+            await resp.read()
+    async with session.get(URL + "/status/404") as resp:
+        resp.raise_for_status()
+
+
+@molotov.scenario()
+async def gone(session):
+    async with session.get("http://127.0.0.1:1/nothing") as resp:
+        await resp.read()
+"""
+
+
+def test_csv_of_named_requests_and_their_failures(run_molotov, write_scenario, target, tmp_path):
+    write_scenario(NAMED_AND_FAILING)
+    args = ["--single-run", "-w", "3", "--report", "r.json", "--csv", "run", "loadtest.py"]
+    result = run_molotov(*args)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    doc = json.loads((tmp_path / "r.json").read_text())
+    rows = {(r["Type"], r["Name"]): r for r in check_stats(tmp_path / "run_stats.csv", doc)}
+    steps = {name: s["successes"] + s["failures"] for name, s in doc["scenarios"].items()}
+    assert steps == {"shop": 3, "gone": 3}
+    assert int(rows[("", "search")]["Request Count"]) == target.hits["/data"] == steps["shop"]
+    not_found = rows[("GET", "/status/{id}")]
+    assert int(not_found["Request Count"]) == int(not_found["Failure Count"]) == steps["shop"]
+    refused = rows[("GET", "/nothing")]
+    assert int(refused["Request Count"]) == int(refused["Failure Count"]) == steps["gone"]
+    assert refused["Median Response Time"] == refused["100%"] == ""  # no response: no time
+    failures = {
+        (r["Method"], r["Name"], r["Error"]): int(r["Occurrences"])
+        for r in check_failures(tmp_path / "run_failures.csv", doc)
+    }
+    assert failures == {
+        ("GET", "/status/{id}", "shop: answered 404 Not Found"): steps["shop"],
+        ("GET", "/nothing", "gone: connection refused (127.0.0.1:1)"): steps["gone"],
+    }
 
 
 def test_csv_of_a_merge(run_molotov, write_scenario, target, tmp_path):
@@ -120,7 +229,10 @@ def test_csv_of_a_merge(run_molotov, write_scenario, target, tmp_path):
     )  # fmt: skip
     assert result.returncode == 1, (result.stdout, result.stderr)  # the threshold failed
     merged = json.loads((tmp_path / "all.json").read_text())
-    stats = check_stats(tmp_path / "all_stats.csv", merged)
+    names = check_stats(tmp_path / "all_stats.csv", merged)
+    assert sum(int(r["Request Count"]) for r in names) == target.total
+    check_failures(tmp_path / "all_failures.csv", merged)
+    stats = check_scenarios(tmp_path / "all_scenarios.csv", merged)
     check_history(tmp_path / "all_history.csv", merged)
     inputs = [json.loads((tmp_path / f"{n}.json").read_text()) for n in ("a", "b")]
     assert int(stats[-1]["Step Count"]) == sum(d["totals"]["steps"] for d in inputs) == 16
@@ -128,7 +240,7 @@ def test_csv_of_a_merge(run_molotov, write_scenario, target, tmp_path):
 
 def test_csv_of_the_open_model():
     doc = synthetic_document(600)
-    stats = csvreport.stats_rows(doc)
+    stats = csvreport.scenario_rows(doc)
     assert len(stats) == len(doc["scenarios"]) + 1
     rows = [
         dict(zip(csvreport.HISTORY_COLUMNS, r, strict=True)) for r in csvreport.history_rows(doc)
@@ -146,8 +258,25 @@ def test_csv_of_the_open_model():
 def test_csv_written_and_read_back(tmp_path):
     doc = synthetic_document(120)
     doc["scenarios"]['comma, "quoted"\nname'] = doc["scenarios"].pop("search")
+    # One explicit request name for all its requests, and errors raised by that request.
+    totals = doc["totals"]
+    name = 'a, "quoted"\nname'
+    doc["by_request"] = {
+        name: {
+            "requests": totals["requests"],
+            "failures": 7,
+            "requests_per_s": totals["requests_per_s"],
+            "response_bytes": totals["response_bytes"],
+            "latency": doc["request_latency"],
+        }
+    }
+    for error in doc["errors"]:
+        error.update(scenario="checkout", request=name)
     csvreport.write(tmp_path / "s", doc)
-    check_stats(tmp_path / "s_stats.csv", doc)
+    (row,) = check_stats(tmp_path / "s_stats.csv", doc)
+    assert (row["Type"], row["Name"]) == ("", name)
+    assert {r["Name"] for r in check_failures(tmp_path / "s_failures.csv", doc)} == {name}
+    check_scenarios(tmp_path / "s_scenarios.csv", doc)
     check_history(tmp_path / "s_history.csv", doc)
     no_temp_files(tmp_path)
 
@@ -170,8 +299,9 @@ def test_csv_and_html_from_molotov_json(run_molotov, write_scenario, target, tmp
     result = run_molotov("--config", "molotov.json", "smoke", JOB_COMPLETION_INDEX="7")
     assert result.returncode == 0, (result.stdout, result.stderr)
     written = sorted(p.name for p in (tmp_path / "reports").iterdir())
-    assert written == sorted(["7_stats.csv", "7_history.csv", f"{socket.gethostname()}.html"])
-    assert read(tmp_path / "reports" / "7_stats.csv")[-1]["Step Count"] == "2"
+    csvs = [f"7_{name}.csv" for name in ("stats", "failures", "scenarios", "history")]
+    assert written == sorted([*csvs, f"{socket.gethostname()}.html"])
+    assert read(tmp_path / "reports" / "7_scenarios.csv")[-1]["Step Count"] == "2"
 
 
 @pytest.mark.parametrize("value", [3, True, ["a"]])

@@ -120,7 +120,10 @@ Html = Annotated[
 ]
 Csv = Annotated[
     str | None,
-    typer.Option("--csv", help="Write PREFIX_stats.csv and PREFIX_history.csv at the end."),
+    typer.Option(
+        "--csv",
+        help="Write PREFIX_stats.csv, _failures.csv, _scenarios.csv and _history.csv at the end.",
+    ),
 ]
 StepTimeout = Annotated[
     float,

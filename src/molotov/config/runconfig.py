@@ -125,7 +125,7 @@ class RunConfig:
     threshold: tuple[str, ...] = ()
     report: str | None = None
     html: str | None = None  # --html PATH: the HTML report
-    csv: str | None = None  # --csv PREFIX: PREFIX_stats.csv and PREFIX_history.csv
+    csv: str | None = None  # --csv PREFIX: PREFIX_stats.csv, _failures, _scenarios, _history
     statsd_prefix: str = DEFAULT_STATSD_PREFIX
     statsd_interval: float = 1.0
     start_at: float | None = None  # epoch seconds

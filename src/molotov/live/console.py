@@ -5,24 +5,38 @@
   progress lines every few seconds, and each distinct error once, as it first happens;
 * ``-q``: nothing at all.
 
-Every view reads only :class:`~molotov.stats.snapshot.Snapshot` values.
+Both views name the busiest requests with their rate, p95 and failed share over the last
+seconds (:class:`~molotov.live.window.Window`): three of them (five on a tall terminal), so
+the headline lines stay on a 24-line terminal. Every view reads only
+:class:`~molotov.stats.snapshot.Snapshot` values.
 """
 
 from __future__ import annotations
 
 import sys
-from collections import deque
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from molotov.live.window import NAME_CHARACTERS, RATE_WINDOW, Window
 from molotov.reports.summary import (
     request_errors_text,
     statuses_text,
 )
-from molotov.stats.histogram import Histogram, format_percentiles
+from molotov.stats.histogram import format_percentiles
 from molotov.stats.snapshot import ErrorKind, ErrorStat, Snapshot
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 PLAIN_PROGRESS_EVERY = 2.0  # seconds between two progress lines in plain mode
 TOP_ERRORS = 5
+# The busiest request names shown: few, so the headline lines stay on a 24-line terminal.
+TOP_REQUESTS = 3
+TOP_REQUESTS_TALL = 5  # on a terminal of TALL_TERMINAL lines or more
+TALL_TERMINAL = 32
+# A busiest row's width besides the name: the label column, the rate, p95 and failed share
+# (``12345.6/s  p95 123.4ms  failed 100.0%``) and the padding.
+BUSIEST_NUMBERS_WIDTH = 52
+MIN_NAME_CHARACTERS = 12
 
 
 def _clock(seconds: float) -> str:
@@ -33,52 +47,6 @@ def _clock(seconds: float) -> str:
         if hours
         else f"{rest // 60:02d}:{rest % 60:02d}"
     )
-
-
-RATE_WINDOW = 5.0  # seconds of snapshots behind the live rates and recent percentiles
-
-
-class _Window:
-    """Rates and recent percentiles over the last :data:`RATE_WINDOW` seconds of snapshots.
-
-    One tick (0.2 s) of counts jumps by tens of percent while the real rate is steady; a few
-    seconds give a rate a human can read, and the bus buckets' deltas give the percentiles of
-    just those seconds, exactly.
-    """
-
-    def __init__(self) -> None:
-        self._snapshots: deque[Snapshot] = deque()
-
-    def update(self, snapshot: Snapshot) -> None:
-        snapshots = self._snapshots
-        snapshots.append(snapshot)
-        while len(snapshots) > 2 and snapshots[1].taken_at <= snapshot.taken_at - RATE_WINDOW:
-            snapshots.popleft()
-
-    @property
-    def _ends(self) -> tuple[Snapshot, Snapshot, float] | None:
-        if len(self._snapshots) < 2:
-            return None
-        first, last = self._snapshots[0], self._snapshots[-1]
-        seconds = last.taken_at - first.taken_at
-        return (first, last, seconds) if seconds > 0 else None
-
-    def rate(self, counter: str) -> float:
-        """Per second, of a counter of the snapshots (``"steps"``, ``"requests"``, ...)."""
-        ends = self._ends
-        if ends is None:
-            return 0.0
-        first, last, seconds = ends
-        return float(getattr(last, counter) - getattr(first, counter)) / seconds
-
-    def recent(self, histogram: str) -> Histogram:
-        """What a histogram of the snapshots (``"durations"``, ...) recorded in the window."""
-        ends = self._ends
-        if ends is None:
-            return getattr(self._snapshots[-1], histogram) if self._snapshots else Histogram.empty()
-        first, last, _ = ends
-        latest: Histogram = getattr(last, histogram)
-        return latest.minus(getattr(first, histogram))
 
 
 class Console:
@@ -140,7 +108,7 @@ class _ViewConsole(Console):
         self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
     ) -> None:
         super().__init__(verbose, stream, open_model)
-        self.window = _Window()
+        self.window = Window()
 
     def update(
         self,
@@ -198,6 +166,15 @@ class PlainConsole(_ViewConsole):
                 f"{arrivals} {statuses_text(snapshot)} "
                 f"{format_percentiles(window.recent('durations'))}"
             )
+            busiest = window.busiest(TOP_REQUESTS)
+            if busiest:
+                self.print(
+                    "  busiest: "
+                    + " | ".join(
+                        f"{r.short_name()} {r.per_second:.1f}/s p95={r.p95()} failed={r.failed()}"
+                        for r in busiest
+                    )
+                )
 
 
 class LiveConsole(_ViewConsole):
@@ -231,6 +208,12 @@ class LiveConsole(_ViewConsole):
     def render(
         self, snapshot: Snapshot, elapsed: float, remaining: float | None, target: float | None
     ) -> None:
+        self._live.update(self.view(snapshot, elapsed, remaining, target), refresh=True)
+
+    def view(
+        self, snapshot: Snapshot, elapsed: float, remaining: float | None, target: float | None
+    ) -> RenderableType:
+        """What the live view shows for a snapshot (the window holds the recent ones)."""
         from rich.table import Table
         from rich.text import Text
 
@@ -287,9 +270,39 @@ class LiveConsole(_ViewConsole):
                 f"{recent}: {format_percentiles(window.recent(histogram))}  "
                 f"run: {format_percentiles(getattr(snapshot, histogram))}",
             )
+        busiest = self._busiest_view()
+        if busiest is not None:
+            table.add_row("Busiest", busiest)
         for error in snapshot.top_errors(TOP_ERRORS):
             table.add_row("Error", Text(error.line(), style="red"))
-        self._live.update(table, refresh=True)
+        return table
+
+    def _busiest_view(self) -> RenderableType | None:
+        """The busiest names, one a line: their rate, p95 and failed share over the window."""
+        from rich.table import Table
+        from rich.text import Text
+
+        width, height = self._rich.size
+        busiest = self.window.busiest(
+            TOP_REQUESTS_TALL if height >= TALL_TERMINAL else TOP_REQUESTS
+        )
+        if not busiest:
+            return None
+        # Names are cut so that a row stays on one line: the numbers are what matters.
+        limit = min(NAME_CHARACTERS, max(MIN_NAME_CHARACTERS, width - BUSIEST_NUMBERS_WIDTH))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True)
+        for recent in busiest:
+            grid.add_row(
+                recent.short_name(limit),
+                f"{recent.per_second:.1f}/s",
+                f"p95 {recent.p95()}",
+                Text(f"failed {recent.failed()}", style="red" if recent.failures else "green"),
+            )
+        return grid
 
     def stop(self) -> None:
         super().stop()

@@ -1,14 +1,16 @@
-"""``--csv PREFIX``: ``PREFIX_stats.csv`` and ``PREFIX_history.csv``, from the JSON report.
+"""``--csv PREFIX``: ``PREFIX_stats.csv``, ``PREFIX_failures.csv``, ``PREFIX_scenarios.csv``
+and ``PREFIX_history.csv``, from the JSON report.
 
-The columns follow Locust's ``--csv`` files (``Type``, ``Name``, an ``Aggregated`` total row,
-``Requests/s``, ``Failures/s``, percentile columns named ``50%`` … ``100%``, cumulative
-``Total … Count`` columns in the history), so scripts written for those read these with few
-changes. Where molotov counts something else, the column says so rather than borrowing a
-Locust name: a scenario row counts **steps** (runs of the scenario) and their **durations**;
-``Requests/s`` is always HTTP requests. Durations are in milliseconds, percentiles are tops of
-histogram buckets (within 1/128 of the value, see the README). Both files are built from the
-report document, so ``molotov`` and ``moloreport`` write the same thing, and each is written
-atomically.
+``PREFIX_stats.csv`` and ``PREFIX_failures.csv`` are Locust's: one row per request name
+(``Type`` is its method, empty for an explicit name) then the ``Aggregated`` row, and the
+failures by request. Locust has no scenarios: molotov's per-scenario rows are
+``PREFIX_scenarios.csv``, and ``PREFIX_history.csv`` is Locust's ``_stats_history.csv`` with
+molotov's steps beside the requests. Where molotov counts something else, the column says so
+rather than borrowing a Locust name: a scenario row counts **steps** (runs of the scenario)
+and their **durations**; ``Requests/s`` is always HTTP requests. Times are in milliseconds,
+percentiles are tops of histogram buckets (within 1/128 of the value, see the README). Every
+file is built from the report document, so ``molotov`` and ``moloreport`` write the same
+thing, and each is written atomically.
 """
 
 from __future__ import annotations
@@ -21,12 +23,29 @@ from typing import Any
 
 from molotov.reports.atomic import write_text
 from molotov.stats.histogram import bucket_bounds, percentiles_us
+from molotov.stats.naming import method_and_path
+from molotov.stats.snapshot import ErrorKind, ErrorStat
 
 PERCENTS = (50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 99.99, 100.0)
 PERCENT_COLUMNS = [f"{p:g}%" for p in PERCENTS]
 REQUEST_PERCENTS = (50.0, 95.0, 99.0)
 
 STATS_COLUMNS = [
+    "Type",
+    "Name",
+    "Request Count",
+    "Failure Count",
+    "Median Response Time",
+    "Average Response Time",
+    "Min Response Time",
+    "Max Response Time",
+    "Average Content Size",
+    "Requests/s",
+    "Failures/s",
+    *PERCENT_COLUMNS,
+]
+FAILURES_COLUMNS = ["Method", "Name", "Error", "Occurrences"]
+SCENARIO_COLUMNS = [
     "Type",
     "Name",
     "Step Count",
@@ -77,7 +96,97 @@ def _percentiles(
     return [_ms(us) for us in percentiles_us(buckets, count, max_us, percents)]
 
 
-def _stats_row(
+def _times(block: Mapping[str, Any]) -> list[Cell]:
+    """Median, average, min and max of a histogram block, in ms; blank cells when empty."""
+    pairs = block.get("buckets") or []
+    if not pairs or not block.get("count"):
+        return [""] * 4
+    minimum = _ms(bucket_bounds(int(pairs[0][0]))[0])
+    return [block.get("p50_ms", ""), block.get("mean_ms", ""), minimum, block.get("max_ms", "")]
+
+
+def _block_percentiles(block: Mapping[str, Any]) -> list[Cell]:
+    count, max_us = int(block.get("count") or 0), int(block.get("max_us") or 0)
+    return _percentiles(block.get("buckets") or [], count, max_us, PERCENTS)
+
+
+def _per_second(doc: Mapping[str, Any], count: int) -> float:
+    """``count`` over the run's duration."""
+    seconds = float(doc.get("duration_s") or 0)
+    return round(count / seconds, 3) if seconds > 0 else 0.0
+
+
+def type_and_name(name: str) -> tuple[str, str]:
+    """Locust's ``Type`` and ``Name`` of a request name: ``("GET", "/items/{id}")`` for a
+    default name, ``("", "search")`` for an explicit one."""
+    return method_and_path(name) or ("", name)
+
+
+def stats_rows(doc: Mapping[str, Any]) -> list[list[Cell]]:
+    """The rows of ``PREFIX_stats.csv`` after its header: one per request name, busiest
+    first, then ``Aggregated``, whose counts are the rows' sums (and the run's totals)."""
+    rows: list[list[Cell]] = []
+    failures = 0
+    for name, stats in (doc.get("by_request") or {}).items():
+        requests, failed = int(stats.get("requests") or 0), int(stats.get("failures") or 0)
+        failures += failed
+        latency = stats.get("latency") or {}
+        rows.append(
+            [
+                *type_and_name(name),
+                requests,
+                failed,
+                *_times(latency),
+                _content_size(int(stats.get("response_bytes") or 0), requests),
+                float(stats.get("requests_per_s") or 0),
+                _per_second(doc, failed),
+                *_block_percentiles(latency),
+            ]
+        )
+    totals = doc.get("totals") or {}
+    requests = int(totals.get("requests") or 0)
+    latency = doc.get("request_latency") or {}
+    aggregated: list[Cell] = [
+        "",
+        AGGREGATED,
+        requests,
+        failures,
+        *_times(latency),
+        _content_size(int(totals.get("response_bytes") or 0), requests),
+        float(totals.get("requests_per_s") or 0),
+        _per_second(doc, failures),
+        *_block_percentiles(latency),
+    ]
+    return [*rows, aggregated]
+
+
+def _content_size(response_bytes: int, requests: int) -> float:
+    """Locust's ``Average Content Size``: body bytes received per request."""
+    return round(response_bytes / requests, 3) if requests else 0.0
+
+
+def failure_rows(doc: Mapping[str, Any]) -> list[list[Cell]]:
+    """The rows of ``PREFIX_failures.csv``: each distinct error of the report, with the
+    request that raised it (``Method`` and ``Name`` empty when none did) and, in ``Error``,
+    the scenario and what happened; the errors not listed, if any, last."""
+    kinds = {kind.name.lower(): kind for kind in ErrorKind}
+    rows: list[list[Cell]] = []
+    for error in doc.get("errors") or []:
+        request = str(error.get("request") or "")
+        method, name = type_and_name(request) if request else ("", "")
+        kind = kinds.get(str(error.get("kind")), ErrorKind.SCENARIO)
+        count = int(error.get("count") or 0)
+        text = ErrorStat(
+            kind, str(error.get("message") or ""), count, scenario=str(error.get("scenario") or "")
+        ).text()
+        rows.append([method, name, text, count])
+    dropped = int(doc.get("errors_dropped") or 0)
+    if dropped:
+        rows.append(["", "", "more errors of other kinds, not listed", dropped])
+    return rows
+
+
+def _scenario_row(
     kind: str,
     name: str,
     steps: int,
@@ -86,48 +195,39 @@ def _stats_row(
     rates: tuple[float, float],  # steps/s (the report's own), failures/s
     requests: tuple[Cell, Cell] = ("", ""),  # count and rate: not measured per scenario
 ) -> list[Cell]:
-    pairs = block.get("buckets") or []
-    minimum = _ms(bucket_bounds(int(pairs[0][0]))[0]) if pairs else ""
     return [
         kind,
         name,
         steps,
         failures,
-        block.get("p50_ms", ""),
-        block.get("mean_ms", ""),
-        minimum,
-        block.get("max_ms", ""),
+        *_times(block),
         *rates,
         *requests,
-        *_percentiles(pairs, int(block.get("count") or 0), int(block.get("max_us") or 0), PERCENTS),
+        *_block_percentiles(block),
     ]
 
 
-def stats_rows(doc: Mapping[str, Any]) -> list[list[Cell]]:
-    """The rows of ``PREFIX_stats.csv`` after its header: one per scenario, then the total."""
-    seconds = float(doc.get("duration_s") or 0)
-
-    def per_s(count: int) -> float:
-        return round(count / seconds, 3) if seconds > 0 else 0.0
-
+def scenario_rows(doc: Mapping[str, Any]) -> list[list[Cell]]:
+    """The rows of ``PREFIX_scenarios.csv`` after its header: one per scenario, then the
+    total."""
     rows = []
     for name, stats in sorted((doc.get("scenarios") or {}).items()):
         failures = int(stats.get("failures") or 0)
         steps = int(stats.get("successes") or 0) + failures
-        rates = (float(stats.get("steps_per_s") or 0), per_s(failures))
+        rates = (float(stats.get("steps_per_s") or 0), _per_second(doc, failures))
         rows.append(
-            _stats_row("scenario", name, steps, failures, stats.get("durations") or {}, rates)
+            _scenario_row("scenario", name, steps, failures, stats.get("durations") or {}, rates)
         )
     totals = doc.get("totals") or {}
     failures = int(totals.get("failures") or 0)
     rows.append(
-        _stats_row(
+        _scenario_row(
             "",
             AGGREGATED,
             int(totals.get("steps") or 0),
             failures,
             doc.get("scenario_durations") or {},
-            (float(totals.get("steps_per_s") or 0), per_s(failures)),
+            (float(totals.get("steps_per_s") or 0), _per_second(doc, failures)),
             (int(totals.get("requests") or 0), float(totals.get("requests_per_s") or 0)),
         )
     )
@@ -194,13 +294,17 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
     return buffer.getvalue()
 
 
-def paths(prefix: str | Path) -> tuple[Path, Path]:
-    """``(PREFIX_stats.csv, PREFIX_history.csv)``."""
-    return Path(f"{prefix}_stats.csv"), Path(f"{prefix}_history.csv")
+def paths(prefix: str | Path) -> dict[str, Path]:
+    """The files of ``--csv PREFIX``, by what they hold: ``PREFIX_stats.csv``, ..."""
+    return {
+        name: Path(f"{prefix}_{name}.csv") for name in ("stats", "failures", "scenarios", "history")
+    }
 
 
 def write(prefix: str | Path, doc: Mapping[str, Any]) -> None:
-    """Write both files of ``doc`` next to ``prefix``, each atomically."""
-    stats, history = paths(prefix)
-    write_text(stats, _csv(STATS_COLUMNS, stats_rows(doc)))
-    write_text(history, _csv(HISTORY_COLUMNS, history_rows(doc)))
+    """Write every file of ``doc`` next to ``prefix``, each atomically."""
+    files = paths(prefix)
+    write_text(files["stats"], _csv(STATS_COLUMNS, stats_rows(doc)))
+    write_text(files["failures"], _csv(FAILURES_COLUMNS, failure_rows(doc)))
+    write_text(files["scenarios"], _csv(SCENARIO_COLUMNS, scenario_rows(doc)))
+    write_text(files["history"], _csv(HISTORY_COLUMNS, history_rows(doc)))

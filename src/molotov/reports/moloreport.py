@@ -42,7 +42,10 @@ def moloreport(
     ] = None,
     csv: Annotated[
         str | None,
-        typer.Option("--csv", help="Write PREFIX_stats.csv and PREFIX_history.csv of the merge."),
+        typer.Option(
+            "--csv",
+            help="Write PREFIX_stats.csv, _failures.csv, _scenarios.csv, _history.csv of a merge.",
+        ),
     ] = None,
 ) -> None:
     try:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from molotov._version import __version__
+from molotov.reports.requesttables import checks_headline, request_tables
+from molotov.reports.tables import ms, table
 from molotov.stats.histogram import Histogram, format_percentiles, format_us
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, Snapshot
 
@@ -55,16 +57,15 @@ def durations_text(histogram: Histogram, percents: tuple[float, ...] = SUMMARY_P
 
 
 TABLE_PERCENTILES = (50, 90, 95, 99, 99.9)
-NAME_WIDTH = 18
-COLUMN_WIDTH = 7  # the narrowest column: 6 characters and a space
 HTTP_FAILURES_WORTH_SAYING = 0.01  # a share of failed requests the summary puts in words
 
 
 def summary_lines(
     snapshot: Snapshot, elapsed: float, open_model: OpenModel | None = None
 ) -> list[str]:
-    """Rates and responses; tables of steps and of times (overall and per scenario); in the
-    open model, the arrivals and what was dropped; then the errors."""
+    """Rates, responses and checks; tables of steps and of times (overall and per scenario),
+    of requests by name, status codes and checks; in the open model, the arrivals and what
+    was dropped; then the errors."""
 
     def rate(count: int) -> str:
         return f"{count / elapsed:.1f}/s" if elapsed > 0 else "-"
@@ -78,9 +79,11 @@ def summary_lines(
         f"| Received: {format_bytes(snapshot.response_bytes)} "
         f"| HTTP failures: {100 * snapshot.http_failure_rate:.2f}%",
     ]
+    lines += checks_headline(snapshot)
     lines += _http_failure_words(snapshot)
     lines += _steps_table(snapshot, elapsed)
     lines += _times_table(snapshot, open_model is not None)
+    lines += [*request_tables(snapshot, elapsed), ""]
     if open_model is not None:
         lines += open_model.lines(snapshot, elapsed)
     errors = snapshot.top_errors()
@@ -104,21 +107,6 @@ def _http_failure_words(snapshot: Snapshot) -> list[str]:
     ]
 
 
-def _table(
-    title: str, header: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]
-) -> list[str]:
-    """Rows of names left-aligned and cells right-aligned in fixed columns: numbers never
-    wrap, whatever the width of the terminal or the CI log."""
-    width = max(NAME_WIDTH, len(title) + 1, *(len(name) + 2 for name, _ in rows))
-    cells_width = 1 + max(len(cell) for cells in (header, *(c for _, c in rows)) for cell in cells)
-    column = max(COLUMN_WIDTH, cells_width)
-
-    def line(name: str, cells: Sequence[str]) -> str:
-        return f"{name:<{width}}" + "".join(f"{cell:>{column}}" for cell in cells)
-
-    return ["", line(title, header), *(line(name, cells) for name, cells in rows)]
-
-
 def _steps_table(snapshot: Snapshot, elapsed: float) -> list[str]:
     def cells(steps: int, failures: int) -> list[str]:
         share = f"{100.0 * failures / steps:.1f}%" if steps else "-"
@@ -127,25 +115,17 @@ def _steps_table(snapshot: Snapshot, elapsed: float) -> list[str]:
 
     rows = [("  all", cells(snapshot.steps, snapshot.failures))]
     rows += [(f"  {s.name}", cells(s.steps, s.failures)) for s in snapshot.scenarios]
-    return _table("Steps", ["count", "failed", "fail%", "/s"], rows)
-
-
-def _ms(us: float) -> str:
-    """Milliseconds, to about three significant digits (the histograms' precision)."""
-    ms = us / 1000
-    if ms < 10:
-        return f"{ms:.2f}"
-    return f"{ms:.1f}" if ms < 1000 else f"{ms:.0f}"
+    return table("Steps", ["count", "failed", "fail%", "/s"], rows)
 
 
 def _time_cells(histogram: Histogram) -> list[str]:
     if not histogram.count:
         return ["-"] * (len(TABLE_PERCENTILES) + 3)
     return [
-        _ms(histogram.min_us),
-        *(_ms(histogram.percentile_us(p)) for p in TABLE_PERCENTILES),
-        _ms(histogram.max_us),
-        _ms(histogram.mean_us),
+        ms(histogram.min_us),
+        *(ms(histogram.percentile_us(p)) for p in TABLE_PERCENTILES),
+        ms(histogram.max_us),
+        ms(histogram.mean_us),
     ]
 
 
@@ -160,7 +140,7 @@ def _times_table(snapshot: Snapshot, open_model: bool) -> list[str]:
         rows += [(f"    {s.name}", _time_cells(s.response_times)) for s in snapshot.scenarios]
         rows.append(("  start lateness", _time_cells(snapshot.start_lateness)))
     rows.append(("  request latency", _time_cells(snapshot.request_latency)))
-    return [*_table("Times (ms)", header, rows), ""]
+    return table("Times (ms)", header, rows)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,12 @@ def default_name(method: str, path: str) -> str:
     return f"{method} {group_path(path)}"
 
 
+def method_and_path(name: str) -> tuple[str, str] | None:
+    """``("GET", "/items/{id}")`` of a default name; None for an explicit one (``search``)."""
+    method, _, path = name.partition(" ")
+    return (method, path) if path.startswith("/") and method.isupper() else None
+
+
 def clip_name(name: str) -> str:
     """A name as the bus stores it: at most :data:`NAME_BYTES` bytes of UTF-8."""
     data = name.encode("utf-8", "replace")
@@ -61,8 +67,9 @@ def statsd_name(name: str, host: str) -> str:
     characters that would break a StatsD line (``:``, ``|``, ``@``, newlines) are replaced;
     slashes stay, as Molotov 2.x sent them.
     """
-    method, _, path = name.partition(" ")
-    if host and path.startswith("/") and method.isupper():
+    default = method_and_path(name)
+    if host and default is not None:
+        method, path = default
         metric = f"molotov.{HOSTNAME}.{method}.{host}.{path}"
     else:
         metric = f"molotov.{HOSTNAME}.{name}"
