@@ -3,14 +3,16 @@ and ``PREFIX_history.csv``, from the JSON report.
 
 ``PREFIX_stats.csv`` and ``PREFIX_failures.csv`` are Locust's: one row per request name
 (``Type`` is its method, empty for an explicit name) then the ``Aggregated`` row, and the
-failures by request. Locust has no scenarios: molotov's per-scenario rows are
-``PREFIX_scenarios.csv``, and ``PREFIX_history.csv`` is Locust's ``_stats_history.csv`` with
-molotov's steps beside the requests. Where molotov counts something else, the column says so
-rather than borrowing a Locust name: a scenario row counts **steps** (runs of the scenario)
-and their **durations**; ``Requests/s`` is always HTTP requests. Times are in milliseconds,
-percentiles are tops of histogram buckets (within 1/128 of the value, see the README). Every
-file is built from the report document, so ``molotov`` and ``moloreport`` write the same
-thing, and each is written atomically.
+failed requests by name and how they failed (adding up to the names' ``Failure Count``; the
+steps' errors, an ``assert`` say, are the JSON report's and the summary's). Locust has no
+scenarios: molotov's per-scenario rows are ``PREFIX_scenarios.csv``, and
+``PREFIX_history.csv`` is Locust's ``_stats_history.csv`` with molotov's steps beside the
+requests. Where molotov counts something else, the column says so rather than borrowing a
+Locust name: a scenario row counts **steps** (runs of the scenario) and their **durations**;
+``Requests/s`` is always HTTP requests. Times are in milliseconds, percentiles are tops of
+histogram buckets (within 1/128 of the value, see the README). Every file is built from the
+report document, so ``molotov`` and ``moloreport`` write the same thing, and each is written
+atomically.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from molotov.reports.atomic import write_text
 from molotov.stats.histogram import bucket_bounds, percentiles_us
 from molotov.stats.naming import method_and_path
-from molotov.stats.snapshot import ErrorKind, ErrorStat
 
+_HTTP_ERROR = 400  # a status from here on is a failed request (Locust's rule too)
 PERCENTS = (50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 99.99, 100.0)
 PERCENT_COLUMNS = [f"{p:g}%" for p in PERCENTS]
 REQUEST_PERCENTS = (50.0, 95.0, 99.0)
@@ -166,24 +169,26 @@ def _content_size(response_bytes: int, requests: int) -> float:
 
 
 def failure_rows(doc: Mapping[str, Any]) -> list[list[Cell]]:
-    """The rows of ``PREFIX_failures.csv``: each distinct error of the report, with the
-    request that raised it (``Method`` and ``Name`` empty when none did) and, in ``Error``,
-    the scenario and what happened; the errors not listed, if any, last."""
-    kinds = {kind.name.lower(): kind for kind in ErrorKind}
+    """The rows of ``PREFIX_failures.csv``: per request name, each way its requests failed at
+    the HTTP level (``HTTP 503 Service Unavailable``, ``connection refused``, ...), so that a
+    name's rows add up to its ``Failure Count`` in ``PREFIX_stats.csv``, as in Locust."""
     rows: list[list[Cell]] = []
-    for error in doc.get("errors") or []:
-        request = str(error.get("request") or "")
-        method, name = type_and_name(request) if request else ("", "")
-        kind = kinds.get(str(error.get("kind")), ErrorKind.SCENARIO)
-        count = int(error.get("count") or 0)
-        text = ErrorStat(
-            kind, str(error.get("message") or ""), count, scenario=str(error.get("scenario") or "")
-        ).text()
-        rows.append([method, name, text, count])
-    dropped = int(doc.get("errors_dropped") or 0)
-    if dropped:
-        rows.append(["", "", "more errors of other kinds, not listed", dropped])
+    for name, stats in (doc.get("by_request") or {}).items():
+        method, shown = type_and_name(name)
+        for code, count in (stats.get("status_codes") or {}).items():
+            if int(code) >= _HTTP_ERROR and count:
+                rows.append([method, shown, f"HTTP {code} {_reason(int(code))}".rstrip(), count])
+        for kind, count in (stats.get("request_errors") or {}).items():
+            if count:
+                rows.append([method, shown, kind, count])
     return rows
+
+
+def _reason(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""
 
 
 def _scenario_row(
