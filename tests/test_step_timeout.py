@@ -28,8 +28,8 @@ def test_a_step_over_the_step_timeout_fails_and_the_worker_goes_on(
     # Each worker's two steps were cancelled in turn: the worker went on after the first.
     assert "SUCCESSES: 0 | FAILURES: 4" in result.stdout
     assert target.hits["/slow"] == 4
-    errors = [line for line in result.lines if line.startswith("  timeout (")]
-    assert errors == ["  timeout (StepTimeout: the step ran over 0.5s and was cancelled): 4"]
+    errors = [line for line in result.lines if line.startswith("  slow: timeout (")]
+    assert errors == ["  slow: timeout (StepTimeout: the step ran over 0.5s and was cancelled): 4"]
     # The requests the timeout cut off count, as requests and as timeout errors.
     assert "Requests: 4 (" in result.stdout
     assert "Request errors: timeout=4" in result.stdout

@@ -30,6 +30,7 @@ class ErrorKind(IntEnum):
     TLS = 13
     PROTOCOL = 14  # the response was not valid HTTP
     DESCRIPTORS = 15  # the process ran out of file descriptors (EMFILE)
+    CUT = 16  # a step still running when the stop's --graceful-stop ran out: cancelled
 
     @property
     def label(self) -> str:
@@ -45,6 +46,7 @@ _LABELS = {
     ErrorKind.WORKER: "worker process",
     ErrorKind.PROTOCOL: "protocol error",
     ErrorKind.DESCRIPTORS: "too many open files",
+    ErrorKind.CUT: "cut off at the stop",
 }
 
 # The kinds a request itself can fail with, in the order of the bus's request-error counters.

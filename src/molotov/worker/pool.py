@@ -374,7 +374,10 @@ class WorkerPool:
                         slot.add(Counter.BUSY, -1)
             except asyncio.CancelledError:
                 if flag.cancelled:
-                    break  # a forced shutdown: the step is abandoned, not counted
+                    # The stop's cancellation (--graceful-stop ran out, or a second Ctrl-C):
+                    # a failed step of its own kind, whose request counted as a timeout.
+                    self._cut(index, started, due)
+                    break
                 raise
             except USER_ERRORS as exc:
                 ended = clock()
@@ -402,6 +405,17 @@ class WorkerPool:
                 # step would cost ~13 % per request (each yield lets the other workers run and
                 # go cold in the caches), so only now and then.
                 await asyncio.sleep(0)
+
+    def _cut(self, scenario: int, started: int, due: int) -> None:
+        """A step cancelled by the stop: failed, and said so (the target never answered, or
+        answered too slowly for --graceful-stop)."""
+        ended = time.monotonic_ns()
+        self.slot.step_done(scenario, False, (ended - started) // 1000)
+        if due:
+            self.slot.response_time(scenario, (ended - due) // 1000)
+        # Why it was cancelled (--graceful-stop ran out, a second Ctrl-C, --force-shutdown) the
+        # parent's own line says; the step's error is what happened to it.
+        self.report(ErrorKind.CUT, "cancelled while running", None, scenario)
 
     def _step_timed_out(self, wid: int) -> StepTimeout:
         """The cancellation of an overdue step, turned back into a plain failure."""

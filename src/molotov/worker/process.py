@@ -67,7 +67,6 @@ class ProcessRun:
             statsd=self.statsd,
             verbose=config.verbose,
             dns_cache=not config.disable_dns_resolve,
-            abandoned=lambda: self.flag.cancelled,
         )
         self.stages: StageController | None = None
         if not config.open_model and config.stages:

@@ -148,7 +148,6 @@ def _recording_middleware(
     slot: SlotWriter,
     table: RequestWriter,
     session_ref: Callable[[], aiohttp.ClientSession | None],
-    abandoned: Callable[[], bool],
 ) -> Middleware:
     """Counts every request into the process's bus slot: status class, latency, bytes, errors,
     for the run and under the request's name (:mod:`molotov.stats.naming`; ``molotov.named``).
@@ -162,8 +161,8 @@ def _recording_middleware(
     A request counts once however aiohttp sent it: when it fails on a kept-alive connection
     that the server had closed, aiohttp sends it again at once, and only that second attempt
     counts. A request cut off by a cancellation (``--step-timeout``, or the scenario's own
-    ``asyncio.wait_for``) counts as a ``timeout`` error, unless the run abandons its steps
-    (``abandoned()``: a forced shutdown), which are not counted at all.
+    ``asyncio.wait_for``, or the stop's cancellation after ``--graceful-stop``) counts as a
+    ``timeout`` error: the server may well have received it.
     """
     clock = time.perf_counter_ns
     kind_index = {kind: i for i, kind in enumerate(REQUEST_ERROR_KINDS)}
@@ -194,8 +193,7 @@ def _recording_middleware(
         try:
             response = await handler(request)
         except asyncio.CancelledError:
-            if not abandoned():
-                slot.request_failed(entry, _TIMEOUT)
+            slot.request_failed(entry, _TIMEOUT)
             raise
         except Exception as exc:
             kind = request_error_kind(exc)
@@ -228,7 +226,6 @@ class SessionFactory:
     statsd: Any = None
     verbose: int = 0
     dns_cache: bool = True
-    abandoned: Callable[[], bool] = lambda: False  # the run is cancelling its steps
 
     def create(self, worker_id: int, options: dict[str, Any]) -> aiohttp.ClientSession:
         """A session built from the ``setup()`` options where it gave any."""
@@ -253,7 +250,6 @@ class SessionFactory:
                 self.slot,
                 self.requests,
                 lambda: holder[0]() if holder else None,
-                self.abandoned,
             )
         )
         kwargs["middlewares"] = tuple(middlewares)
