@@ -20,7 +20,7 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,7 @@ from pathlib import Path
 from aiohttp import web
 
 from molotov import __version__
+from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
 
 
 @dataclass
@@ -411,3 +412,41 @@ def statsd_listener() -> Iterator[Listener]:
 def total(lines: list[Line], name: str, kind: str = "c") -> float:
     """The sum of the values of the lines of this name and type (a counter's total)."""
     return sum(line.value for line in lines if line.name == name and line.type == kind)
+
+
+# -- thresholds -----------------------------------------------------------------------------
+
+
+def histogram(values_us: Sequence[int]) -> Histogram:
+    """A histogram of exactly these values (µs): below 256 µs each value has its own bucket."""
+    buckets = [0] * NBUCKETS
+    for value in values_us:
+        buckets[bucket_of(value)] += 1
+    return Histogram(tuple(buckets), len(values_us), sum(values_us), max(values_us, default=0))
+
+
+def threshold_rows(stdout: str) -> dict[str, tuple[str, str]]:
+    """``expression -> (observed, verdict)`` from the table, which sits before the closing lines."""
+    lines = stdout.splitlines()
+    start = lines.index("Thresholds:")
+    rows = {}
+    for line in lines[start + 1 : -3]:
+        if not line.startswith("  "):
+            break
+        expr, observed, verdict = line.strip().rsplit(None, 2)  # an expression has spaces
+        rows[expr] = (observed, verdict)
+    # Nothing but the table between it and Molotov's closing lines.
+    assert start + 1 + len(rows) == len(lines) - 3, stdout
+    return rows
+
+
+def assert_usage_error(result: Result, *expected: str) -> str:
+    """A usage error: exit 2, nothing on stdout, one ``Error:`` line holding ``expected``."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    for text in expected:
+        assert text in errors[0], errors[0]
+    return errors[0]

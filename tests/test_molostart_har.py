@@ -66,6 +66,16 @@ def requests_of(module: Path) -> list[tuple[str, Any]]:
     ]
 
 
+def assert_messages(module: Path) -> list[str]:
+    """The message of every ``assert`` of a generated module, as written."""
+    source = module.read_text()
+    return [
+        ast.get_source_segment(source, node.msg) or ""
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Assert) and node.msg is not None
+    ]
+
+
 # -- the committed recordings -----------------------------------------------------------------
 
 
@@ -88,6 +98,15 @@ def test_the_recording_becomes_one_scenario_per_page(tmp_path: Path) -> None:
         ("POST", 'f"{TARGET_URL}/login"'),
         ("GET", 'f"{TARGET_URL}/products?sort=name"'),
     ]
+    # Each status check says which request failed and with what (the query string aside).
+    assert assert_messages(module) == [
+        'f"GET / answered {resp.status}"',
+        'f"GET /api/items answered {resp.status}"',
+        'f"POST /api/cart answered {resp.status}"',
+        'f"POST /login answered {resp.status}"',
+        'f"GET /products answered {resp.status}"',
+    ]
+    assert "molotov.named" not in module.read_text()  # default names: METHOD path
     assert json.loads((tmp_path / "out" / "molotov.json").read_text())["molotov"][
         "tests"
     ].keys() == {
@@ -144,6 +163,11 @@ def test_include_host_brings_the_other_host_back(tmp_path: Path) -> None:
     }
     assert assigned == {"TARGET_URL": f"http://{main}", constant: f"http://{other}"}
     assert ("POST", f'f"{{{constant}}}/collect?page=home"') in requests_of(out / "loadtest.py")
+    # Its failure names the host by its constant, the replay's (a longer line: wrapped).
+    assert f'f"POST {{{constant}}}/collect answered {{resp.status}}"' in assert_messages(
+        out / "loadtest.py"
+    )
+    assert "assert resp.status < 400, (\n" in text
     assert f"- {constant}: another recorded host." in text
     assert "static assets" in text and "requests to other hosts" not in text
 
@@ -282,6 +306,35 @@ def test_recorded_text_of_any_kind_is_replayed_exactly(tmp_path: Path, fresh: ha
     ]
     assert hits[1].headers["x-trace"] == 'a"b\'c\\d{e}"""'
     assert hits[2].headers["content-type"] == "text/plain"
+
+
+def test_a_failed_status_check_names_its_request(tmp_path: Path, fresh: harsite.Site) -> None:
+    """The site answers 404 where the recording had 200: the step's error says which request
+    (the recorded path: quotes and braces as they are, other characters percent-encoded)."""
+    base = fresh.url
+    entries = [
+        entry("GET", f"{base}/echo/start", 0),
+        entry("GET", f"{base}/echo/{'long-' * 12}", 1),  # too long a message for one line
+        entry("GET", f"{base}/echo/gone-before", 2, status=404),  # recorded failing: unchecked
+        entry("GET", f'{base}/gone/it\'s"{{x}}"/café?q=1', 3),
+    ]
+    out = generate(tmp_path, write_har(tmp_path / "gone.har", entries))
+    assert ruff("format", "--diff", "loadtest.py", cwd=out).returncode == 0
+    assert ruff("check", "loadtest.py", cwd=out).returncode == 0
+    assert assert_messages(out / "loadtest.py") == [
+        'f"GET /echo/start answered {resp.status}"',
+        f'f"GET /echo/{"long-" * 12} answered {{resp.status}}"',
+        "f'GET /gone/it\\'s\"{{x}}\"/caf%C3%A9 answered {resp.status}'",
+    ]
+    result = run_test(out)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert [h.request[2] for h in fresh.take()] == [
+        "/echo/start",
+        f"/echo/{'long-' * 12}",
+        "/echo/gone-before",
+        '/gone/it\'s"{x}"/café',
+    ]
+    assert 'AssertionError: GET /gone/it\'s"{x}"/caf%C3%A9 answered 404' in result.stdout
 
 
 def sleeps(module: Path) -> tuple[list[float], list[float]]:

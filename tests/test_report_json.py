@@ -25,7 +25,7 @@ import pytest
 from molotov import __version__
 from molotov.reports import jsonreport
 from molotov.reports.jsonreport import RunReport
-from molotov.reports.thresholds import PERCENTILES
+from molotov.reports.thresholdmetrics import PERCENTILES
 from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.stats.series import SeriesRecorder
 from molotov.stats.snapshot import ScenarioStats, Snapshot
@@ -248,6 +248,7 @@ def test_the_report_document(scenario_file, run_molotov, target, tmp_path):
         "observed": 1.0,
         "unit": "",
         "passed": True,
+        "reason": "",
     }
 
 

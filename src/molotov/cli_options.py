@@ -106,7 +106,11 @@ Threshold = Annotated[
     typer.Option(
         "--threshold",
         callback=_thresholds,
-        help="A pass/fail gate, e.g. 'p99<250ms' or 'login:failure_rate<1%' (repeatable).",
+        help=(
+            "A pass/fail gate (repeatable): [SCENARIO:]METRIC OP VALUE or "
+            "[REQUEST NAME]:METRIC OP VALUE, e.g. 'p99<250ms', 'login:failure_rate<1%', "
+            "'[GET /items/{id}]:p95<200ms', 'status_503<1', 'checks>=99%'."
+        ),
     ),
 ]
 Report = Annotated[

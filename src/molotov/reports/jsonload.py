@@ -192,6 +192,8 @@ def _check_thresholds(top: Fields) -> None:
         item.text("expression")
         item.text("unit")
         item.flag("passed")
+        if item.has("reason"):  # optional: reports written before it was
+            item.text("reason")
         if item.raw("observed") is not None:
             item.number("observed", math.inf)
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from molotov._version import __version__
 from molotov.reports.atomic import write_text
-from molotov.reports.thresholds import PERCENTILES, ThresholdResult
+from molotov.reports.thresholdmetrics import PERCENTILES
+from molotov.reports.thresholds import ThresholdResult
 from molotov.stats.histogram import MAX_US, NBUCKETS, Histogram
 from molotov.stats.series import RequestSecond, Second, Sparse
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, RequestStats, Snapshot
@@ -231,6 +232,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
                 "observed": None if math.isnan(r.observed) else r.observed,
                 "unit": r.threshold.unit,
                 "passed": r.passed,
+                "reason": r.reason,
             }
             for r in thresholds
         ],

@@ -66,7 +66,7 @@ def moloreport(
     lines += summary_lines(merged.snapshot, merged.duration, open_model) + result_lines(verdicts)
     lines += closing_lines(merged.snapshot)
     sys.stdout.write("\n".join(lines) + "\n")
-    failed = [v.threshold.text for v in verdicts if not v.passed]
+    failed = [v.failure_text() for v in verdicts if not v.passed]
     if (report, html, csv) != (None, None, None):
         doc = jsonreport.document(merged, verdicts)
         code = 1 if failed else 0

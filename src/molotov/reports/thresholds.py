@@ -1,23 +1,22 @@
-"""Declarative pass/fail gates: ``--threshold "[SCENARIO:]METRIC OP VALUE"``.
+"""Declarative pass/fail gates: ``--threshold EXPR``, their grammar and their verdict.
 
-Metrics:
+An expression is ``METRIC OP VALUE``, with an optional subject and a colon before it:
 
-* ``p50 p90 p95 p99 p99.9 max mean``: scenario durations (a duration value);
-* ``http_p50 … http_p99.9 http_max http_mean``: request latency (a duration value);
-* ``response_p50 … response_p99.9 response_max response_mean``: the open model's response
-  times, from each step's scheduled instant to its end (a duration value);
-* ``failure_rate``: failed steps / steps (``1%`` or ``0.01``);
-* ``rps``: steps per second; ``http_rps``: requests per second;
-* ``failures``: failed steps; ``errors``: request-level errors (refused, reset, timeout, ...);
-* ``dropped``: the open model's arrivals that never started (no free worker in time);
-* ``status_1xx`` … ``status_5xx``, ``status_other``: responses of a status class (a number);
-* ``http_failure_rate``: requests answered 4xx, 5xx or another status outside 100-599, or
-  failed (a request error), over requests (``1%`` or ``0.01``), like k6's ``http_req_failed``:
-  a gate for HTTP failures that the scenarios do not check.
+* ``METRIC OP VALUE``: the run (a step metric over every scenario);
+* ``SCENARIO:METRIC OP VALUE``: one scenario's steps;
+* ``[NAME]:METRIC OP VALUE``: the requests of one name, as the per-request table names them
+  (``[GET /items/{id}]:p95<200ms``). Brackets survive a shell's single quotes and a JSON
+  string as they are, and a name may hold spaces, slashes, braces and colons.
 
-Operators ``< <= > >=``. Durations take ``us``, ``ms`` or ``s`` (a bare number is ms). A
-``SCENARIO:`` prefix limits a step metric to one scenario; ``http_*`` and ``errors`` are
-run-wide.
+The metrics, and which subject takes which, are in :mod:`~molotov.reports.thresholdmetrics`.
+Operators ``< <= > >=``. Durations take ``us``, ``ms`` or ``s`` (a bare number is ms); a rate
+takes a percent (``1%``; ``0`` alone too); a count or a per-second rate, a number.
+
+A malformed expression is a usage error before the run, with a hint when the mistake is a
+known one (:mod:`~molotov.reports.thresholdhints`). Request names exist only once requests
+were made, so an unknown one fails its threshold at the end, naming the closest names. The
+verdict is taken on a final snapshot: a run's, or the merge of reports (``moloreport``, a
+cluster's coordinator), whose per-request rows and checks are merged exactly.
 """
 
 from __future__ import annotations
@@ -28,27 +27,35 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from molotov.stats.histogram import Histogram
-from molotov.stats.snapshot import STATUS_CLASSES, Snapshot
-
-PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9}
-DURATION_METRICS = (*PERCENTILES, "max", "mean")
-HTTP_METRICS = tuple(f"http_{name}" for name in DURATION_METRICS)
-RESPONSE_METRICS = tuple(f"response_{name}" for name in DURATION_METRICS)
-STATUS_METRICS = tuple(f"status_{name}" for name in STATUS_CLASSES)
-OTHER_METRICS = ("failure_rate", "rps", "http_rps", "failures", "errors", "dropped")
-RATE_METRICS = ("failure_rate", "http_failure_rate")
-METRICS = (
-    *DURATION_METRICS,
-    *HTTP_METRICS,
-    *RESPONSE_METRICS,
-    *OTHER_METRICS,
-    *STATUS_METRICS,
-    "http_failure_rate",
+from molotov.reports.thresholdhints import (
+    bare_rate,
+    close_metric,
+    k6,
+    not_on_request,
+    unknown_request,
+    unknown_scenario,
+    unparsed,
 )
-RUN_WIDE = (*HTTP_METRICS, "http_rps", "errors", "dropped", *STATUS_METRICS, "http_failure_rate")
-TIME_METRICS = (*DURATION_METRICS, *HTTP_METRICS, *RESPONSE_METRICS)
-COUNT_METRICS = ("failures", "errors", "dropped", *STATUS_METRICS)
+from molotov.reports.thresholdmetrics import (
+    DURATION_METRICS,
+    HTTP_METRICS,
+    METRICS,
+    PERCENTILES,
+    RESPONSE_METRICS,
+    STATUS_FAMILY,
+    TIME_METRICS,
+    StatusMetric,
+    Subject,
+    is_count,
+    is_known,
+    is_rate,
+    status_metric,
+    takes,
+)
+from molotov.stats.histogram import Histogram
+from molotov.stats.naming import clip_name
+from molotov.stats.snapshot import STATUS_CLASSES, RequestStats, Snapshot
+
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     ">=": operator.ge,
@@ -57,13 +64,14 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 _EXPR = re.compile(
-    r"^\s*(?:(?P<scenario>[^\s:<>=]+)\s*:\s*)?(?P<metric>[A-Za-z_][\w.]*)\s*"
-    r"(?P<op><=|>=|<|>)\s*(?P<value>\S+)\s*$"
+    r"^\s*(?:\[(?P<request>.*)\]\s*:\s*|(?P<scenario>[^\s:<>=\[\]]+)\s*:\s*)?"
+    r"(?P<metric>[A-Za-z_][\w.]*)\s*(?P<rest>(?P<op><=|>=|<|>)\s*(?P<value>\S+))\s*$"
 )
 GRAMMAR = (
-    "expected [SCENARIO:]METRIC OP VALUE with METRIC one of "
+    "expected [SCENARIO:]METRIC OP VALUE or [REQUEST NAME]:METRIC OP VALUE with METRIC one of "
     + ", ".join(METRICS)
-    + " and OP one of < <= > >= (e.g. 'p99<250ms', 'failure_rate<1%', 'login:p95<=1s')"
+    + f", {STATUS_FAMILY}, and OP one of < <= > >= (e.g. 'p99<250ms', 'failure_rate<1%', "
+    "'login:p95<=1s', '[GET /items/{id}]:p95<200ms')"
 )
 
 
@@ -71,13 +79,18 @@ class ThresholdError(ValueError):
     """A malformed threshold expression (a usage error)."""
 
 
+class Unmeasured(Exception):
+    """A threshold has no value, and the reason says why (its result carries it)."""
+
+
 @dataclass(frozen=True)
 class Threshold:
     text: str
     metric: str
     op: str
-    value: float  # milliseconds for durations, a fraction for failure_rate
+    value: float  # milliseconds for durations, a fraction for rates
     scenario: str | None = None
+    request: str | None = None  # a request name: ``[NAME]:``
 
     @property
     def unit(self) -> str:
@@ -91,17 +104,22 @@ class ThresholdResult:
     threshold: Threshold
     observed: float
     passed: bool
+    reason: str = ""  # why there is no value, when more than "nothing measured" can be said
 
     def observed_text(self) -> str:
         if math.isnan(self.observed):
             return "n/a"
-        if self.threshold.metric in RATE_METRICS:
+        if is_rate(self.threshold.metric):
             return f"{self.observed * 100:.2f}%"
         if self.threshold.unit:
             return f"{self.observed:.2f}ms"
-        if self.threshold.metric in COUNT_METRICS:
+        if is_count(self.threshold.metric):
             return str(int(self.observed))
         return f"{self.observed:.1f}"
+
+    def failure_text(self) -> str:
+        """The expression, and why it has no value if that was the failure."""
+        return f"{self.threshold.text} ({self.reason})" if self.reason else self.threshold.text
 
 
 def _number(text: str, expr: str) -> float:
@@ -123,24 +141,41 @@ def _duration_ms(text: str, expr: str) -> float:
     return _number(match.group(1), expr) * _UNITS_MS[match.group(2) or "ms"]
 
 
+def _value(metric: str, raw: str, expr: str) -> float:
+    if metric in TIME_METRICS:
+        return _duration_ms(raw, expr)
+    if not is_rate(metric):
+        return _number(raw, expr)
+    if raw.endswith("%"):
+        return _number(raw[:-1], expr) / 100
+    value = _number(raw, expr)
+    if value:  # 1 could be 1 % or 100 %: only a percent says which
+        raise ThresholdError(bare_rate(expr, raw, value))
+    return 0.0
+
+
 def parse_threshold(expr: str) -> Threshold:
     match = _EXPR.match(expr)
     if not match:
-        raise ThresholdError(f"threshold {expr!r}: {GRAMMAR}")
+        raise ThresholdError(unparsed(expr) or f"threshold {expr!r}: {GRAMMAR}")
     metric = match.group("metric").lower()
     scenario = match.group("scenario")
-    raw = match.group("value")
-    if metric not in METRICS:
-        raise ThresholdError(f"threshold {expr!r}: unknown metric {metric!r}; {GRAMMAR}")
-    if scenario is not None and metric in RUN_WIDE:
+    request = match.group("request")
+    if not is_known(metric):
+        raise ThresholdError(
+            k6(expr)
+            or f"threshold {expr!r}: unknown metric {metric!r}{close_metric(metric)}; {GRAMMAR}"
+        )
+    if request is not None:
+        request = request.strip()
+        if not request:
+            raise ThresholdError(f"threshold {expr!r}: the request name in [] is empty")
+        if not takes(Subject.REQUEST, metric):
+            raise ThresholdError(not_on_request(expr, request, metric, match.group("rest")))
+    elif scenario is not None and not takes(Subject.SCENARIO, metric):
         raise ThresholdError(f"threshold {expr!r}: {metric} is run-wide, it takes no SCENARIO:")
-    if metric in TIME_METRICS:
-        value = _duration_ms(raw, expr)
-    elif metric in RATE_METRICS:
-        value = _number(raw[:-1], expr) / 100 if raw.endswith("%") else _number(raw, expr)
-    else:
-        value = _number(raw, expr)
-    return Threshold(expr.strip(), metric, match.group("op"), value, scenario)
+    value = _value(metric, match.group("value"), expr)
+    return Threshold(expr.strip(), metric, match.group("op"), value, scenario, request)
 
 
 def parse_thresholds(
@@ -160,8 +195,9 @@ def parse_thresholds(
         for threshold in parsed:
             if threshold.scenario is not None and threshold.scenario not in scenarios:
                 raise ThresholdError(
-                    f"threshold {threshold.text!r}: no scenario named {threshold.scenario!r} "
-                    f"(scenarios: {', '.join(sorted(scenarios))})"
+                    unknown_scenario(
+                        threshold.text, threshold.scenario, threshold.metric, scenarios
+                    )
                 )
     return parsed
 
@@ -176,21 +212,84 @@ def _histogram_ms(histogram: Histogram, metric: str) -> float:
     return histogram.percentile_us(PERCENTILES[metric]) / 1000
 
 
-def observe(threshold: Threshold, snapshot: Snapshot, elapsed: float) -> float:
-    """The value of the threshold's metric in a run's final snapshot (NaN when undefined)."""
-    metric = threshold.metric
+def _share(count: int, total: int) -> float:
+    return min(1.0, count / total) if total else math.nan
+
+
+def _per_second(count: int, elapsed: float) -> float:
+    return count / elapsed if elapsed > 0 else math.nan
+
+
+def _status_count(status: StatusMetric, codes: dict[int, int]) -> int:
+    """Responses of ``status`` among ``codes``; code 0 holds the responses whose code a
+    per-request table had no room to list (16 codes per name and process), unknowable."""
+    unlisted = codes.get(0, 0)
+    if unlisted:
+        raise Unmeasured(f"{unlisted} response(s) had a status code that was not recorded")
+    return sum(n for code, n in codes.items() if status.counts(code))
+
+
+def _request(snapshot: Snapshot, name: str) -> RequestStats:
+    wanted = clip_name(name)  # as long a name as the stats bus keeps
+    for stats in snapshot.by_request:
+        if stats.name == wanted:
+            return stats
+    raise Unmeasured(unknown_request(name, [s.name for s in snapshot.requests_by_traffic()]))
+
+
+def _observe_request(metric: str, stats: RequestStats, elapsed: float) -> float:
+    """A request name's value: its latency, HTTP failures (4xx, 5xx, request errors),
+    counts, requests per second or responses of a status."""
+    status = status_metric(metric)
+    if status is not None:
+        count = _status_count(status, dict(stats.status_codes))
+        return _share(count, stats.requests) if status.rate else float(count)
+    if metric in DURATION_METRICS:
+        return _histogram_ms(stats.latency or Histogram.empty(), metric)
+    if metric == "failure_rate":
+        return _share(stats.failures, stats.requests)
+    if metric == "rps":
+        return _per_second(stats.requests, elapsed)
+    counts = {"failures": stats.failures, "errors": stats.errors, "requests": stats.requests}
+    return float(counts[metric])
+
+
+def _observe_run(metric: str, snapshot: Snapshot, elapsed: float) -> float | None:
+    """A run-wide metric's value, or None when ``metric`` is a step metric."""
+    status = status_metric(metric)
+    if status is not None:
+        if status.is_class:
+            count = snapshot.statuses[STATUS_CLASSES.index(status.what)]
+        else:
+            count = _status_count(status, snapshot.status_codes())
+        return _share(count, snapshot.requests) if status.rate else float(count)
     if metric in HTTP_METRICS:
         return _histogram_ms(snapshot.request_latency, metric.removeprefix("http_"))
+    if metric == "checks":
+        if not snapshot.checks_passed + snapshot.checks_failed:
+            raise Unmeasured("no checks ran: molotov.check() was never called")
+        return snapshot.checks_rate
     if metric == "http_rps":
-        return snapshot.requests / elapsed if elapsed > 0 else math.nan
-    if metric == "errors":
-        return float(snapshot.request_errors)
-    if metric == "dropped":
-        return float(snapshot.dropped)
-    if metric in STATUS_METRICS:
-        return float(snapshot.statuses[STATUS_METRICS.index(metric)])
+        return _per_second(snapshot.requests, elapsed)
     if metric == "http_failure_rate":
-        return snapshot.http_failure_rate if snapshot.requests else math.nan
+        return _share(snapshot.http_failures, snapshot.requests)
+    counts = {
+        "errors": snapshot.request_errors,
+        "dropped": snapshot.dropped,
+        "requests": snapshot.requests,
+    }
+    return float(counts[metric]) if metric in counts else None
+
+
+def observe(threshold: Threshold, snapshot: Snapshot, elapsed: float) -> float:
+    """The value of the threshold's metric in a run's final snapshot (NaN when nothing was
+    measured); :class:`Unmeasured` when more can be said (an unknown request name, ...)."""
+    metric = threshold.metric
+    if threshold.request is not None:
+        return _observe_request(metric, _request(snapshot, threshold.request), elapsed)
+    run_wide = _observe_run(metric, snapshot, elapsed)
+    if run_wide is not None:
+        return run_wide
     if threshold.scenario is None:
         durations, successes, failures = snapshot.durations, snapshot.successes, snapshot.failures
         responses = snapshot.response_times
@@ -207,7 +306,7 @@ def observe(threshold: Threshold, snapshot: Snapshot, elapsed: float) -> float:
         steps = successes + failures
         return failures / steps if steps else math.nan
     if metric == "rps":
-        return (successes + failures) / elapsed if elapsed > 0 else math.nan
+        return _per_second(successes + failures, elapsed)
     return float(failures)
 
 
@@ -217,9 +316,12 @@ def evaluate(
     """Judge each threshold; an undefined value (nothing measured) fails it."""
     results = []
     for threshold in thresholds:
-        observed = observe(threshold, snapshot, elapsed)
+        try:
+            observed, reason = observe(threshold, snapshot, elapsed), ""
+        except Unmeasured as exc:
+            observed, reason = math.nan, str(exc)
         passed = not math.isnan(observed) and OPERATORS[threshold.op](observed, threshold.value)
-        results.append(ThresholdResult(threshold, observed, passed))
+        results.append(ThresholdResult(threshold, observed, passed, reason))
     return results
 
 

@@ -283,7 +283,7 @@ def judge(
     non-zero one, and each threshold's result."""
     code, problems = _verdict(config, result)
     verdicts = evaluate(thresholds, result.snapshot, result.elapsed)
-    failed = [v.threshold.text for v in verdicts if not v.passed]
+    failed = [v.failure_text() for v in verdicts if not v.passed]
     if failed:
         problems.append(f"threshold(s) failed: {', '.join(failed)}")
         code = EXIT_FAILED

@@ -5,15 +5,23 @@ item a line, with a trailing comma, so the layout does not depend on line length
 value of the recording goes through :mod:`molotov.scaffold.pysource`, so a file is valid, formatted
 Python whatever the recording held. Comments only carry ``repr()`` of recorded text, which
 has no line break.
+
+Requests keep their default names (``METHOD path``, ids grouped), as in a test written by
+hand: the same endpoint on several pages is one row of the per-request tables, which
+``molotov.named`` around each request would only split. A recorded status check's message
+names its request instead, for the error line of a step that failed.
 """
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit
+
 from molotov.scaffold import pysource
-from molotov.scaffold.harplan import MAIN_CONSTANT, Call, Link, Plan, Scenario
+from molotov.scaffold.harplan import MAIN_CONSTANT, Call, Link, Origin, Plan, Scenario
 
 INDENT = "    "
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}  # session.<method>()
+_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))  # what a message's path keeps as it is
 
 DOCSTRING = '''\
 """A load test made by molostart from a HAR recording: one scenario per recorded page.
@@ -21,7 +29,8 @@ DOCSTRING = '''\
 Run it with ``molotov --config molotov.json smoke`` (each page once), then ``... load``.
 Requests go in their recorded order, without following redirects (the recording has each
 hop); a step fails when a request that was recorded with a status below 400 gets 400 or
-more. Environment variables, all optional:
+more, and its error says which request and what it answered. Environment variables, all
+optional:
 
 {variables}
 """'''
@@ -65,7 +74,30 @@ def _secrets(name: str, secrets: tuple[tuple[str, str], ...]) -> list[str]:
     return [*lines, "}"]
 
 
-def _call(call: Call) -> list[str]:
+def _status_assert(call: Call, main: Origin) -> list[str]:
+    """``assert resp.status < 400, f"GET /items answered {resp.status}"``: the failure says
+    which request (method and path, after its origin's constant when it is not the recorded
+    host's) and its status, so the step's error line names it. Laid out as ruff format lays
+    it out: on one line when that fits its default length (the path percent-encoded to ASCII,
+    so that characters are columns)."""
+    url = urlsplit(call.url.rest)
+    path = quote(url.path or "/", safe=_PRINTABLE)
+    origin: list[str | pysource.Code] = []
+    if call.url.origin is None:
+        origin = [quote(f"{url.scheme}://{url.netloc}", safe=_PRINTABLE)]
+    elif call.url.origin != main:
+        origin = [pysource.Code(call.url.origin.constant)]
+    message = pysource.fstring_of(
+        f"{call.method} ", *origin, f"{path} answered ", pysource.Code("resp.status")
+    )
+    inner = INDENT * 2
+    line = f"{inner}assert resp.status < 400, {message}"
+    if len(line) <= pysource.LINE_LENGTH:
+        return [line]
+    return [f"{inner}assert resp.status < 400, (", f"{inner}{INDENT}{message}", f"{inner})"]
+
+
+def _call(call: Call, main: Origin) -> list[str]:
     inner = INDENT * 2
     lines = []
     if call.pause:
@@ -91,7 +123,7 @@ def _call(call: Call) -> list[str]:
     lines.append(f"{INDENT}) as resp:")
     lines.append(f"{inner}await resp.read()")
     if 0 < call.status < 400:
-        lines.append(f"{inner}assert resp.status < 400, resp.status")
+        lines += _status_assert(call, main)
     elif call.status:
         lines.append(f"{inner}# Recorded with status {call.status}: not checked.")
     else:
@@ -99,7 +131,7 @@ def _call(call: Call) -> list[str]:
     return lines
 
 
-def _scenario(scenario: Scenario, total: int) -> list[str]:
+def _scenario(scenario: Scenario, total: int, main: Origin) -> list[str]:
     count = len(scenario.calls)
     options = "weight=1" + (f", delay={pysource.number(scenario.delay)}" if scenario.delay else "")
     lines = [
@@ -108,7 +140,7 @@ def _scenario(scenario: Scenario, total: int) -> list[str]:
         f"async def {scenario.name}(session: ClientSession) -> None:",
     ]
     for call in scenario.calls:
-        lines += _call(call)
+        lines += _call(call, main)
     return lines
 
 
@@ -135,5 +167,5 @@ def render(plan: Plan, source: str) -> str:
     lines += _secrets("HEADERS", tuple((s.name, s.variable) for s in plan.credentials))
     lines += ["", "", SETUP]
     for scenario in plan.scenarios:
-        lines += ["", "", *_scenario(scenario, len(plan.scenarios))]
+        lines += ["", "", *_scenario(scenario, len(plan.scenarios), plan.origins[0])]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from dataclasses import dataclass
 
 _NOT_WORD = re.compile(r"[^0-9a-zA-Z]+")
 LINE_LENGTH = 88  # ruff's and black's default
@@ -37,16 +38,32 @@ def string(text: str) -> str:
     return quote + "".join(_escape(char, quote) for char in text) + quote
 
 
+@dataclass(frozen=True)
+class Code:
+    """An expression inside an f-string: generated code (a constant's name, ``resp.status``),
+    never user data."""
+
+    text: str
+
+
+def fstring_of(*parts: str | Code) -> str:
+    """An f-string that evaluates to ``parts`` joined: text as it is, code by its value."""
+    quote = _quote("".join(part for part in parts if isinstance(part, str)))
+    body = [
+        f"{{{part.text}}}"
+        if isinstance(part, Code)
+        else "".join(_escape(char, quote) for char in part).replace("{", "{{").replace("}", "}}")
+        for part in parts
+    ]
+    return f"f{quote}{''.join(body)}{quote}"
+
+
 def fstring(expression: str, text: str) -> str:
     """An f-string that evaluates to the value of ``expression`` followed by ``text``.
 
     ``expression`` is code (a constant name made by :func:`constant`), never user data.
     """
-    if not text:
-        return expression
-    quote = _quote(text)
-    body = "".join(_escape(char, quote) for char in text)
-    return f"f{quote}{{{expression}}}" + body.replace("{", "{{").replace("}", "}}") + quote
+    return fstring_of(Code(expression), text) if text else expression
 
 
 def bytes_literal(data: bytes) -> str:

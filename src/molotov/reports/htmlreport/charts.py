@@ -20,7 +20,7 @@ from molotov.reports.htmlreport.downsample import (
     Column,
     Downsampled,
 )
-from molotov.reports.thresholds import PERCENTILES
+from molotov.reports.thresholdmetrics import PERCENTILES
 from molotov.stats.histogram import bucket_bounds
 
 BINS_PER_DECADE = 20

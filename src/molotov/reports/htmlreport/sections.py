@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from molotov.reports.summary import format_bytes
-from molotov.reports.thresholds import PERCENTILES, ThresholdError, ThresholdResult, parse_threshold
+from molotov.reports.thresholdmetrics import PERCENTILES
+from molotov.reports.thresholds import ThresholdError, ThresholdResult, parse_threshold
 from molotov.stats.histogram import format_us
 
 STOP_REASONS = {
@@ -112,6 +113,8 @@ def verdict(doc: Mapping[str, Any], exit_code: int) -> str:
     for result in thresholds:
         observed = result.get("observed")
         shown = _observed(str(result.get("expression") or ""), observed)
+        if result.get("reason"):  # why there is no value: an unknown request name, ...
+            shown = f"{shown} ({result['reason']})"
         ok = bool(result.get("passed"))
         rows.append(
             "<tr>"
