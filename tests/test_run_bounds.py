@@ -5,7 +5,9 @@ exit, a descriptor limit that is too low, and Molotov 2.x's meaning of ``-d`` wi
 from __future__ import annotations
 
 import collections
+import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -230,10 +232,10 @@ def test_current_workers_comes_at_the_start_of_a_short_run(
         async def get(session):
             async with session.get(URL + "/") as resp:
                 await resp.read()
-            await asyncio.sleep(0.2)
         """
     )
-    result = run_molotov("-w", "2", "-r", "2", "loadtest.py")
+    # One request per worker: a run far shorter than the monitor's first interval (50 ms).
+    result = run_molotov("-w", "2", "-r", "1", "loadtest.py")
     assert result.returncode == 0, result.stderr
     assert [r["workers"] for r in read_log(tmp_path)][:1] == [2]
 
@@ -262,3 +264,33 @@ def test_the_summary_is_aligned_within_80_columns(scenario_file, run_molotov, ta
         assert len(line) == len(lines[header])
         assert all(line[end - 1] != " " and line[end] == " " for end in ends[1:]), line
         assert len(line[18:].split()) == 8, line
+
+
+def test_rates_are_per_second_of_load_and_the_drain_is_said_apart(
+    scenario_file, run_molotov, target, tmp_path
+):
+    scenario_file(
+        """
+        @molotov.scenario()
+        async def slow(session):
+            async with session.get(URL + "/slow?s=0.6") as resp:
+                await resp.read()
+        """
+    )
+    result = run_molotov("-w", "2", "-d", "1", "--report", "r.json", "loadtest.py")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    doc = json.loads((tmp_path / "r.json").read_text())
+    # The steps in flight at the stop end after it: that time is the drain, not load.
+    drain, duration = doc["drain_s"], doc["duration_s"]
+    assert 0.1 < drain < duration - 0.9, doc
+    steps = doc["totals"]["steps"]
+    assert steps == target.hits["/slow"] >= 4
+    assert doc["totals"]["steps_per_s"] == round(steps / (duration - drain), 3)
+    [header] = [line for line in result.lines if line.startswith("Duration: ")]
+    said = re.match(
+        r"Duration: ([\d.]+)s \(\+([\d.]+)s drain\) \| Steps: (\d+) \(([\d.]+)/s\)", header
+    )
+    assert said, header
+    load, drained, rate = float(said[1]), float(said[2]), float(said[4])
+    assert abs(load - (duration - drain)) < 0.011 and abs(drained - drain) < 0.011, header
+    assert int(said[3]) == steps and abs(rate - steps / (duration - drain)) < 0.11, header

@@ -363,6 +363,7 @@ class Coordinator:
         result = RunResult(
             snapshot=merged.snapshot,
             elapsed=merged.duration,
+            drain=merged.drain,
             stop_reason=StopReason.SIGNAL if self.interrupts.count else StopReason.FINISHED,
             started_at=merged.started_at,
             ended_at=merged.ended_at,

@@ -114,8 +114,8 @@ def _block_percentiles(block: Mapping[str, Any]) -> list[Cell]:
 
 
 def _per_second(doc: Mapping[str, Any], count: int) -> float:
-    """``count`` over the run's duration."""
-    seconds = float(doc.get("duration_s") or 0)
+    """``count`` over the run's seconds of load (its duration less the drain after the stop)."""
+    seconds = float(doc.get("duration_s") or 0) - float(doc.get("drain_s") or 0)
     return round(count / seconds, 3) if seconds > 0 else 0.0
 
 

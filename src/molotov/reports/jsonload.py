@@ -251,13 +251,16 @@ def from_document(doc: Any) -> RunReport:
     series = tuple(_series_row(row) for row in top.objects("series"))
     _check_series(series, snapshot)
     started, ended = top.time("started_at"), top.time("ended_at")
+    duration = top.number("duration_s", MAX_SECONDS)
+    drain = top.number("drain_s", duration) if top.has("drain_s") else 0.0
     if ended < started:
         raise FieldError("ended_at", "must not be before started_at")
     return RunReport(
         snapshot=snapshot,
         started_at=started,
         ended_at=ended,
-        duration=top.number("duration_s", MAX_SECONDS),
+        duration=duration,
+        drain=drain,
         options=top.obj("options").data(),
         series=series,
         stop_reason=top.text("stop_reason") if top.has("stop_reason") else "",

@@ -104,11 +104,14 @@ def merge(reports: Sequence[RunReport]) -> RunReport:
             seconds[row.t] = seconds[row.t].plus(row) if row.t in seconds else row
     started = min(r.started_at for r in reports)
     ended = max(r.ended_at for r in reports)
+    # The load lasted until the last generator's stop; what came after is the drain.
+    stopped = max(r.ended_at - r.drain for r in reports)
     return RunReport(
         snapshot=snapshot,
         started_at=started,
         ended_at=ended,
         duration=ended - started,
+        drain=max(0.0, ended - stopped),
         options=reports[0].options,
         series=tuple(seconds[t] for t in sorted(seconds)),
         stop_reason="merged",

@@ -49,6 +49,13 @@ class RunReport:
     stop_reason: str = ""
     merged_from: int = 1
     tool_version: str = __version__
+    drain: float = 0.0  # of ``duration``, the seconds after the stop: in-flight steps ending
+
+    @property
+    def load_seconds(self) -> float:
+        """The seconds of load, start to stop: what the run's rates are per."""
+        return max(0.0, self.duration - self.drain)
+
     # One line per worker process that ended before the run did (it crashed or was killed)
     # or was killed for not stopping: its numbers until then are counted, not the rest.
     lost_processes: tuple[str, ...] = ()
@@ -162,7 +169,7 @@ def _rate(count: int, seconds: float) -> float:
 def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> dict[str, Any]:
     """The JSON document of a report (see the README for the schema)."""
     snap = report.snapshot
-    seconds = report.duration
+    seconds = report.load_seconds
     return {
         "schema_version": SCHEMA_VERSION,
         "tool_version": report.tool_version,
@@ -170,7 +177,8 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
         "failures": snap.failures,
         "started_at": _iso(report.started_at),
         "ended_at": _iso(report.ended_at),
-        "duration_s": round(seconds, 3),
+        "duration_s": round(report.duration, 3),
+        "drain_s": round(report.drain, 3),
         "stop_reason": report.stop_reason,
         "merged_from": report.merged_from,
         "lost_processes": list(report.lost_processes),

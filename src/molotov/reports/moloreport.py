@@ -60,10 +60,12 @@ def moloreport(
     except ThresholdError as exc:
         sys.stderr.write(f"{exc}\n")
         raise typer.Exit(2) from None
-    verdicts = evaluate(thresholds, merged.snapshot, merged.duration)
+    verdicts = evaluate(thresholds, merged.snapshot, merged.load_seconds)
     lines = [f"Merged {merged.merged_from} report(s)"]
     open_model = OpenModel.of_runs([run.options for run in runs])
-    lines += summary_lines(merged.snapshot, merged.duration, open_model) + result_lines(verdicts)
+    lines += summary_lines(
+        merged.snapshot, merged.load_seconds, open_model, merged.drain
+    ) + result_lines(verdicts)
     lines += closing_lines(merged.snapshot)
     sys.stdout.write("\n".join(lines) + "\n")
     failed = [v.failure_text() for v in verdicts if not v.passed]

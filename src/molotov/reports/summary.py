@@ -57,22 +57,26 @@ def durations_text(histogram: Histogram, percents: tuple[float, ...] = SUMMARY_P
 
 
 TABLE_PERCENTILES = (50, 90, 95, 99, 99.9)
+DRAIN_WORTH_SAYING = 0.005  # seconds: below, the summary shows no drain
 HTTP_FAILURES_WORTH_SAYING = 0.01  # a share of failed requests the summary puts in words
 
 
 def summary_lines(
-    snapshot: Snapshot, elapsed: float, open_model: OpenModel | None = None
+    snapshot: Snapshot, elapsed: float, open_model: OpenModel | None = None, drain: float = 0.0
 ) -> list[str]:
     """Rates, responses and checks; tables of steps and of times (overall and per scenario),
     of requests by name, status codes and checks; in the open model, the arrivals and what
-    was dropped; then the errors."""
+    was dropped; then the errors.
+
+    ``elapsed`` is the seconds of load (start to stop), what every rate is per; ``drain`` the
+    seconds after the stop while in-flight steps ended, said apart."""
 
     def rate(count: int) -> str:
         return f"{count / elapsed:.1f}/s" if elapsed > 0 else "-"
 
     steps = snapshot.steps
     lines = [
-        f"Duration: {elapsed:.2f}s | Steps: {steps} ({rate(steps)}) "
+        f"Duration: {elapsed:.2f}s{_drain_words(drain)} | Steps: {steps} ({rate(steps)}) "
         f"| Requests: {snapshot.requests} ({rate(snapshot.requests)}) "
         f"| Workers started: {snapshot.workers_started}",
         f"Responses: {statuses_text(snapshot)} | Request errors: {request_errors_text(snapshot)} "
@@ -93,6 +97,11 @@ def summary_lines(
         if snapshot.errors_dropped:
             lines.append(f"  more errors of other kinds, not listed: {snapshot.errors_dropped}")
     return lines
+
+
+def _drain_words(drain: float) -> str:
+    """`` (+0.35s drain)``: the time after the stop, when there was some worth saying."""
+    return f" (+{drain:.2f}s drain)" if drain >= DRAIN_WORTH_SAYING else ""
 
 
 def _http_failure_words(snapshot: Snapshot) -> list[str]:

@@ -188,7 +188,7 @@ def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
 def print_summary(config: RunConfig, result: RunResult, verdicts: list[ThresholdResult]) -> None:
     snapshot = result.snapshot
     open_model = OpenModel.of_runs([dataclasses.asdict(config)])
-    lines = summary_lines(snapshot, result.elapsed, open_model)
+    lines = summary_lines(snapshot, result.load_seconds, open_model, result.drain)
     for line in lines + result_lines(verdicts):
         _out(config, line)
     if result.sizing is not None:
@@ -282,7 +282,7 @@ def judge(
     """The verdict on a finished run (or a cluster's merge): exit code, what explains a
     non-zero one, and each threshold's result."""
     code, problems = _verdict(config, result)
-    verdicts = evaluate(thresholds, result.snapshot, result.elapsed)
+    verdicts = evaluate(thresholds, result.snapshot, result.load_seconds)
     failed = [v.failure_text() for v in verdicts if not v.passed]
     if failed:
         problems.append(f"threshold(s) failed: {', '.join(failed)}")
@@ -297,6 +297,7 @@ def report_of(config: RunConfig, result: RunResult) -> RunReport:
         started_at=result.started_at,
         ended_at=result.ended_at,
         duration=result.elapsed,
+        drain=result.drain,
         options=dataclasses.asdict(config),
         series=tuple(result.series),
         stop_reason=result.stop_reason.name.lower(),

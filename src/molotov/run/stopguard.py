@@ -71,9 +71,12 @@ class SignalState:
         self.bus = bus
         self.force_shutdown = force_shutdown
         self.count = 0
+        self.first_at: float | None = None  # time.monotonic() of the first stop signal
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
+        if self.first_at is None:
+            self.first_at = time.monotonic()
         if self.count == 1 and not self.force_shutdown:
             self.bus.request_stop(StopReason.SIGNAL)
         else:
@@ -113,6 +116,9 @@ class StopGuard:
         self.killed: dict[int, str] = {}  # process index -> why it was killed
         self._reported: set[int] = set()
         self._stop_seen: float | None = None  # when the parent first saw the stop flag
+        # When the load stopped (time.monotonic()): the deadline, the signal, the tick that
+        # saw --fail or a worker's stop; None while running, and for a run that just ended.
+        self.stopped_at: float | None = None
         self.deadline: float | None = None
         self.sizing: Sizing | None = None
 
@@ -124,13 +130,20 @@ class StopGuard:
     def check_deadline(self, now: float) -> None:
         """A tick's first look, before its snapshot is read: the run's end (``-d``, stages)."""
         if self.deadline is not None and now >= self.deadline:
+            self._stopped(self.deadline)
             self.bus.request_stop(StopReason.DURATION)
+
+    def _stopped(self, at: float) -> None:
+        if self.stopped_at is None and self.bus.stop_reason == StopReason.RUNNING:
+            self.stopped_at = at
 
     def check(self, snapshot: Snapshot) -> None:
         """The stop conditions of a tick's snapshot: ``--fail``, ``--sizing``."""
         if self.config.fail is not None and snapshot.failures >= self.config.fail:
+            self._stopped(snapshot.taken_at)
             self.bus.request_stop(StopReason.FAIL)
         if self.sizing is not None and self.sizing.update(snapshot):
+            self._stopped(snapshot.taken_at)
             self.bus.request_stop(StopReason.SIZING)
 
     def enforce(self, alive: list[multiprocessing.process.BaseProcess]) -> None:
@@ -149,6 +162,8 @@ class StopGuard:
         now = time.monotonic()
         if self._stop_seen is None:
             self._stop_seen = now
+            if self.stopped_at is None:  # a signal, or a worker's own stop (-x, util.stop())
+                self.stopped_at = self.signals.first_at or now
         overdue = now - self._stop_seen - self.config.graceful_stop
         if overdue < 0:
             return

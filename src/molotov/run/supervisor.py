@@ -50,6 +50,12 @@ class RunResult:
     killed: list[str] = field(default_factory=list)  # processes killed for not stopping
     global_teardown_done: bool = False  # the worker process ran it (-p 1)
     sizing: SizingResult | None = None
+    drain: float = 0.0  # seconds from the stop to the end: in-flight steps finishing
+
+    @property
+    def load_seconds(self) -> float:
+        """The seconds of load, start to stop: what the run's rates are per."""
+        return max(0.0, self.elapsed - self.drain)
 
 
 def fork_available() -> bool:
@@ -134,6 +140,10 @@ class _Watch:
         """The final numbers, read once every worker process has exited."""
         start = self.start
         elapsed = max(0.0, time.monotonic() - start.monotonic) if start is not None else 0.0
+        stopped = self.guard.stopped_at
+        drain = 0.0
+        if start is not None and stopped is not None:
+            drain = min(elapsed, max(0.0, elapsed - (stopped - start.monotonic)))
         snapshot = self.bus.snapshot()
         series = self.fanout.finish(snapshot, elapsed)
         started_at = start.wall if start is not None else time.time()
@@ -141,6 +151,7 @@ class _Watch:
         return RunResult(
             snapshot=snapshot,
             elapsed=elapsed,
+            drain=drain,
             stop_reason=self.bus.stop_reason,
             started_at=started_at,
             ended_at=started_at + elapsed,

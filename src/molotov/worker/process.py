@@ -138,10 +138,15 @@ class ProcessRun:
     async def _monitor(self) -> None:
         """Follow the bus's control block, the parent and the stages; time steps out; send
         ``current_workers`` at the start, then every second."""
-        next_tick = time.monotonic()
         timeout_ns = int(self.config.step_timeout * 1e9)
+        # One turn of the loop lets the workers just spawned count themselves; then the first
+        # ``current_workers`` goes out at once, as Molotov 2.x sent it: a run shorter than the
+        # first interval still has one (its example7's global_teardown takes a max() of them).
+        await asyncio.sleep(0)
+        if self.events:
+            await self.events.send("current_workers", workers=self.pool.active)
+        next_tick = time.monotonic() + 1.0
         while True:
-            # First a pause: the first ``current_workers`` then counts the workers started.
             await asyncio.sleep(MONITOR_INTERVAL)
             reason = self.bus.stop_reason
             if reason != StopReason.RUNNING:
