@@ -387,3 +387,20 @@ def test_the_run_starts_once_the_first_workers_are_set_up(scenario_file, run_mol
     lateness = summary_table(result.stdout, "Times (ms)")["start lateness"]
     # Started before the setups, arrivals due during them would start ~1000 ms late.
     assert float(lateness["max"]) < 500, lateness
+
+
+@pytest.mark.parametrize("count", [("--iterations", "40"), ("-r", "20", "-w", "2")])
+def test_a_counted_run_ends_with_its_last_arrival_within_d(
+    scenario_file, run_molotov, target, tmp_path, count
+):
+    """-d bounds a counted run (--iterations, -r); it does not make it wait to its end."""
+    scenario_file(GET_ROOT)
+    args = ("--rate", "200", *count, "-d", "60", "--report", "r.json", "loadtest.py")
+    result = run_molotov(*args, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert target.total == 40
+    doc = report(tmp_path)
+    assert doc["stop_reason"] == "finished"
+    # 40 arrivals at 200/s take 0.2 s: the run's rate is the target's, not 40 over 60 s.
+    assert doc["totals"]["steps"] == 40
+    assert doc["totals"]["steps_per_s"] > 100, doc["duration_s"]

@@ -126,6 +126,9 @@ class Scheduler:
             total=config.arrival_total,
         )
         self._end = config.run_length
+        # With a number of arrivals (--iterations, -r), the run is over once they are: the
+        # last arrival's step ends it, -d only bounds it.
+        self._counted = config.arrival_total is not None
 
     async def run(self, start_ns: int, first_arrival: Callable[[], None]) -> None:
         """Push every arrival at its instant; ``first_arrival()`` once, at the first one."""
@@ -146,9 +149,9 @@ class Scheduler:
                     first()
                     first = None
                 arrivals.push(due)
-            if end is not None:
-                # The run lasts its length, not until its last arrival: the parent's
-                # deadline stops it, as in the closed model.
+            if end is not None and not self._counted:
+                # The run lasts its length, not until its last arrival (stages that end at
+                # 0): the parent's deadline stops it, as in the closed model.
                 await flag.sleep((start_ns + end * 1e9 - clock()) / 1e9)
         finally:
             arrivals.finish()
