@@ -76,6 +76,21 @@ def test_plain_lines_name_the_three_busiest_requests(run_molotov, write_scenario
         assert float(part["rate"]) > 0, tops[-1]  # type: ignore[index]
         assert re.fullmatch(r"[\d.]+(us|ms|s)", part["p95"]), tops[-1]  # type: ignore[index]
     assert target.hits["/status/503"] > 0
+    # Every progress line's rates are real from the first one (since the start, then over
+    # the last seconds), and its percentiles say they are the steps'.
+    first = re.search(r"successes=(\d+) .* steps/s=([\d.]+) .* step p50=", progress[0])
+    assert first, progress[0]
+    assert int(first[1]) == 0 or float(first[2]) > 0, progress[0]
+    assert " none " not in progress[0] and "=0us" not in progress[0], progress[0]
+
+
+def test_plain_lines_say_the_stages_target_as_a_human_would(run_molotov, write_scenario, target):
+    write_scenario(PACED)
+    result = run_molotov("-c", "--rate", "40", "--stages", "3s:17", "-d", "2.5", "loadtest.py")
+    assert result.returncode == 0, result.stderr
+    targets = re.findall(r" target=(\S+) ", result.stdout)
+    assert targets, result.stdout
+    assert all(re.fullmatch(r"\d+\.\d/s", t) for t in targets), targets
 
 
 def test_the_live_view_shows_the_busiest_requests_on_a_small_terminal(

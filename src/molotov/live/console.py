@@ -21,7 +21,7 @@ from molotov.reports.summary import (
     request_errors_text,
     statuses_text,
 )
-from molotov.stats.histogram import format_percentiles
+from molotov.stats.histogram import Histogram, format_percentiles
 from molotov.stats.snapshot import ErrorKind, ErrorStat, Snapshot
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class _ViewConsole(Console):
     ) -> None:
         if self.stopped:
             return
-        self.window.update(snapshot)
+        self.window.update(snapshot, elapsed)
         for error in self.new_errors(snapshot):
             if self.verbose or self.ERRORS_WITHOUT_VERBOSE:
                 self.print(self.describe_error(error))
@@ -152,7 +152,7 @@ class PlainConsole(_ViewConsole):
         if elapsed >= self._next_progress:
             self._next_progress = elapsed + PLAIN_PROGRESS_EVERY
             left = f" remaining={_clock(remaining)}" if remaining is not None else ""
-            asked = f" target={target:g}" if target is not None else ""
+            asked = f" target={_target(target, self.open_model)}" if target is not None else ""
             arrivals = ""
             if self.open_model:
                 arrivals = (
@@ -163,8 +163,7 @@ class PlainConsole(_ViewConsole):
                 f"[{_clock(elapsed)}]{left}{asked} workers={snapshot.workers} "
                 f"successes={snapshot.successes} failures={snapshot.failures} "
                 f"steps/s={window.rate('steps'):.1f} requests/s={window.rate('requests'):.1f}"
-                f"{arrivals} {statuses_text(snapshot)} "
-                f"{format_percentiles(window.recent('durations'))}"
+                f"{arrivals}{_statuses(snapshot)} step {_percentiles(window.recent('durations'))}"
             )
             busiest = window.busiest(TOP_REQUESTS)
             if busiest:
@@ -175,6 +174,23 @@ class PlainConsole(_ViewConsole):
                         for r in busiest
                     )
                 )
+
+
+def _target(target: float, open_model: bool) -> str:
+    """What the stages or the rate ask for now: ``150.0/s`` (arrivals), ``12`` (workers)."""
+    return f"{target:.1f}/s" if open_model else f"{round(target)}"
+
+
+def _statuses(snapshot: Snapshot) -> str:
+    """`` 2xx=30 4xx=10``: the responses so far by class (nothing before the first)."""
+    return (
+        f" {statuses_text(snapshot)}" if snapshot.statuses != (0,) * len(snapshot.statuses) else ""
+    )
+
+
+def _percentiles(recent: Histogram) -> str:
+    """``p50=12.3ms p95=20.1ms p99=31.0ms``, or ``p50=-`` before the first value."""
+    return format_percentiles(recent) if recent.count else "p50=-"
 
 
 class LiveConsole(_ViewConsole):
@@ -235,7 +251,7 @@ class LiveConsole(_ViewConsole):
             workers += f" (target {round(target)})"
         table.add_row("Workers", workers)
         if self.open_model:
-            asked = f"target {target:g}/s, " if target is not None else ""
+            asked = f"target {_target(target, True)}, " if target is not None else ""
             table.add_row(
                 "Arrivals",
                 Text.assemble(

@@ -77,8 +77,12 @@ class Window:
     def __init__(self) -> None:
         self._snapshots: deque[Snapshot] = deque()
 
-    def update(self, snapshot: Snapshot) -> None:
+    def update(self, snapshot: Snapshot, elapsed: float | None = None) -> None:
+        """Add a tick's snapshot; ``elapsed`` (the run's seconds) on the first one stands for
+        the run's start, when every count was 0: the first line's rates are since then."""
         snapshots = self._snapshots
+        if not snapshots and elapsed:
+            snapshots.append(Snapshot(taken_at=snapshot.taken_at - elapsed, scenarios=()))
         snapshots.append(snapshot)
         while len(snapshots) > 2 and snapshots[1].taken_at <= snapshot.taken_at - RATE_WINDOW:
             snapshots.popleft()
