@@ -78,10 +78,18 @@ def test_a_scenario_stuck_in_a_cpu_loop_cannot_hold_the_run(
     assert closing(result.stdout) == (0, 0)
 
 
-@pytest.mark.parametrize("raised", ["sys.exit(3)", "raise SystemExit", "raise KeyboardInterrupt"])
+@pytest.mark.parametrize(
+    "raised",
+    ["sys.exit(3)", "raise SystemExit", "raise KeyboardInterrupt", "raise Custom('mine')"],
+)
 def test_a_scenario_that_exits_is_a_failed_step(scenario_file, run_molotov, target, raised):
+    """Anything a scenario raises but a cancellation is a failed step, a BaseException of the
+    scenario's own too: never the end of its worker process (``Steps: 0``, exit 1)."""
     scenario_file(
         f"""
+        class Custom(BaseException):
+            pass
+
         @molotov.scenario()
         async def leaves(session):
             async with session.get(URL + "/") as resp:

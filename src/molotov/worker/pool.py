@@ -29,7 +29,13 @@ from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
 from molotov.worker import fixtures
 from molotov.worker.arrivals import Arrivals
-from molotov.worker.errors import CONNECT_KINDS, USER_ERRORS, counted_as_request, describe_error
+from molotov.worker.errors import (
+    CONNECT_KINDS,
+    PROPAGATED,
+    USER_ERRORS,
+    counted_as_request,
+    describe_error,
+)
 from molotov.worker.listeners import EventSender
 from molotov.worker.picker import Picker
 from molotov.worker.session import SessionFactory, get_context
@@ -178,6 +184,8 @@ class WorkerPool:
             return
         try:
             session = self.sessions.create(wid, options or {})
+        except PROPAGATED:
+            raise
         except USER_ERRORS as exc:
             self._setup_failed(Counter.SETUP_FAILURES)
             message = f"cannot create a session with the setup() options: {exc}"
@@ -221,6 +229,8 @@ class WorkerPool:
                 result = await result
             if check is not None:
                 result = check(result)
+        except PROPAGATED:
+            raise
         except USER_ERRORS as exc:
             if failures is not None:
                 self._setup_failed(failures)
@@ -325,6 +335,8 @@ class WorkerPool:
             context.step = step
             try:
                 scenario = once[step - 1] if once is not None else picker.pick(wid, step)
+            except PROPAGATED:
+                raise
             except USER_ERRORS as exc:
                 self._pick_failed(exc)
                 continue
@@ -352,6 +364,8 @@ class WorkerPool:
             except asyncio.CancelledError:
                 if flag.cancelled:
                     break  # a forced shutdown: the step is abandoned, not counted
+                raise
+            except GeneratorExit:  # with the CancelledError above: PROPAGATED
                 raise
             except USER_ERRORS as exc:
                 ended = clock()
