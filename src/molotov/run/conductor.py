@@ -206,15 +206,12 @@ def print_summary(config: RunConfig, result: RunResult, verdicts: list[Threshold
 
 
 def execute(config: RunConfig) -> int:
-    """Run a load test as configured; return the process exit code."""
-    held = Holder()
-    try:
-        return _execute(config, held)
-    finally:
-        held.release()
+    """Run a load test as configured; return the process exit code.
 
-
-def _execute(config: RunConfig, held: Holder) -> int:
+    From the start of the run, stop signals are held until the process exits: the run's
+    results are written, and then its exit code is the process's, whatever comes late (a
+    third SIGTERM while the interpreter shuts down killed it with 143 instead of 0).
+    """
     try:
         config.check()
         if not fork_available():
@@ -239,10 +236,10 @@ def _execute(config: RunConfig, held: Holder) -> int:
             for notice in [*_open_model_notices(config, registry), descriptors]:
                 if notice:
                     console.print(notice)
-            # The runner handles stop signals during the run; after it, until the report is
-            # on disk (global_teardown, summary, report), they are held off.
+            # The runner handles stop signals during the run; after it, they are held off
+            # until the process exits (global_teardown, summary, report, exit code).
             start_resource_tracker()
-            held.hold()
+            Holder().hold()
             try:
                 result = Runner(config, registry, console).run()
                 results.append(result)

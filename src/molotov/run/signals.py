@@ -2,8 +2,9 @@
 
 SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed) all stop a run gracefully; during the
 run the runner handles them. Once it has returned, the summary, ``global_teardown()`` and the
-report still have to happen: from then on a stop signal is noted and changes nothing, so a
-third Ctrl-C or a late SIGTERM cannot lose the report (SIGKILL still ends molotov).
+report still have to happen, and the exit code must be the run's: from then on until the
+process exits a stop signal is noted and changes nothing, so a third Ctrl-C or a late SIGTERM
+cannot lose the report or the exit code (SIGKILL still ends molotov).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def start_resource_tracker() -> None:
 
 
 class Holder:
-    """From :meth:`hold` to :meth:`release`, a stop signal is noted instead of acted on."""
+    """From :meth:`hold` to :meth:`release` (or the process's exit), a stop signal is noted
+    instead of acted on."""
 
     def __init__(self) -> None:
         self._previous: dict[signal.Signals, Any] = {}
