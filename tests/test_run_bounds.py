@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -270,3 +271,96 @@ def test_the_summary_is_aligned_within_80_columns(scenario_file, run_molotov, ta
         assert len(line) == len(lines[header])
         assert all(line[end - 1] != " " and line[end] == " " for end in ends[1:]), line
         assert len(line[18:].split()) == 8, line
+
+
+def _bus_segments(pid: int) -> list[str]:
+    """The stats-bus segments a molotov parent of this pid left in /dev/shm."""
+    shm = Path("/dev/shm")
+    return sorted(p.name for p in shm.iterdir() if p.name.startswith(f"molotov-{pid}-"))
+
+
+def _address_space(limit: int):
+    def cap() -> None:
+        if limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return cap
+
+
+def _run_to_its_end(argv: list[str], tmp_path, env, address_space: int = 0) -> tuple[int, int, str]:
+    """(pid, exit code, stderr) of a molotov command run to its end, its address space capped
+    at ``address_space`` bytes if given."""
+    # setrlimit takes no lock: safe in the child of a process with threads (the target's).
+    process = subprocess.Popen(
+        [sys.executable, "-m", "molotov", *argv],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_address_space(address_space),  # noqa: PLW1509
+    )
+    _, stderr = process.communicate(timeout=60)
+    return process.pid, process.returncode, stderr
+
+
+TRACKER_CANNOT_START = """
+    import multiprocessing
+    import os
+    import stat
+
+    import molotov
+
+    @molotov.global_setup()
+    def interpreter_out_of_reach(args):
+        # The resource tracker's interpreter can't be run: as for a user who may not execute
+        # it. multiprocessing starts it without looking, then writes to its pipe.
+        path = os.path.abspath("not-executable")
+        open(path, "w").close()
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+        multiprocessing.set_executable(path)
+
+    @molotov.scenario()
+    async def nothing(session):
+        pass
+"""
+
+
+def test_a_resource_tracker_that_cannot_start_is_one_line(write_scenario, target, tmp_path):
+    """It was exit 1 and not a word (click took the tracker's broken pipe for a closed stdout),
+    and the stats bus left in /dev/shm in some runs."""
+    write_scenario(TRACKER_CANNOT_START)
+    pid, code, stderr = _run_to_its_end(
+        ["-r", "1", "loadtest.py"], tmp_path, molotov_env(target.url)
+    )
+    assert stderr.splitlines() == [
+        "Can't start the resource tracker that removes the stats bus if molotov is killed: "
+        f"{str(tmp_path / 'not-executable')!r}: Permission denied"
+    ]
+    assert code == 1
+    assert _bus_segments(pid) == []
+    assert target.total == 0
+
+
+def test_a_stats_bus_that_cannot_be_mapped_is_one_line(write_scenario, target, tmp_path):
+    """1,024 processes x 100 scenarios is a 4.5 GB bus: within 2 GB of address space (ulimit
+    -v), it can't be mapped."""
+    write_scenario(
+        "import molotov\n"
+        + "".join(f"@molotov.scenario()\nasync def s{i}(session):\n    pass\n" for i in range(100))
+    )
+    argv = ["-p", "1024", "-r", "1", "loadtest.py"]
+    env = molotov_env(target.url)
+    pid, code, stderr = _run_to_its_end(argv, tmp_path, env, address_space=2 * 1024**3)
+    ours = [line for line in stderr.splitlines() if "stats bus" in line]
+    assert ours == [
+        "Can't create the stats bus in shared memory (1024 process(es) x 100 scenario(s)): "
+        "Cannot allocate memory"
+    ], stderr
+    # Python's resource tracker may add its own KeyError report (SharedMemory unregisters
+    # the block it could not map, which it had never registered): never a molotov frame.
+    assert "/molotov/" not in stderr
+    assert code == 1
+    assert _bus_segments(pid) == []
+    assert target.total == 0

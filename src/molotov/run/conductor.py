@@ -31,6 +31,7 @@ from molotov.reports.thresholds import (
     parse_thresholds,
     result_lines,
 )
+from molotov.run.errors import RunError
 from molotov.run.limits import raise_descriptor_limit
 from molotov.run.loader import LoadError, load_module
 from molotov.run.signals import Holder, start_resource_tracker
@@ -42,14 +43,6 @@ from molotov.worker.errors import CONNECT_KINDS, unreachable_targets
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-class RunError(Exception):
-    """Stops the run before it starts, with one line (and a traceback with ``-v``)."""
-
-    def __init__(self, message: str, detail: str = "") -> None:
-        super().__init__(message)
-        self.detail = detail
 
 
 def _out(config: RunConfig, text: str) -> None:
