@@ -344,6 +344,18 @@ def test_config_and_ref_errors_run_nothing(moloslave, repo, target, slave_env, a
     assert leftovers(slave_env) == []
 
 
+def test_a_config_file_over_its_limit_runs_nothing(moloslave, repo, target, slave_env):
+    """The repository's molotov.json is read as molotov reads it: within 4 MiB."""
+    padded = config(target.url, {"test": {"scenario": "loadtest.py"}}).ljust(4 * 1024**2 + 1)
+    commit(repo["path"], {"huge.json": padded}, "a config past the limit")
+    result = moloslave(str(repo["path"]), "--config", "huge.json")
+    assert error_lines(result) == ["'huge.json' is larger than 4 MiB: too large for a config file"]
+    assert result.returncode == 1
+    assert "Running:" not in result.stdout
+    assert target.total == 0
+    assert leftovers(slave_env) == []
+
+
 def test_repository_errors_run_nothing(moloslave, tmp_path, target, slave_env):
     not_a_repo = tmp_path / "plain"
     not_a_repo.mkdir()
