@@ -16,10 +16,16 @@ import pytest
 from aiohttp import web
 
 import browser as headless
-from support import SCENARIO_HEADER, Result, Target, molotov_env, run_command, target_app
+from support import (
+    SCENARIO_HEADER,
+    BusWatch,
+    Result,
+    Target,
+    molotov_env,
+    run_command,
+    target_app,
+)
 from threaded import serving
-
-SHM = Path("/dev/shm")
 
 
 @pytest.fixture(scope="session")
@@ -91,27 +97,14 @@ def run_molotov(target: Target, tmp_path: Path):  # type: ignore[no-untyped-def]
     return run
 
 
-def _orphaned_buses() -> set[str]:
-    """Stats-bus segments (``molotov-<pid>-<token>``) whose creating process is gone."""
-    if not SHM.is_dir():
-        return set()
-    orphans = set()
-    for entry in SHM.iterdir():
-        parts = entry.name.split("-")
-        is_bus = len(parts) == 3 and parts[0] == "molotov" and parts[1].isdigit()
-        if is_bus and not Path(f"/proc/{parts[1]}").exists():
-            orphans.add(entry.name)
-    return orphans
-
-
 @pytest.fixture(autouse=True)
 def no_leftover_shared_memory() -> Iterator[None]:
     """Every test must leave no orphaned stats bus: it is unlinked however a run ends.
 
-    Only segments of processes that are gone count, so runs of other sessions on the same
-    machine (alive, their segments in use) do not fail this check.
+    Only the segments of this test's own processes count (its children, theirs, ...), so
+    other sessions' runs on the same machine, alive or leaking, do not fail this check.
     """
-    before = _orphaned_buses()
-    yield
-    leftover = _orphaned_buses() - before
+    with BusWatch() as watch:
+        yield
+    leftover = watch.orphans()
     assert not leftover, f"shared memory left behind: {leftover}"

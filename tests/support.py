@@ -174,6 +174,75 @@ def proc_stat(pid: int) -> tuple[str, int, int] | None:
     return fields[0], int(fields[1]), int(fields[19])
 
 
+def descends_from(pid: int, ancestor: int) -> bool:
+    """Whether process ``pid`` is ``ancestor`` or one of its descendants (both alive)."""
+    seen: set[int] = set()
+    while pid > 0 and pid not in seen:
+        if pid == ancestor:
+            return True
+        seen.add(pid)
+        stat = proc_stat(pid)
+        if stat is None:
+            return False
+        pid = stat[1]
+    return False
+
+
+SHM = Path("/dev/shm")
+
+
+class BusWatch:
+    """The stats buses (``molotov-<pid>-<token>`` in /dev/shm) that this process's own tree
+    creates while the watch runs, told from those of other runs on the machine.
+
+    A segment's creator is alive while it is in use, so a thread looks at /dev/shm every
+    :data:`BusWatch.PERIOD` and keeps each new segment whose pid descends from this process.
+    A creator that made a segment and died within one period is not seen: the check can
+    miss a leak that quick (no molotov run is), never count another run's.
+    """
+
+    PERIOD = 0.02
+
+    def __init__(self) -> None:
+        self.root = os.getpid()
+        self.before = self._names()
+        self.ours: set[str] = set()
+        self._strangers: set[str] = set()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="bus-watch", daemon=True)
+
+    def __enter__(self) -> BusWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self._look()  # what came since the last look
+
+    @staticmethod
+    def _names() -> set[str]:
+        return {p.name for p in SHM.iterdir()} if SHM.is_dir() else set()
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.PERIOD):
+            self._look()
+
+    def _look(self) -> None:
+        for name in self._names() - self.before - self.ours - self._strangers:
+            parts = name.split("-")
+            if len(parts) != 3 or parts[0] != "molotov" or not parts[1].isdigit():
+                continue
+            mine = descends_from(int(parts[1]), self.root)
+            (self.ours if mine else self._strangers).add(name)
+
+    def orphans(self) -> set[str]:
+        """This tree's segments still in /dev/shm whose creator is gone."""
+        return {
+            name for name in self.ours & self._names() if proc_stat(int(name.split("-")[1])) is None
+        }
+
+
 def closing(stdout: str) -> tuple[int, int]:
     """(successes, failures) of Molotov's closing lines, which must be the last three."""
     lines = stdout.splitlines()

@@ -315,6 +315,54 @@ def test_signals_after_the_run_cannot_lose_the_report(
     assert_clean_end(run)
 
 
+LATE_EXIT = """
+    import atexit
+    import os
+    import pathlib
+    import time
+
+    from molotov import scenario
+
+    MARKERS = pathlib.Path(os.environ["MARKERS"])
+    URL = os.environ["TARGET_URL"]
+
+    @scenario()
+    async def step(session):
+        async with session.get(URL + "/slow?s=0.05") as resp:
+            assert resp.status == 200
+
+    def _wait_for_go():
+        # In the parent, once molotov has written everything and is exiting (the forked worker
+        # processes leave with os._exit, without atexit): the test signals molotov now.
+        (MARKERS / "exiting").touch()
+        deadline = time.monotonic() + 30
+        while not (MARKERS / "go").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    atexit.register(_wait_for_go)
+"""
+
+
+@pytest.mark.parametrize("late", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_late_signals_cannot_change_the_exit_code(
+    start, write_scenario, target, markers, tmp_path, late
+):
+    """A second and third signal after the report, while molotov exits: the run's exit code."""
+    write_scenario(LATE_EXIT)
+    run = start("-d", "60", "-w", "2", "-c", "--report", "report.json")
+    run.wait_for(lambda: target.total >= 4, "requests")
+    run.proc.send_signal(signal.SIGTERM)
+    run.wait_for((markers / "exiting").exists, "the exit")
+    assert json.loads((tmp_path / "report.json").read_text())["stop_reason"] == "signal"
+    for signum in (late, late, signal.SIGINT):
+        run.proc.send_signal(signum)
+    (markers / "go").touch()
+    assert run.wait() == 0, run.stderr
+    assert run.stderr == ""
+    assert_summary(run.stdout)
+    assert_clean_end(run)
+
+
 def test_in_flight_steps_finish_on_one_sigint(start, write_scenario, target, markers):
     write_scenario(
         scenario_source(

@@ -20,8 +20,9 @@ from pathlib import Path
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # moloslave's git fetching, venv and child-process helpers import nothing of molotov: the
     # cluster's --repo uses fetch too.
-    ("leaves", ("molotov._version", "molotov.api", "molotov.scope", "molotov.sync", "molotov.util",
-                "molotov.stdio", "moloslave.fetch", "moloslave.env", "moloslave.process")),
+    ("leaves", ("molotov._version", "molotov.api", "molotov.scope", "molotov.sync",
+                "molotov.util", "molotov.stdio", "moloslave.fetch", "moloslave.clone",
+                "moloslave.env", "moloslave.process")),
     ("stats", ("molotov.stats.*",)),
     ("config", ("molotov.config.*", "molotov.demo.*")),
     ("worker", ("molotov.worker.*",)),

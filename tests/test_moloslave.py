@@ -20,6 +20,8 @@ import sys
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -342,6 +344,18 @@ def test_config_and_ref_errors_run_nothing(moloslave, repo, target, slave_env, a
     assert leftovers(slave_env) == []
 
 
+def test_a_config_file_over_its_limit_runs_nothing(moloslave, repo, target, slave_env):
+    """The repository's molotov.json is read as molotov reads it: within 4 MiB."""
+    padded = config(target.url, {"test": {"scenario": "loadtest.py"}}).ljust(4 * 1024**2 + 1)
+    commit(repo["path"], {"huge.json": padded}, "a config past the limit")
+    result = moloslave(str(repo["path"]), "--config", "huge.json")
+    assert error_lines(result) == ["'huge.json' is larger than 4 MiB: too large for a config file"]
+    assert result.returncode == 1
+    assert "Running:" not in result.stdout
+    assert target.total == 0
+    assert leftovers(slave_env) == []
+
+
 def test_repository_errors_run_nothing(moloslave, tmp_path, target, slave_env):
     not_a_repo = tmp_path / "plain"
     not_a_repo.mkdir()
@@ -363,43 +377,81 @@ def test_repository_errors_run_nothing(moloslave, tmp_path, target, slave_env):
     assert leftovers(slave_env) == []
 
 
-@pytest.fixture
-def silent_server():
+@dataclass
+class SilentServer:
     """A TCP server on 127.0.0.1 that accepts every connection and never says a word."""
+
+    port: int
+    connections: list[socket.socket]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
     server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
+    silent = SilentServer(server.getsockname()[1], [])
     done = threading.Event()
 
     def accept() -> None:
         server.settimeout(0.1)
         while not done.is_set():
             try:
-                held.append(server.accept()[0])
+                silent.connections.append(server.accept()[0])
             except TimeoutError:
                 continue
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield server.getsockname()[1]
+    yield silent
     done.set()
     thread.join()
-    for conn in held:
+    for conn in silent.connections:
         conn.close()
     server.close()
 
 
 @pytest.mark.parametrize("scheme", ["git", "http"])
-def test_clone_of_a_server_that_never_answers_times_out(
+def test_clone_of_a_server_that_never_answers_stops_at_the_clone_timeout(
     moloslave, silent_server, target, slave_env, scheme
 ):
-    url = f"{scheme}://127.0.0.1:{silent_server}/loadtests.git"
-    result = moloslave(url, "--clone-timeout", "0.5", timeout=60)
+    """--clone-timeout bounds the whole clone: the HTTP client's retries (a connection each,
+    four in all, each waiting the timeout) do not get to run past it."""
+    url = f"{scheme}://127.0.0.1:{silent_server.port}/loadtests.git"
+    result = moloslave(url, "--clone-timeout", "1", timeout=60)
+    assert len(silent_server.connections) <= 1
     assert result.returncode == 1
-    assert error_lines(result) == [
-        f"Can't clone {url!r}: the server did not answer within 0.5s (--clone-timeout)"
-    ]
+    assert error_lines(result) == [f"Can't clone {url!r}: not done within 1s (--clone-timeout)"]
     assert "Running:" not in result.stdout
     assert target.total == 0
+    assert leftovers(slave_env) == []
+
+
+def test_a_signal_during_the_clone_ends_it(silent_server, target, slave_env, tmp_path):
+    """The clone runs in a process of its own: a signal to moloslave ends it as well."""
+    url = f"http://127.0.0.1:{silent_server.port}/loadtests.git"
+    proc = subprocess.Popen(
+        [str(MOLOSLAVE), url, "--clone-timeout", "600"],
+        cwd=tmp_path,
+        env=slave_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not silent_server.connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert silent_server.connections, "the clone never connected"
+        (clone,) = children_of(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert stderr.splitlines() == ["Interrupted (SIGTERM) before the test ran"]
+    assert proc_stat(clone) is None
     assert leftovers(slave_env) == []
 
 

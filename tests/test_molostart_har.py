@@ -456,9 +456,12 @@ def with_request(**changes: Any) -> bytes:
 
 
 MALFORMED = {
-    "not-json": (b"hello", "is not a HAR file: not JSON (Expecting value, line 1, column 1)"),
-    "not-utf8": (b'{"log": "\xff"}', "is not a HAR file: not UTF-8 text (byte 0xff at offset 9)"),
-    "too-deep": (b"[" * 100_000, "is not a HAR file: JSON nested too deep"),
+    "not-json": (b"hello", "is not a HAR file: Expecting value (line 1, column 1)"),
+    "not-utf8": (
+        b'{"log": "\xff"}',
+        "is not a HAR file: not UTF-8 text (invalid start byte at byte 9)",
+    ),
+    "too-deep": (b"[" * 100_000, "is not a HAR file: nested too deeply"),
     "a-list": (b"[]", "is not a HAR file: no 'log' object"),
     "no-entries": (b'{"log": {"version": "1.2"}}', "is not a HAR file: no 'log.entries' list"),
     "entries-object": (b'{"log": {"entries": {}}}', "is not a HAR file: no 'log.entries' list"),

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,10 +81,18 @@ def test_a_scenario_stuck_in_a_cpu_loop_cannot_hold_the_run(
     assert closing(result.stdout) == (0, 0)
 
 
-@pytest.mark.parametrize("raised", ["sys.exit(3)", "raise SystemExit", "raise KeyboardInterrupt"])
+@pytest.mark.parametrize(
+    "raised",
+    ["sys.exit(3)", "raise SystemExit", "raise KeyboardInterrupt", "raise Custom('mine')"],
+)
 def test_a_scenario_that_exits_is_a_failed_step(scenario_file, run_molotov, target, raised):
+    """Anything a scenario raises but a cancellation is a failed step, a BaseException of the
+    scenario's own too: never the end of its worker process (``Steps: 0``, exit 1)."""
     scenario_file(
         f"""
+        class Custom(BaseException):
+            pass
+
         @molotov.scenario()
         async def leaves(session):
             async with session.get(URL + "/") as resp:
@@ -294,3 +303,96 @@ def test_rates_are_per_second_of_load_and_the_drain_is_said_apart(
     load, drained, rate = float(said[1]), float(said[2]), float(said[4])
     assert abs(load - (duration - drain)) < 0.011 and abs(drained - drain) < 0.011, header
     assert int(said[3]) == steps and abs(rate - steps / (duration - drain)) < 0.11, header
+
+
+def _bus_segments(pid: int) -> list[str]:
+    """The stats-bus segments a molotov parent of this pid left in /dev/shm."""
+    shm = Path("/dev/shm")
+    return sorted(p.name for p in shm.iterdir() if p.name.startswith(f"molotov-{pid}-"))
+
+
+def _address_space(limit: int):
+    def cap() -> None:
+        if limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return cap
+
+
+def _run_to_its_end(argv: list[str], tmp_path, env, address_space: int = 0) -> tuple[int, int, str]:
+    """(pid, exit code, stderr) of a molotov command run to its end, its address space capped
+    at ``address_space`` bytes if given."""
+    # setrlimit takes no lock: safe in the child of a process with threads (the target's).
+    process = subprocess.Popen(
+        [sys.executable, "-m", "molotov", *argv],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_address_space(address_space),  # noqa: PLW1509
+    )
+    _, stderr = process.communicate(timeout=60)
+    return process.pid, process.returncode, stderr
+
+
+TRACKER_CANNOT_START = """
+    import multiprocessing
+    import os
+    import stat
+
+    import molotov
+
+    @molotov.global_setup()
+    def interpreter_out_of_reach(args):
+        # The resource tracker's interpreter can't be run: as for a user who may not execute
+        # it. multiprocessing starts it without looking, then writes to its pipe.
+        path = os.path.abspath("not-executable")
+        open(path, "w").close()
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+        multiprocessing.set_executable(path)
+
+    @molotov.scenario()
+    async def nothing(session):
+        pass
+"""
+
+
+def test_a_resource_tracker_that_cannot_start_is_one_line(write_scenario, target, tmp_path):
+    """It was exit 1 and not a word (click took the tracker's broken pipe for a closed stdout),
+    and the stats bus left in /dev/shm in some runs."""
+    write_scenario(TRACKER_CANNOT_START)
+    pid, code, stderr = _run_to_its_end(
+        ["-r", "1", "loadtest.py"], tmp_path, molotov_env(target.url)
+    )
+    assert stderr.splitlines() == [
+        "Can't start the resource tracker that removes the stats bus if molotov is killed: "
+        f"{str(tmp_path / 'not-executable')!r}: Permission denied"
+    ]
+    assert code == 1
+    assert _bus_segments(pid) == []
+    assert target.total == 0
+
+
+def test_a_stats_bus_that_cannot_be_mapped_is_one_line(write_scenario, target, tmp_path):
+    """1,024 processes x 100 scenarios is a 4.5 GB bus: within 2 GB of address space (ulimit
+    -v), it can't be mapped."""
+    write_scenario(
+        "import molotov\n"
+        + "".join(f"@molotov.scenario()\nasync def s{i}(session):\n    pass\n" for i in range(100))
+    )
+    argv = ["-p", "1024", "-r", "1", "loadtest.py"]
+    env = molotov_env(target.url)
+    pid, code, stderr = _run_to_its_end(argv, tmp_path, env, address_space=2 * 1024**3)
+    ours = [line for line in stderr.splitlines() if "stats bus" in line]
+    assert ours == [
+        "Can't create the stats bus in shared memory (1024 process(es) x 100 scenario(s)): "
+        "Cannot allocate memory"
+    ], stderr
+    # Python's resource tracker may add its own KeyError report (SharedMemory unregisters
+    # the block it could not map, which it had never registered): never a molotov frame.
+    assert "/molotov/" not in stderr
+    assert code == 1
+    assert _bus_segments(pid) == []
+    assert target.total == 0

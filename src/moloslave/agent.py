@@ -9,7 +9,6 @@ agent's setup exit code, so the Job fails at once, as for a scenario error.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import sys
@@ -43,7 +42,7 @@ def run_agent(url: str, ref: str | None, scenario: str, listen: str, timeout: fl
             if ref is not None:
                 fetch.check_ref(ref)
             print(f"Cloning {url}" + (f" at {ref}" if ref else ""), flush=True)
-            fetch.clone(checked, work, ref, io.BytesIO(), timeout)
+            fetch.clone(checked, work, ref, timeout)
             slave_config.inside(work, scenario, "The scenario")
             python = install(signals, work, requirements_of(work))
             env = slave_env.run_env(os.environ, {}, python)

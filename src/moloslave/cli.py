@@ -10,7 +10,6 @@ the run ends, unless ``--directory`` or ``--keep``.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import sys
@@ -70,7 +69,7 @@ def _prepare(
 ) -> tuple[slave_config.SlaveConfig, Path]:
     """Clone into the work dir, check the config, install the requirements: (config, python)."""
     say(f"Cloning {url}" + (f" at {ref}" if ref else ""))
-    fetch.clone(url, repo, ref, io.BytesIO(), timeout)  # dulwich's progress: not worth a log
+    fetch.clone(url, repo, ref, timeout)
     checked = slave_config.load(repo, config, test)
     return checked, install(signals, repo, checked.requirements)
 
@@ -147,7 +146,7 @@ def moloslave(
         typer.Option(
             "--clone-timeout",
             callback=_clone_timeout,
-            help="Seconds the clone waits for each answer of the git server.",
+            help="Seconds the whole clone may take.",
         ),
     ] = fetch.CLONE_TIMEOUT,
     version: Annotated[

@@ -2,22 +2,22 @@
 
 The address is validated before anything runs: git's own transports have had options and
 helpers (``--upload-pack=...``, ``ext::CMD``) that run commands, so only plain URLs of known
-schemes, ``user@host:path`` SSH addresses and existing local directories get through.
+schemes, ``user@host:path`` SSH addresses and existing local directories get through. The
+clone runs in a process of its own (:mod:`moloslave.clone`) under one deadline.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+import subprocess
+import sys
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from moloslave.process import within
+
 SCHEMES = ("https", "http", "git", "ssh", "file")
-CLONE_TIMEOUT = 60.0  # seconds the clone waits for each answer of the server
+CLONE_TIMEOUT = 60.0  # seconds the whole clone may take
 MAX_CLONE_TIMEOUT = 86400.0
 # Characters a shell would act on, and quotes: no repository address needs them.
 _SHELL_CHARS = set(";&|$`<>(){}!*?'\"\\")
@@ -26,7 +26,6 @@ _HELPER = re.compile(r"^[A-Za-z0-9+.-]+::")  # git's TRANSPORT::ADDRESS remote h
 _SCP = re.compile(r"^(?:([A-Za-z0-9._-]+)@)?([A-Za-z0-9._-]+):(.+)$")
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _REF = re.compile(r"^[A-Za-z0-9._/+@-]+$")
-_COMMIT = re.compile(r"^[0-9a-fA-F]{4,40}$")
 
 
 class FetchError(Exception):
@@ -104,92 +103,20 @@ def check_ref(ref: str) -> None:
         raise FetchError(f"Bad ref {ref!r}: expected a branch, tag or commit name")
 
 
-@contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    """Every socket opened meanwhile waits at most ``seconds`` for each answer.
+def clone(url: str, target: Path, ref: str | None, timeout: float) -> None:
+    """Clone ``url`` into ``target`` (an empty directory) at ``ref``, in ``timeout`` seconds.
 
-    dulwich opens its own sockets (git://) and urllib3's (http, https) without a timeout of
-    their own, so both take the default one: a server that accepts and never answers fails
-    the clone instead of hanging it, and a slow clone that keeps receiving goes on.
+    The clone runs in a process of its own (:mod:`moloslave.clone`), ended at the deadline:
+    ``--clone-timeout`` bounds the whole clone, retries and all.
     """
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
+    args = [sys.executable, "-m", "moloslave.clone", f"{timeout!r}", url, str(target)]
+    args += [ref] if ref else []
     try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
-
-
-def _timed_out(exc: BaseException) -> bool:
-    """Whether a socket timeout is behind ``exc`` (urllib3 and dulwich wrap it)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, TimeoutError):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _empty(directory: Path) -> None:
-    """Remove what a failed attempt left in ``directory``, and keep the directory."""
-    for entry in directory.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-
-
-def clone(url: str, target: Path, ref: str | None, progress: BinaryIO, timeout: float) -> None:
-    """Clone ``url`` into ``target`` (an empty directory) at ``ref``.
-
-    A branch or tag (or the default branch) is cloned shallow; anything else is taken for a
-    commit, which needs the full history to be found. A server silent for ``timeout``
-    seconds fails the clone (see :func:`_socket_timeout`).
-    """
-    from dulwich import porcelain
-
-    try:
-        with _socket_timeout(timeout):
-            try:
-                porcelain.clone(url, str(target), depth=1, branch=ref, errstream=progress).close()
-            except ValueError as exc:
-                if ref is None or "not a valid branch or tag" not in str(exc):
-                    raise
-                _empty(target)
-                _clone_at_commit(url, target, ref, progress)
-            except Exception as exc:
-                if "shallow" not in str(exc):
-                    raise
-                _empty(target)  # the server can't do depth: do without
-                porcelain.clone(url, str(target), branch=ref, errstream=progress).close()
-    except FetchError:
-        raise
-    except Exception as exc:
-        if _timed_out(exc):
-            raise FetchError(
-                f"Can't clone {url!r}: the server did not answer within {timeout:g}s "
-                "(--clone-timeout)"
-            ) from None
-        lines = str(exc).strip().splitlines()
-        why = lines[0] if lines else type(exc).__name__
-        raise FetchError(f"Can't clone {url!r}: {why}") from None
-
-
-def _clone_at_commit(url: str, target: Path, ref: str, progress: BinaryIO) -> None:
-    from dulwich import porcelain
-    from dulwich.objectspec import parse_commit
-
-    missing = FetchError(f"Can't find ref {ref!r} in {url!r}: not a branch, tag or commit")
-    if not _COMMIT.match(ref):
-        raise missing
-    repo = porcelain.clone(url, str(target), errstream=progress)  # the default branch
-    try:
-        try:
-            commit = parse_commit(repo, ref.encode("ascii"))
-        except (KeyError, ValueError):
-            raise missing from None
-        porcelain.checkout(repo, commit.id, force=True)  # then what differs at the commit
-    finally:
-        repo.close()
+        code, err = within(args, timeout)
+    except subprocess.TimeoutExpired:
+        raise FetchError(
+            f"Can't clone {url!r}: not done within {timeout:g}s (--clone-timeout)"
+        ) from None
+    if code != 0:
+        lines = err.strip().splitlines()
+        raise FetchError(lines[-1] if lines else f"Can't clone {url!r}: exit code {code}")

@@ -4,10 +4,15 @@ While a child runs, the signal goes to it (it was started in its own session, so
 the terminal reaches it once, through here) and the wait goes on: the child decides how to
 stop, and its exit code is the result. With no child running, the signal raises
 :class:`Interrupted` so the caller can clean up and exit.
+
+:func:`within` runs a child that has a deadline instead (the clone): at the deadline, or
+whatever else ends the wait (a signal's :class:`Interrupted`), its whole process group is
+killed.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -82,3 +87,25 @@ class Signals:
         finally:
             self._child = None
         return code if code >= 0 else 128 - code
+
+
+def within(args: Sequence[str], seconds: float) -> tuple[int, str]:
+    """Run ``args`` (a list, never a shell) for at most ``seconds``: (exit code, its stderr).
+
+    The child runs in a session of its own, so that ending it at the deadline also ends what
+    it started (``ssh``, say); :class:`subprocess.TimeoutExpired` says the deadline came.
+    """
+    child = subprocess.Popen(
+        list(args),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        _, err = child.communicate(timeout=seconds)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+    return child.returncode, err.decode("utf-8", "replace")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from pathlib import Path
+
+from molotov.config.jsonfile import TOKEN_LIMIT, FileTooLarge, read_bounded
 
 DEFAULT_PORT = 8470
 TOKEN_HEADER = "X-Molotov-Token"
@@ -48,9 +49,13 @@ def read_token(token_file: str | None) -> str:
     """The shared secret: ``--agent-token-file``, else ``MOLOTOV_AGENT_TOKEN``."""
     if token_file is not None:
         try:
-            token = Path(token_file).read_text().strip()
+            # Not UTF-8: replaced, and refused below as not printable ASCII.
+            data = read_bounded(token_file, TOKEN_LIMIT, "a token file")
+            token = data.decode("utf-8", "replace").strip()
         except OSError as exc:
             raise TokenError(f"cannot read the token file {token_file!r}: {exc.strerror}") from None
+        except FileTooLarge as exc:
+            raise TokenError(str(exc)) from None
         where = f"the token file {token_file!r}"
     else:
         token = os.environ.get(TOKEN_ENV, "").strip()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from molotov.config.errors import ConfigError, OptionValueError
-from molotov.config.jsonfile import JSONFileError, parse_json
+from molotov.config.jsonfile import CONFIG_LIMIT, FileTooLarge, JSONFileError, read_json
 from molotov.config.parsers import parse_duration, parse_rate, parse_stages, parse_start_at
 from molotov.config.runconfig import DEFAULT_SCENARIO, RunConfig
 from molotov.config.shape import Stage
@@ -154,13 +154,13 @@ JSON_OPTIONS: Mapping[str, Any] = {
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The parsed ``molotov`` section of a config file, with its ``tests`` mapping checked."""
     try:
-        data = Path(path).read_bytes()
+        document = read_json(path, CONFIG_LIMIT, "a config file")
     except FileNotFoundError:
         raise ConfigError(f"Can't find the config file {str(path)!r}") from None
     except OSError as exc:
         raise ConfigError(f"Can't read the config file {str(path)!r}: {exc.strerror}") from None
-    try:
-        document = parse_json(data)
+    except FileTooLarge as exc:
+        raise ConfigError(str(exc)) from None
     except JSONFileError as exc:
         raise ConfigError(f"Can't parse the config file {str(path)!r}: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("molotov"), dict):

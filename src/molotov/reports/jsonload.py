@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from molotov._version import __version__
-from molotov.config.jsonfile import JSONFileError, parse_json
+from molotov.config.jsonfile import REPORT_LIMIT, FileTooLarge, JSONFileError, read_json
 from molotov.reports.fields import (
     MAX_COUNT,
     MAX_DURATION_US,
@@ -273,13 +273,13 @@ def from_document(doc: Any) -> RunReport:
 def load(path: str | Path) -> RunReport:
     """Read a report file; every problem is a :class:`ReportError` naming the file."""
     try:
-        data = Path(path).read_bytes()
+        doc = read_json(path, REPORT_LIMIT, "a report")
     except FileNotFoundError:
         raise ReportError(f"{path}: no such report file") from None
     except OSError as exc:
         raise ReportError(f"{path}: cannot read it ({exc.strerror})") from None
-    try:
-        doc = parse_json(data)
+    except FileTooLarge as exc:
+        raise ReportError(str(exc)) from None
     except JSONFileError as exc:
         raise ReportError(f"{path}: not a JSON report: {exc}") from None
     if not isinstance(doc, dict) or "schema_version" not in doc:

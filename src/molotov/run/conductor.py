@@ -31,6 +31,7 @@ from molotov.reports.thresholds import (
     parse_thresholds,
     result_lines,
 )
+from molotov.run.errors import RunError
 from molotov.run.limits import raise_descriptor_limit
 from molotov.run.loader import LoadError, load_module
 from molotov.run.signals import Holder, start_resource_tracker
@@ -48,14 +49,6 @@ from molotov.worker.errors import CONNECT_KINDS, unreachable_targets
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-class RunError(Exception):
-    """Stops the run before it starts, with one line (and a traceback with ``-v``)."""
-
-    def __init__(self, message: str, detail: str = "") -> None:
-        super().__init__(message)
-        self.detail = detail
 
 
 def _out(config: RunConfig, text: str) -> None:
@@ -212,15 +205,12 @@ def print_summary(config: RunConfig, result: RunResult, verdicts: list[Threshold
 
 
 def execute(config: RunConfig) -> int:
-    """Run a load test as configured; return the process exit code."""
-    held = Holder()
-    try:
-        return _execute(config, held)
-    finally:
-        held.release()
+    """Run a load test as configured; return the process exit code.
 
-
-def _execute(config: RunConfig, held: Holder) -> int:
+    From the start of the run, stop signals are held until the process exits: the run's
+    results are written, and then its exit code is the process's, whatever comes late (a
+    third SIGTERM while the interpreter shuts down killed it with 143 instead of 0).
+    """
     try:
         config.check()
         if not fork_available():
@@ -245,10 +235,10 @@ def _execute(config: RunConfig, held: Holder) -> int:
             for notice in [*_open_model_notices(config, registry), descriptors]:
                 if notice:
                     console.print(notice)
-            # The runner handles stop signals during the run; after it, until the report is
-            # on disk (global_teardown, summary, report), they are held off.
+            # The runner handles stop signals during the run; after it, they are held off
+            # until the process exits (global_teardown, summary, report, exit code).
             start_resource_tracker()
-            held.hold()
+            Holder().hold()
             try:
                 result = Runner(config, registry, console).run()
                 results.append(result)

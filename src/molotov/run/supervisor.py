@@ -23,6 +23,7 @@ from molotov.config.load import rate_shape, worker_shape
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
+from molotov.run.errors import RunError
 from molotov.run.fanout import TickFanout
 from molotov.run.handshake import Start, StartGate, StartHandshake
 from molotov.run.stopguard import SizingResult, StopGuard, death_message, signals_to
@@ -178,7 +179,15 @@ class Runner:
 
     def run(self) -> RunResult:
         names = [s.name for s in self.registry.sorted_scenarios()]
-        bus = StatsBus.create(self.config.processes, names, self.config.max_request_names)
+        try:
+            bus = StatsBus.create(self.config.processes, names, self.config.max_request_names)
+        except OSError as exc:  # no room for it (ulimit -v), no descriptor left, ...
+            # A BrokenPipeError (the resource tracker gone) left alone would be taken by click
+            # for a closed stdout: exit 1 without a word.
+            raise RunError(
+                f"Can't create the stats bus in shared memory ({self.config.processes} "
+                f"process(es) x {len(names)} scenario(s)): {exc.strerror or exc}"
+            ) from None
         try:
             if self.gate is not None:
                 self.gate.opened(bus)

@@ -10,22 +10,24 @@ The exporters differ in ways that matter here, and all are read the same:
   ended, and ``postData`` for every POST/PUT/PATCH, empty bodies included.
 - HTTP/2 recordings have pseudo-headers (``:authority``, ``:path``...) among the headers.
 
-Only what a replay needs is kept, and anything it relies on is checked: a file that is not
-UTF-8, not JSON, not a HAR, or has an entry without its method, URL or start time is a
-:class:`HarError`, one line that says where.
+Only what a replay needs is kept, and anything it relies on is checked: a file larger than
+:data:`~molotov.config.jsonfile.HAR_LIMIT`, not JSON (read as molotov's other JSON files:
+UTF-8, or UTF-16/32), not a HAR, or with an entry without its method, URL or start time is
+a :class:`HarError`, one line that says where.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+
+from molotov.config.jsonfile import HAR_LIMIT, FileTooLarge, JSONFileError, read_json
 
 
 class HarError(Exception):
@@ -72,27 +74,16 @@ class Recording:
 
 
 def load(path: str | Path) -> Recording:
-    """Read and check the HAR file at ``path``."""
+    """Read and check the HAR file at ``path`` (at most :data:`HAR_LIMIT` bytes)."""
     name = repr(str(path))
     try:
-        raw = Path(path).read_bytes()
+        document = read_json(path, HAR_LIMIT, "a HAR file")
     except OSError as exc:
         raise HarError(f"Cannot read the HAR file {name}: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")  # some exporters start the file with a BOM
-    except UnicodeDecodeError as exc:
-        raise HarError(
-            f"{name} is not a HAR file: not UTF-8 text (byte {raw[exc.start]:#04x} "
-            f"at offset {exc.start})"
-        ) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HarError(
-            f"{name} is not a HAR file: not JSON ({exc.msg}, line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise HarError(f"{name} is not a HAR file: JSON nested too deep") from None
+    except FileTooLarge as exc:
+        raise HarError(str(exc)) from None
+    except JSONFileError as exc:
+        raise HarError(f"{name} is not a HAR file: {exc}") from None
     return parse(document, name)
 
 

@@ -67,9 +67,13 @@ def request_error_kind(exc: BaseException) -> ErrorKind | None:
 
 
 # What user code (a scenario, a fixture, an event handler) may raise and molotov counts as its
-# failure: anything but a cancellation. sys.exit() or a KeyboardInterrupt in a scenario is a
-# failed step like any other, never the end of the worker process.
-USER_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+# failure: anything (sys.exit(), a KeyboardInterrupt, a class of its own derived from
+# BaseException: a failed step like any other, never the end of the worker process) but what
+# the event loop uses to end a coroutine: a cancellation, a coroutine being closed. Python's
+# ``except`` takes no complement, so every handler of USER_ERRORS comes after one of
+# PROPAGATED that raises it again.
+PROPAGATED = (asyncio.CancelledError, GeneratorExit)
+USER_ERRORS = BaseException
 
 _TARGET = "_molotov_target"
 _REQUEST = "_molotov_request"

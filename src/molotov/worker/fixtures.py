@@ -21,7 +21,7 @@ from typing import Any
 
 from molotov.api import Registry
 from molotov.stats.snapshot import ErrorKind
-from molotov.worker.errors import USER_ERRORS
+from molotov.worker.errors import PROPAGATED, USER_ERRORS
 
 # The fixtures a worker calls, with the kind of their failures and whether they are awaited.
 WORKER_FIXTURES = {
@@ -56,6 +56,8 @@ def global_setup(registry: Registry, args: argparse.Namespace) -> None:
         return
     try:
         setup(args)
+    except PROPAGATED:
+        raise
     except USER_ERRORS as exc:
         raise GlobalSetupError(
             f"global_setup() failed: {type(exc).__name__}: {exc}", traceback.format_exc()
@@ -75,6 +77,8 @@ def global_teardown(registry: Registry, verbose: int) -> None:
     sys.stdout.flush()
     try:
         teardown()
+    except PROPAGATED:
+        raise
     except USER_ERRORS as exc:
         sys.stderr.write(f"global_teardown() failed: {type(exc).__name__}: {exc}\n")
         if verbose:

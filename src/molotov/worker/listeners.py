@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from molotov.worker.errors import USER_ERRORS
+from molotov.worker.errors import PROPAGATED, USER_ERRORS
 
 EVENTS = (
     "sending_request",
@@ -39,5 +39,7 @@ class EventSender:
         for handler in self._handlers:
             try:
                 await handler(event, **info)
+            except PROPAGATED:
+                raise
             except USER_ERRORS as exc:
                 self._on_error(event, exc)

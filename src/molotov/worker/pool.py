@@ -32,6 +32,7 @@ from molotov.worker import fixtures
 from molotov.worker.arrivals import Arrivals
 from molotov.worker.errors import (
     CONNECT_KINDS,
+    PROPAGATED,
     USER_ERRORS,
     counted_as_request,
     describe_error,
@@ -201,6 +202,8 @@ class WorkerPool:
             return
         try:
             session = self.sessions.create(wid, options or {})
+        except PROPAGATED:
+            raise
         except USER_ERRORS as exc:
             self._setup_failed(Counter.SETUP_FAILURES)
             message = f"cannot create a session with the setup() options: {exc}"
@@ -244,6 +247,8 @@ class WorkerPool:
                 result = await result
             if check is not None:
                 result = check(result)
+        except PROPAGATED:
+            raise
         except USER_ERRORS as exc:
             if failures is not None:
                 self._setup_failed(failures)
@@ -348,6 +353,8 @@ class WorkerPool:
             context.step = step
             try:
                 scenario = once[step - 1] if once is not None else picker.pick(wid, step)
+            except PROPAGATED:
+                raise
             except USER_ERRORS as exc:
                 self._pick_failed(exc)
                 continue
@@ -378,6 +385,8 @@ class WorkerPool:
                     # a failed step of its own kind, whose request counted as a timeout.
                     self._cut(index, started, due)
                     break
+                raise
+            except GeneratorExit:  # with the CancelledError above: PROPAGATED
                 raise
             except USER_ERRORS as exc:
                 ended = clock()

@@ -26,7 +26,8 @@ from molotov.config.load import process_workers
 from molotov.config.runconfig import RunConfig
 from molotov.live.console import Console
 from molotov.reports import jsonreport
-from molotov.run.conductor import RunError, global_fixtures, load_registry, report_of
+from molotov.run.conductor import global_fixtures, load_registry, report_of
+from molotov.run.errors import RunError
 from molotov.run.limits import raise_descriptor_limit
 from molotov.run.signals import Holder, start_resource_tracker
 from molotov.run.supervisor import Runner

@@ -16,6 +16,7 @@ import base64
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from molotov.config.jsonfile import FileTooLarge, read_bounded
 from molotov.config.runconfig import DEFAULT_SCENARIO
 
 MAX_BYTES = 900 * 1024
@@ -79,15 +80,24 @@ def ship(scenario: str | Path, limit: int = MAX_BYTES) -> Shipment:
         relative = PurePosixPath(name)
         if path != source:  # a file of the directory, at its place under it
             relative = relative / path.relative_to(source).as_posix()
-        content = path.read_bytes()
+        try:
+            content = read_bounded(path, limit, "a ConfigMap")
+        except FileTooLarge:
+            raise _too_large(source, f"{str(path)!r} alone", limit) from None
+        except OSError as exc:
+            raise ShippingError(f"Can't ship {str(path)!r}: {exc.strerror}") from None
         try:
             shipment.data[key] = content.decode("utf-8")
         except UnicodeDecodeError:
             shipment.binary_data[key] = base64.b64encode(content).decode("ascii")
         shipment.items.append({"key": key, "path": str(relative)})
-    if shipment.size > limit:
-        raise ShippingError(
-            f"Can't ship {str(source)!r} in a ConfigMap: {shipment.size // 1024} KiB is over "
-            f"{limit // 1024} KiB; put it in a git repository and use --repo URL [--ref REF]"
-        )
+        if shipment.size > limit:  # at once: what is read stays within twice the limit
+            raise _too_large(source, f"{shipment.size // 1024} KiB", limit)
     return shipment
+
+
+def _too_large(source: Path, what: str, limit: int) -> ShippingError:
+    return ShippingError(
+        f"Can't ship {str(source)!r} in a ConfigMap: {what} is over "
+        f"{limit // 1024} KiB; put it in a git repository and use --repo URL [--ref REF]"
+    )
