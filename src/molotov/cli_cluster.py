@@ -38,12 +38,17 @@ AgentDeadman = Annotated[
     str,
     typer.Option(
         "--agent-deadman",
+        metavar="DURATION",
         help="An agent stops itself after this long without a call from its coordinator.",
     ),
 ]
 ReadyTimeout = Annotated[
     str,
-    typer.Option("--ready-timeout", help="How long the coordinator waits for every agent to hold."),
+    typer.Option(
+        "--ready-timeout",
+        metavar="DURATION",
+        help="How long the coordinator waits for every agent to hold.",
+    ),
 ]
 Pods = Annotated[
     int | None,
@@ -101,9 +106,9 @@ def cluster_from_options(options: Mapping[str, Any]) -> ClusterOptions | None:
         agent=options["agent"],
         listen=options["listen"],
         agent_token_file=options["agent_token_file"],
-        agent_deadman=seconds(parse_duration, options["agent_deadman"]) or 0.0,
+        agent_deadman=seconds(parse_duration, options["agent_deadman"], "agent_deadman") or 0.0,
         agents=options["agents"],
-        ready_timeout=seconds(parse_duration, options["ready_timeout"]) or 0.0,
+        ready_timeout=seconds(parse_duration, options["ready_timeout"], "ready_timeout") or 0.0,
         pods=None
         if pods is None
         else PodOptions(

@@ -57,11 +57,21 @@ Workers = Annotated[int, typer.Option("-w", "--workers", help="Workers per proce
 Processes = Annotated[int, typer.Option("-p", "--processes", help="Worker processes.")]
 Duration = Annotated[
     str | None,
-    typer.Option("-d", "--duration", help="Duration: seconds, or 30s, 5m, 1h. Default: unlimited."),
+    typer.Option(
+        "-d",
+        "--duration",
+        metavar="DURATION",
+        help="How long the run lasts (default: until stopped). Every DURATION is seconds, "
+        "or 500ms, 30s, 5m, 1h, 1h30m.",
+    ),
 ]
 MaxRuns = Annotated[int | None, typer.Option("-r", "--max-runs", help="Steps per worker.")]
-RampUp = Annotated[float, typer.Option("--ramp-up", help="Seconds over which workers start.")]
-Delay = Annotated[float, typer.Option("--delay", help="Seconds to sleep after every step.")]
+RampUp = Annotated[
+    str, typer.Option("--ramp-up", metavar="DURATION", help="Time over which workers start.")
+]
+Delay = Annotated[
+    str, typer.Option("--delay", metavar="DURATION", help="Time to sleep after every step.")
+]
 Sizing = Annotated[
     bool, typer.Option("--sizing", help="Ramp workers up until failures exceed the tolerance.")
 ]
@@ -69,7 +79,8 @@ SizingTolerance = Annotated[
     float, typer.Option("--sizing-tolerance", help="Failure/success ratio, in %.")
 ]
 ConsoleUpdate = Annotated[
-    float, typer.Option("--console-update", help="Seconds between console updates.")
+    str,
+    typer.Option("--console-update", metavar="DURATION", help="Time between console updates."),
 ]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on stdout.")]
 Verbose = Annotated[
@@ -99,7 +110,8 @@ StatsdPrefix = Annotated[
     ),
 ]
 StatsdInterval = Annotated[
-    float, typer.Option("--statsd-interval", help="Seconds between two StatsD flushes.")
+    str,
+    typer.Option("--statsd-interval", metavar="DURATION", help="Time between two StatsD flushes."),
 ]
 Threshold = Annotated[
     list[str] | None,
@@ -123,13 +135,18 @@ Csv = Annotated[
     typer.Option("--csv", help="Write PREFIX_stats.csv and PREFIX_history.csv at the end."),
 ]
 StepTimeout = Annotated[
-    float,
-    typer.Option("--step-timeout", help="Fail (and cancel) a step running longer than this."),
+    str,
+    typer.Option(
+        "--step-timeout",
+        metavar="DURATION",
+        help="Fail (and cancel) a step running longer than this.",
+    ),
 ]
 GracefulStop = Annotated[
     str,
     typer.Option(
         "--graceful-stop",
+        metavar="DURATION",
         help="After a stop (-d, Ctrl-C, ...), in-flight steps get this long, then are cancelled.",
     ),
 ]
@@ -156,7 +173,9 @@ MaxWorkers = Annotated[
 MaxLag = Annotated[
     str,
     typer.Option(
-        "--max-lag", help="Open model: an arrival not started after this long is dropped."
+        "--max-lag",
+        metavar="DURATION",
+        help="Open model: an arrival not started after this long is dropped.",
     ),
 ]
 Iterations = Annotated[
@@ -213,14 +232,30 @@ Version = Annotated[
 ]
 
 
-def seconds(parse: Callable[[str], float], value: str | None) -> float | None:
-    """A duration or a time from its flag (None when not given); a bad one is a usage error."""
+def seconds(parse: Callable[[str], float], value: str | None, name: str) -> float | None:
+    """A duration or a time from option ``name`` (None when not given); a bad one is a usage
+    error naming the flag."""
     if value is None:
         return None
     try:
         return parse(value)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        flag = "--" + name.replace("_", "-")
+        raise typer.BadParameter(str(exc), param_hint=f"'{flag}'") from None
+
+
+# The options that are durations: each read by parse_duration, the one reader of every
+# duration (flags, MOLOTOV_* variables and molotov.json alike).
+DURATIONS = (
+    "duration",
+    "ramp_up",
+    "delay",
+    "console_update",
+    "statsd_interval",
+    "step_timeout",
+    "graceful_stop",
+    "max_lag",
+)
 
 
 def _stages(value: str | None) -> tuple[tuple[Stage, ...], bool]:
@@ -253,12 +288,10 @@ def config_from_options(options: Mapping[str, Any]) -> RunConfig:
     """
     stages = _stages(options["stages"])
     values = {name: value for name, value in options.items() if name in _FIELDS}
+    values.update({name: seconds(parse_duration, options[name], name) for name in DURATIONS})
     values.update(
-        duration=seconds(parse_duration, options["duration"]),
-        start_at=seconds(parse_start_at, options["start_at"]),
-        graceful_stop=seconds(parse_duration, options["graceful_stop"]) or 0.0,
+        start_at=seconds(parse_start_at, options["start_at"], "start_at"),
         rate=_rate(options["rate"], stages),
-        max_lag=seconds(parse_duration, options["max_lag"]) or 0.0,
         stages=stages[0],
         use_extension=tuple(options["use_extension"] or ()),
         threshold=tuple(options["threshold"] or ()),
