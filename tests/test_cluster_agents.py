@@ -364,3 +364,16 @@ def test_closed_model_stages_are_cluster_totals(scenario: Path, tmp_path: Path) 
     assert doc["totals"]["workers_started"] == 6
     assert [r["totals"]["workers_started"] for r in reports] == [4, 2]
     assert doc["totals"]["requests"] == len(hits.stamps)
+
+
+def test_merged_thresholds_that_fail_exit_99_with_the_verdict_last(scenario: Path) -> None:
+    """The coordinator judges the merge as a local run is judged: a failed threshold is 99,
+    said after the summary."""
+    with target() as hits, agents(2, scenario, target=hits.url) as fleet:
+        run = coordinator(
+            scenario, [a.url for a in fleet], "-r", "2", "--threshold", "p99<1us",
+            "--threshold", "failures<1", target=hits.url,
+        )  # fmt: skip
+        assert run.wait(60) == 99, run.text
+    assert closing("\n".join(run.out)) == (4, 0)
+    assert run.err[-1] == "threshold(s) failed: p99<1us", run.text

@@ -42,7 +42,7 @@ from molotov.reports import jsonload, jsonreport
 from molotov.reports.fields import FieldError
 from molotov.reports.jsonreport import RunReport
 from molotov.reports.thresholds import ThresholdError, parse_thresholds
-from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE, judge, print_summary, write_document
+from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE, conclude, judge, print_summary
 from molotov.run.signals import STOP_SIGNALS
 from molotov.run.supervisor import RunResult
 from molotov.stats.layout import StopReason
@@ -378,10 +378,8 @@ class Coordinator:
         for view in lost:
             problems.append(f"agent {view.name} lost: {view.lost} (its last numbers are counted)")
         if lost:
-            code = EXIT_PARTIAL
+            code = EXIT_PARTIAL  # wins over 1 and 99: the numbers judged are partial
         self.console.stop()
-        for problem in problems:
-            _err(problem)
         section = cluster_section(self.views, self.start_at)
         if not config.quiet:
             spread = section["start_spread_ms"]
@@ -391,9 +389,8 @@ class Coordinator:
                 + "\n"
             )
         print_summary(config, result, verdicts)
+        doc = None
         if (config.report, config.html, config.csv) != (None, None, None):
             doc = jsonreport.document(merged, verdicts)
             doc["cluster"] = section
-            if not write_document(config, doc, code):
-                code = EXIT_FAILED
-        return code
+        return conclude(config, doc, code, problems)

@@ -16,7 +16,14 @@ import typer
 from molotov.reports import jsonload, jsonmerge, jsonreport
 from molotov.reports.outputs import write_reports
 from molotov.reports.summary import OpenModel, closing_lines, summary_lines
-from molotov.reports.thresholds import ThresholdError, evaluate, parse_thresholds, result_lines
+from molotov.reports.thresholds import (
+    EXIT_THRESHOLDS,
+    ThresholdError,
+    evaluate,
+    gates_http_failures,
+    parse_thresholds,
+    result_lines,
+)
 from molotov.stdio import survive_closed_pipes
 
 app = typer.Typer(
@@ -59,19 +66,23 @@ def moloreport(
     verdicts = evaluate(thresholds, merged.snapshot, merged.duration)
     lines = [f"Merged {merged.merged_from} report(s)"]
     open_model = OpenModel.of_runs([run.options for run in runs])
-    lines += summary_lines(merged.snapshot, merged.duration, open_model) + result_lines(verdicts)
-    lines += closing_lines(merged.snapshot)
+    gated = gates_http_failures(thresholds)
+    lines += summary_lines(merged.snapshot, merged.duration, open_model, http_gated=gated)
+    lines += result_lines(verdicts) + closing_lines(merged.snapshot)
     sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()  # the verdict on stderr comes after it, also in `2>&1`
     failed = [v.threshold.text for v in verdicts if not v.passed]
+    code = EXIT_THRESHOLDS if failed else 0
+    problems = []
     if (report, html, csv) != (None, None, None):
         doc = jsonreport.document(merged, verdicts)
-        problems = write_reports(doc, 1 if failed else 0, report=report, csv=csv, html=html)
-        if problems:
-            sys.stderr.write("\n".join(problems) + "\n")
-            raise typer.Exit(1)
+        problems = write_reports(doc, code, report=report, csv=csv, html=html)
+    if problems:
+        code = 1  # a report that could not be written wins over a failed threshold, as in molotov
     if failed:
-        sys.stderr.write(f"threshold(s) failed: {', '.join(failed)}\n")
-        raise typer.Exit(1)
+        problems.append(f"threshold(s) failed: {', '.join(failed)}")  # the verdict, last
+    sys.stderr.write("".join(problem + "\n" for problem in problems))
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -15,6 +15,9 @@ Metrics:
   failed (a request error), over requests (``1%`` or ``0.01``), like k6's ``http_req_failed``:
   a gate for HTTP failures that the scenarios do not check.
 
+A run whose thresholds fail (and nothing worse) exits :data:`EXIT_THRESHOLDS`, 99 as k6's,
+so a gate on the numbers is told apart from a broken test (1).
+
 Operators ``< <= > >=``. Durations take ``us``, ``ms`` or ``s`` (a bare number is ms). A
 ``SCENARIO:`` prefix limits a step metric to one scenario; ``http_*`` and ``errors`` are
 run-wide.
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from molotov.stats.histogram import Histogram
 from molotov.stats.snapshot import STATUS_CLASSES, Snapshot
 
+EXIT_THRESHOLDS = 99  # the exit code of a failed threshold (k6's): the run itself went fine
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9}
 DURATION_METRICS = (*PERCENTILES, "max", "mean")
 HTTP_METRICS = tuple(f"http_{name}" for name in DURATION_METRICS)
@@ -46,6 +50,9 @@ METRICS = (
     *STATUS_METRICS,
     "http_failure_rate",
 )
+# The metrics that judge the responses a scenario may not check (4xx, 5xx, ...): with one of
+# them set, the summary does not suggest a threshold.
+HTTP_FAILURE_METRICS = ("http_failure_rate", "status_4xx", "status_5xx", "status_other")
 RUN_WIDE = (*HTTP_METRICS, "http_rps", "errors", "dropped", *STATUS_METRICS, "http_failure_rate")
 TIME_METRICS = (*DURATION_METRICS, *HTTP_METRICS, *RESPONSE_METRICS)
 COUNT_METRICS = ("failures", "errors", "dropped", *STATUS_METRICS)
@@ -102,6 +109,11 @@ class ThresholdResult:
         if self.threshold.metric in COUNT_METRICS:
             return str(int(self.observed))
         return f"{self.observed:.1f}"
+
+
+def gates_http_failures(thresholds: Iterable[Threshold]) -> bool:
+    """Whether a threshold judges the 4xx/5xx (or other) responses of the run."""
+    return any(threshold.metric in HTTP_FAILURE_METRICS for threshold in thresholds)
 
 
 def _number(text: str, expr: str) -> float:

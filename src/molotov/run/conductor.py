@@ -1,8 +1,9 @@
 """From a :class:`RunConfig` to an exit code: load, check, run, summarise.
 
 Exit codes: 0 the run ended and no gate failed (whatever the number of failures); 1 a gate
-failed (``--fail``, ``-x``), the run could not start or never reached its target, or a
-pre-run check failed; 2 (from the CLI) the command line could not be parsed.
+failed (``--fail``, ``-x``), the run could not start or never reached its target, a
+pre-run check failed, or a report could not be written; 2 (from the CLI) the command line
+could not be parsed; 99 a threshold failed (and nothing else did: 1 wins over 99).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from molotov.reports.jsonreport import RunReport
 from molotov.reports.outputs import write_reports
 from molotov.reports.summary import OpenModel, closing_lines, summary_lines
 from molotov.reports.thresholds import (
+    EXIT_THRESHOLDS,
     Threshold,
     ThresholdError,
     ThresholdResult,
     evaluate,
+    gates_http_failures,
     parse_thresholds,
     result_lines,
 )
@@ -42,6 +45,12 @@ from molotov.worker.errors import CONNECT_KINDS, unreachable_targets
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+
+def failure_code(code: int) -> int:
+    """The exit code once something failed: 1, unless a code that says more already applies
+    (a cluster run's partial result, say); a failed threshold (99) says less than 1."""
+    return EXIT_FAILED if code in (EXIT_OK, EXIT_THRESHOLDS) else code
 
 
 class RunError(Exception):
@@ -182,7 +191,8 @@ def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
 def print_summary(config: RunConfig, result: RunResult, verdicts: list[ThresholdResult]) -> None:
     snapshot = result.snapshot
     open_model = OpenModel.of_runs([dataclasses.asdict(config)])
-    lines = summary_lines(snapshot, result.elapsed, open_model)
+    gated = gates_http_failures(v.threshold for v in verdicts)
+    lines = summary_lines(snapshot, result.elapsed, open_model, http_gated=gated)
     for line in lines + result_lines(verdicts):
         _out(config, line)
     if result.sizing is not None:
@@ -259,15 +269,11 @@ def _execute(config: RunConfig, held: Holder) -> int:
         _err("Interrupted before the run started")
         return EXIT_FAILED
     code, problems, verdicts = judge(config, result, thresholds)
-    for problem in problems:
-        _err(problem)
     print_summary(config, result, verdicts)
-    wanted = (config.report, config.html, config.csv)
-    if any(path is not None for path in wanted) and not _write_report(
-        config, result, verdicts, code
-    ):
-        code = EXIT_FAILED
-    return code
+    doc = None
+    if (config.report, config.html, config.csv) != (None, None, None):
+        doc = jsonreport.document(report_of(config, result), verdicts)
+    return conclude(config, doc, code, problems)
 
 
 def judge(
@@ -280,7 +286,7 @@ def judge(
     failed = [v.threshold.text for v in verdicts if not v.passed]
     if failed:
         problems.append(f"threshold(s) failed: {', '.join(failed)}")
-        code = EXIT_FAILED
+        code = code or EXIT_THRESHOLDS  # a run that broke (1) is no measurement to gate on
     return code, problems, verdicts
 
 
@@ -297,29 +303,28 @@ def report_of(config: RunConfig, result: RunResult) -> RunReport:
     )
 
 
-def _write_report(
-    config: RunConfig, result: RunResult, verdicts: list[ThresholdResult], code: int
-) -> bool:
-    """Write the reports (``--report``, ``--csv``, ``--html``) of one document; False (and a
-    message) if one cannot be written. ``code`` is the run's exit code, shown by the HTML."""
-    return write_document(config, jsonreport.document(report_of(config, result), verdicts), code)
-
-
-def write_document(config: RunConfig, doc: dict[str, Any], code: int) -> bool:
-    """Write the report files asked for (``--report``, ``--csv``, ``--html``) of ``doc``;
-    False (and a message) if one cannot be written. ``--report -``: the last stdout line."""
+def conclude(config: RunConfig, doc: dict[str, Any] | None, code: int, problems: list[str]) -> int:
+    """The end of a run (or of a cluster's merge) once its summary is printed: the report
+    files of ``doc`` (None: none asked for), then the lines that explain the exit code,
+    last, after any file's error; only ``--report -``'s line comes later, the very last
+    line of stdout (for ``kubectl logs | tail -1``). The exit code: ``code``, or
+    :func:`failure_code`'s when a file could not be written. ``code`` is also the verdict
+    the HTML page shows."""
     to_stdout = config.report == "-"
-    problems = write_reports(
-        doc,
-        code,
-        report=None if to_stdout else config.report,
-        csv=config.csv,
-        html=config.html,
-    )
+    if doc is not None:
+        unwritten = write_reports(
+            doc,
+            code,
+            report=None if to_stdout else config.report,
+            csv=config.csv,
+            html=config.html,
+        )
+        if unwritten:
+            code = failure_code(code)
+        problems = [*unwritten, *problems]
     for problem in problems:
         _err(problem)
-    if to_stdout:
-        # One line, the very last one of stdout, for `kubectl logs | tail -1`.
+    if doc is not None and to_stdout:
         sys.stdout.write(jsonreport.dumps_line(doc) + "\n")
         sys.stdout.flush()
-    return not problems
+    return code
