@@ -377,3 +377,22 @@ def test_merged_thresholds_that_fail_exit_99_with_the_verdict_last(scenario: Pat
         assert run.wait(60) == 99, run.text
     assert closing("\n".join(run.out)) == (4, 0)
     assert run.err[-1] == "threshold(s) failed: p99<1us", run.text
+
+
+def test_an_unwritable_report_stops_the_coordinator_before_any_agent_works(
+    scenario: Path, tmp_path: Path
+) -> None:
+    """The coordinator writes the merged files: their destinations are checked first."""
+    (tmp_path / "file").write_text("")
+    with target() as hits, agents(1, scenario, target=hits.url) as fleet:
+        run = coordinator(
+            scenario, [a.url for a in fleet], "-r", "2", "--csv", "file/run", target=hits.url
+        )
+        assert run.wait(60) == 2, run.text
+        assert fleet[0].proc.popen.poll() is None  # never prepared: still waiting for a run
+    assert run.out == []
+    assert run.err == [
+        f"--csv 'file/run': cannot write there ('file/run_stats.csv'): '{tmp_path}/file' is a "
+        "file, not a folder"
+    ]
+    assert hits.stamps == []

@@ -485,7 +485,7 @@ def test_html_path_placeholders(write_scenario, run_molotov, target, tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == [f"{socket.gethostname()}-4.html"]
 
 
-def test_an_unwritable_html_path_is_one_line_and_exit_1(
+def test_an_unwritable_html_path_is_one_line_and_exit_2_before_the_run(
     write_scenario, run_molotov, target, tmp_path
 ):
     write_scenario(MIXED)
@@ -493,9 +493,10 @@ def test_an_unwritable_html_path_is_one_line_and_exit_1(
     result = run_molotov(
         "-r", "1", "--html", "file/report.html", "--report", "r.json", "loadtest.py"
     )
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.returncode == 2, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Cannot write the HTML report 'file/report.html'")
-    # The other report is written all the same.
-    assert load(tmp_path / "r.json")["totals"]["steps"] == 1
+    assert lines[0].startswith("--html 'file/report.html': cannot write there")
+    # Nothing ran, so nothing is written: not even the report that could have been.
+    assert target.total == 0
+    assert not (tmp_path / "r.json").exists()
