@@ -72,10 +72,15 @@ def _err(text: str) -> None:
     sys.stderr.flush()
 
 
-def load_registry(config: RunConfig) -> api.Registry:
-    """Import the extensions and the scenario module into a fresh registry, and check it."""
+def load_registry(config: RunConfig) -> tuple[api.Registry, str]:
+    """Import the extensions and the scenario module into a fresh registry, and check it.
+
+    Also returns where the scenarios came from: the absolute path of the module's file (a
+    relative ``scenario`` of molotov.json is looked for in the working directory first, so
+    the banner says which file that was), or its name when it has no file."""
     registry = api.reset()
     loaded: set[str] = set()
+    source = config.scenario
     try:
         for target, what in [
             *((e, "--use-extension") for e in config.use_extension),
@@ -88,7 +93,9 @@ def load_registry(config: RunConfig) -> api.Registry:
                 loaded.add(key)
                 if what:
                     _out(config, f"Loading extension {target!r}")  # Molotov 2.x's notice
-                load_module(target, what)
+                file = getattr(load_module(target, what), "__file__", None)
+                if not what and file:
+                    source = os.path.abspath(file)
     except LoadError as exc:
         raise RunError(str(exc), exc.detail) from None
     if not registry.scenarios:
@@ -99,10 +106,10 @@ def load_registry(config: RunConfig) -> api.Registry:
     if config.single_mode and config.single_mode not in registry.scenarios:
         available = ", ".join(sorted(registry.scenarios))
         raise RunError(f"Can't find {config.single_mode!r} in the scenarios ({available})")
-    return registry
+    return registry, source
 
 
-def _banner(config: RunConfig, registry: api.Registry) -> str:
+def _banner(config: RunConfig, registry: api.Registry, source: str) -> str:
     bounds = []
     if config.run_length:
         bounds.append(f"for {config.run_length:g}s")
@@ -127,7 +134,7 @@ def _banner(config: RunConfig, registry: api.Registry) -> str:
         )
     elif config.stages:
         workers = f"{config.processes} process(es), workers following the stages"
-    scenarios = f"{len(registry.scenarios)} scenario(s) from {config.scenario!r}"
+    scenarios = f"{len(registry.scenarios)} scenario(s) from {source!r}"
     return f"Molotov: {scenarios}, {workers}, {until}"
 
 
@@ -232,7 +239,7 @@ def _execute(config: RunConfig, held: Holder) -> int:
             raise RunError(
                 f"molotov runs its workers in forked processes, and {sys.platform} has no fork()"
             )
-        registry = load_registry(config)
+        registry, source = load_registry(config)
         try:
             thresholds = parse_thresholds(
                 config.threshold, list(registry.scenarios), open_model=config.open_model
@@ -244,7 +251,7 @@ def _execute(config: RunConfig, held: Holder) -> int:
             config.quiet, config.console, config.verbose, open_model=config.open_model
         )
         with global_fixtures(config, registry) as results:
-            console.start(_banner(config, registry))
+            console.start(_banner(config, registry, source))
             descriptors = raise_descriptor_limit(process_workers(config))
             for notice in [*_open_model_notices(config, registry), descriptors]:
                 if notice:
