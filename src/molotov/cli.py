@@ -50,7 +50,10 @@ def _check_values(ctx: typer.Context, config: RunConfig) -> None:
         raise typer.BadParameter(exc.why, ctx=ctx, param=param) from None
 
 
-@app.command(help="Load test an HTTP service with the scenarios of SCENARIO.")
+@app.command(
+    help="Load test an HTTP service with the scenarios of SCENARIO: a file path or a dotted "
+    "module name (default: loadtest.py); with --config, a test of that file (default: test)."
+)
 def molotov(
     ctx: typer.Context,
     scenario: opt.Scenario = DEFAULT_SCENARIO,

@@ -24,7 +24,7 @@ from molotov.config.parsers import (
 )
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import Stage
-from molotov.reports.thresholds import ThresholdError, parse_thresholds
+from molotov.reports.thresholds import ThresholdError, metrics_help, parse_thresholds
 
 
 def _version(value: bool) -> None:
@@ -49,12 +49,10 @@ def _thresholds(values: list[str] | None) -> list[str]:
     return values or []
 
 
-Scenario = Annotated[
-    str,
-    typer.Argument(help="Scenario file path or dotted module name; with --config, the test name."),
-]
-Workers = Annotated[int, typer.Option("-w", "--workers", help="Workers per process.")]
-Processes = Annotated[int, typer.Option("-p", "--processes", help="Worker processes.")]
+# Described in the command's help: typer would show an argument's Python type beside it.
+Scenario = Annotated[str, typer.Argument(metavar="SCENARIO", hidden=True)]
+Workers = Annotated[int, typer.Option("-w", "--workers", metavar="N", help="Workers per process.")]
+Processes = Annotated[int, typer.Option("-p", "--processes", metavar="N", help="Worker processes.")]
 Duration = Annotated[
     str | None,
     typer.Option(
@@ -65,7 +63,9 @@ Duration = Annotated[
         "or 500ms, 30s, 5m, 1h, 1h30m.",
     ),
 ]
-MaxRuns = Annotated[int | None, typer.Option("-r", "--max-runs", help="Steps per worker.")]
+MaxRuns = Annotated[
+    int | None, typer.Option("-r", "--max-runs", metavar="N", help="Steps per worker.")
+]
 RampUp = Annotated[
     str, typer.Option("--ramp-up", metavar="DURATION", help="Time over which workers start.")
 ]
@@ -76,7 +76,8 @@ Sizing = Annotated[
     bool, typer.Option("--sizing", help="Ramp workers up until failures exceed the tolerance.")
 ]
 SizingTolerance = Annotated[
-    float, typer.Option("--sizing-tolerance", help="Failure/success ratio, in %.")
+    float,
+    typer.Option("--sizing-tolerance", metavar="PERCENT", help="Failure/success ratio, in %."),
 ]
 ConsoleUpdate = Annotated[
     str,
@@ -92,7 +93,9 @@ Verbose = Annotated[
 Exception_ = Annotated[
     bool, typer.Option("-x", "--exception", help="Stop everything at the first failure.")
 ]
-Fail = Annotated[int | None, typer.Option("-f", "--fail", help="Stop and exit 1 at N failures.")]
+Fail = Annotated[
+    int | None, typer.Option("-f", "--fail", metavar="N", help="Stop and exit 1 at N failures.")
+]
 Console = Annotated[
     bool, typer.Option("-c", "--console", help="Plain console lines instead of a live view.")
 ]
@@ -100,13 +103,18 @@ Statsd = Annotated[bool, typer.Option("--statsd", help="Send metrics to StatsD."
 StatsdAddress = Annotated[
     str,
     typer.Option(
-        "--statsd-address", callback=_statsd_address, help="udp://HOST:PORT or tcp://HOST:PORT."
+        "--statsd-address",
+        metavar="URL",
+        callback=_statsd_address,
+        help="udp://HOST:PORT or tcp://HOST:PORT.",
     ),
 ]
 StatsdPrefix = Annotated[
     str,
     typer.Option(
-        "--statsd-prefix", help="Prefix of the run's metrics; {hostname} and {index} expand."
+        "--statsd-prefix",
+        metavar="PREFIX",
+        help="Prefix of the run's metrics; {hostname} and {index} expand.",
     ),
 ]
 StatsdInterval = Annotated[
@@ -117,22 +125,32 @@ Threshold = Annotated[
     list[str] | None,
     typer.Option(
         "--threshold",
+        metavar="EXPR",
         callback=_thresholds,
-        help="A pass/fail gate, e.g. 'p99<250ms' or 'login:failure_rate<1%' (repeatable).",
+        help="A pass/fail gate [SCENARIO:]METRIC OP VALUE, e.g. 'p99<250ms' or "
+        "'login:failure_rate<1%' (repeatable; a failed one exits 99). OP: < <= > >=. "
+        f"METRIC: {metrics_help()}.",
     ),
 ]
 Report = Annotated[
     str | None,
     typer.Option(
-        "--report", help="Write a JSON report there at the end ('-': as the last line of stdout)."
+        "--report",
+        metavar="FILE",
+        help="Write a JSON report there at the end ('-': as the last line of stdout).",
     ),
 ]
 Html = Annotated[
-    str | None, typer.Option("--html", help="Write a self-contained HTML report there at the end.")
+    str | None,
+    typer.Option(
+        "--html", metavar="FILE", help="Write a self-contained HTML report there at the end."
+    ),
 ]
 Csv = Annotated[
     str | None,
-    typer.Option("--csv", help="Write PREFIX_stats.csv and PREFIX_history.csv at the end."),
+    typer.Option(
+        "--csv", metavar="PREFIX", help="Write PREFIX_stats.csv and PREFIX_history.csv at the end."
+    ),
 ]
 StepTimeout = Annotated[
     str,
@@ -154,21 +172,27 @@ Rate = Annotated[
     str | None,
     typer.Option(
         "--rate",
+        metavar="RATE",
         help="Open model: R step starts per second for the whole run (100, 100/s, 6000/m).",
     ),
 ]
 Arrivals = Annotated[
     str,
     typer.Option(
-        "--arrivals", help="Open model: 'constant' spacing or 'poisson' (random) arrivals."
+        "--arrivals",
+        metavar="constant|poisson",
+        help="Open model: 'constant' spacing or 'poisson' (random) arrivals.",
     ),
 ]
 Seed = Annotated[
-    int | None, typer.Option("--seed", help="Seed of the random arrivals and scenario picks.")
+    int | None,
+    typer.Option("--seed", metavar="N", help="Seed of the random arrivals and scenario picks."),
 ]
 MaxWorkers = Annotated[
     int | None,
-    typer.Option("--max-workers", help="Open model: the pool grows up to N workers per process."),
+    typer.Option(
+        "--max-workers", metavar="N", help="Open model: the pool grows up to N workers per process."
+    ),
 ]
 MaxLag = Annotated[
     str,
@@ -179,19 +203,23 @@ MaxLag = Annotated[
     ),
 ]
 Iterations = Annotated[
-    int | None, typer.Option("--iterations", help="Open model: N arrivals in all, then stop.")
+    int | None,
+    typer.Option("--iterations", metavar="N", help="Open model: N arrivals in all, then stop."),
 ]
 Stages = Annotated[
     str | None,
     typer.Option(
         "--stages",
+        metavar="STAGES",
         help="Linear ramps DURATION:TARGET,... (workers; arrivals/s with --rate or '/s').",
     ),
 ]
 StartAt = Annotated[
     str | None,
     typer.Option(
-        "--start-at", help="Start the workers at this time: epoch seconds or ISO 8601 UTC."
+        "--start-at",
+        metavar="TIME",
+        help="Start the workers at this time: epoch seconds or ISO 8601 UTC.",
     ),
 ]
 Uvloop = Annotated[
@@ -199,13 +227,16 @@ Uvloop = Annotated[
 ]
 UseExtension = Annotated[
     list[str] | None,
-    typer.Option("--use-extension", help="Extension file or module (one or more)."),
+    typer.Option(
+        "--use-extension", metavar="EXTENSION", help="Extension file or module (one or more)."
+    ),
 ]
 ForceShutdown = Annotated[
     bool, typer.Option("--force-shutdown", help="Cancel in-flight steps when stopping.")
 ]
 SingleMode = Annotated[
-    str | None, typer.Option("-s", "--single-mode", help="Run only this scenario.")
+    str | None,
+    typer.Option("-s", "--single-mode", metavar="SCENARIO", help="Run only this scenario."),
 ]
 SingleRun = Annotated[
     bool, typer.Option("--single-run", help="Each worker runs every scenario once.")
@@ -214,7 +245,8 @@ DisableDnsResolve = Annotated[
     bool, typer.Option("--disable-dns-resolve", help="Resolve host names on every request.")
 ]
 Config = Annotated[
-    str | None, typer.Option("--config", help="A molotov.json file; SCENARIO is the test.")
+    str | None,
+    typer.Option("--config", metavar="FILE", help="A molotov.json file; SCENARIO is the test."),
 ]
 Debug = Annotated[bool, typer.Option("--debug", help="Run event loops in debug mode.")]
 Demo = Annotated[

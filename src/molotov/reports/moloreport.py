@@ -33,22 +33,36 @@ app = typer.Typer(
 )
 
 
-@app.command(help="Merge molotov JSON reports, print the merged summary, apply thresholds.")
+@app.command(
+    help="Merge the molotov JSON reports REPORT... (written by --report), print the merged "
+    "summary, apply thresholds."
+)
 def moloreport(
-    reports: Annotated[list[str], typer.Argument(help="Report files written by --report.")],
+    # Described in the command's help: typer would show an argument's Python type beside it.
+    reports: Annotated[list[str], typer.Argument(metavar="REPORT", hidden=True)],
     threshold: Annotated[
         list[str] | None,
-        typer.Option("--threshold", help="A pass/fail gate, as for molotov (repeatable)."),
+        typer.Option(
+            "--threshold",
+            metavar="EXPR",
+            help="A pass/fail gate, as for molotov (repeatable; a failed one exits 99).",
+        ),
     ] = None,
     report: Annotated[
-        str | None, typer.Option("--report", help="Write the merged report there.")
+        str | None,
+        typer.Option("--report", metavar="FILE", help="Write the merged report there."),
     ] = None,
     html: Annotated[
-        str | None, typer.Option("--html", help="Write the merged run's HTML report there.")
+        str | None,
+        typer.Option("--html", metavar="FILE", help="Write the merged run's HTML report there."),
     ] = None,
     csv: Annotated[
         str | None,
-        typer.Option("--csv", help="Write PREFIX_stats.csv and PREFIX_history.csv of the merge."),
+        typer.Option(
+            "--csv",
+            metavar="PREFIX",
+            help="Write PREFIX_stats.csv and PREFIX_history.csv of the merge.",
+        ),
     ] = None,
 ) -> None:
     try:

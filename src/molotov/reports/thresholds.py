@@ -74,6 +74,20 @@ GRAMMAR = (
 )
 
 
+def metrics_help() -> str:
+    """The metrics in a few words, for ``--help``: made from the tables above, so a metric
+    added there is named here too."""
+    prefixes = [
+        names[0].removesuffix(DURATION_METRICS[0]) for names in (HTTP_METRICS, RESPONSE_METRICS)
+    ]
+    others = [m for m in METRICS if m not in TIME_METRICS and m not in STATUS_METRICS]
+    return (
+        f"{' '.join(DURATION_METRICS)} (step durations; {prefixes[0]}* the same of the requests, "
+        f"{prefixes[1]}* of the open model's response times), {' '.join(others)}, "
+        f"{' '.join(STATUS_METRICS)}"
+    )
+
+
 class ThresholdError(ValueError):
     """A malformed threshold expression (a usage error)."""
 
