@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import molotov
+from molotov.reports.thresholds import METRICS
 from support import Result, molotov_env
 from support import proc_stat as _stat
 
@@ -91,9 +92,12 @@ def closing_counts(stdout: str) -> tuple[int, int]:
         (["-d", "0"], ["--duration", "must be positive (got 0)"]),
         (["-d", "-5"], ["--duration", "must be positive (got -5)"]),
         (["-d", "400d"], ["--duration", "must be at most 31536000 s (a year)"]),
-        (["--ramp-up", "inf"], ["--ramp-up", "must be a finite number (got inf)"]),
-        (["--delay", "inf"], ["--delay", "must be a finite number (got inf)"]),
-        (["--step-timeout", "inf"], ["--step-timeout", "must be a finite number (got inf)"]),
+        (["--ramp-up", "inf"], ["--ramp-up", "not a duration", "finite number of seconds"]),
+        (["--delay", "inf"], ["--delay", "not a duration", "finite number of seconds"]),
+        (
+            ["--step-timeout", "inf"],
+            ["--step-timeout", "not a duration", "finite number of seconds"],
+        ),
         (["--ramp-up", "1e308"], ["--ramp-up", "must be at most 31536000 s (a year)"]),
         (["-p", str(10**23)], ["--processes", "must be at most 1024 (got 1e+23)"]),
         (["-w", "1000000"], ["--workers", "must be at most 100000"]),
@@ -537,6 +541,71 @@ def test_help_lists_the_molotov_flags(run_molotov, target):
     assert short.returncode == 0
     assert short.stdout == result.stdout
     assert target.total == 0
+
+
+# What typer shows of a value's Python type when a flag names no metavar of its own.
+TYPER_TYPES = re.compile(r"<\w+(?:\[\w+\])?>")
+
+
+def one_line_help(stdout: str) -> str:
+    return " ".join(stdout.split())  # the help wraps: read it as one line of words
+
+
+@pytest.mark.parametrize(
+    ("flag", "metavar"),
+    [
+        ("-d, --duration", "DURATION"),
+        ("--ramp-up", "DURATION"),
+        ("--delay", "DURATION"),
+        ("--step-timeout", "DURATION"),
+        ("--threshold", "EXPR"),
+        ("--report", "FILE"),
+        ("--csv", "PREFIX"),
+        ("--rate", "RATE"),
+        ("-w, --workers", "N"),
+        ("--use-extension", "EXTENSION"),
+        ("--agents", "URL,URL..."),
+    ],
+)
+def test_help_names_values_in_words_not_python_types(run_molotov, target, flag, metavar):
+    help_text = one_line_help(run_molotov("--help", COLUMNS="200").stdout)
+    assert TYPER_TYPES.findall(help_text) == []
+    assert f"{flag} {metavar} " in help_text
+    # Not `[scenario]` and an `Arguments:` section with `scenario <str>`: the help says it.
+    assert help_text.startswith("Usage: molotov [OPTIONS] [SCENARIO] Load test an HTTP ")
+    assert "SCENARIO: a file path or a dotted module name (default: loadtest.py)" in help_text
+
+
+def test_help_of_threshold_names_every_metric(run_molotov, target):
+    """The names come from the thresholds module's own tables: none can be left out."""
+    help_text = one_line_help(run_molotov("--help", COLUMNS="200").stdout)
+    threshold = help_text[help_text.index("--threshold EXPR") : help_text.index("--report FILE")]
+    for metric in METRICS:
+        family, _, base = metric.partition("_")
+        if family in ("http", "response") and base in METRICS:
+            assert f"{family}_*" in threshold and f" {base} " in threshold, metric
+        else:
+            assert re.search(rf"[ (]{re.escape(metric)}[ ,.)]", threshold), metric
+    assert "exits 99" in threshold
+
+
+def test_moloreport_help_names_values_in_words(target):
+    script = "from molotov.reports.moloreport import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--help"],
+        env={**molotov_env(), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    help_text = one_line_help(done.stdout)
+    assert TYPER_TYPES.findall(help_text) == [], help_text
+    # typer marks a required argument with braces: the argument's name, not `{reports}`.
+    assert help_text.startswith("Usage: moloreport [OPTIONS] {REPORT}... Merge the molotov")
+    for named in ("--threshold EXPR", "--report FILE", "--html FILE", "--csv PREFIX"):
+        assert named in help_text
 
 
 def _console_script() -> Path:

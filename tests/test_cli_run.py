@@ -436,6 +436,35 @@ def test_config_file_values_override_flags(scenario_file, run_molotov, target, t
     assert target.hits["/"] == 6
 
 
+@pytest.mark.parametrize("in_cwd", [True, False], ids=["cwd-first", "beside-the-config"])
+def test_the_banner_names_the_scenario_file_that_was_loaded(
+    scenario_file, run_molotov, target, tmp_path, in_cwd
+):
+    """A relative scenario of molotov.json is looked for in the working directory first: the
+    banner says which file that was, by its absolute path."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    scenario_file(GET_ROOT, "suite/loadtest.py")
+    if in_cwd:
+        scenario_file(GET_ROOT)  # another loadtest.py, where molotov is typed
+    tests = {"smoke": {"scenario": "loadtest.py", "max_runs": 1}}
+    (suite / "molotov.json").write_text(json.dumps({"molotov": {"tests": tests}}))
+    result = run_molotov("-c", "--config", "suite/molotov.json", "smoke")
+    assert result.returncode == 0, result.stderr
+    loaded = tmp_path / "loadtest.py" if in_cwd else suite / "loadtest.py"
+    assert result.lines[0].startswith(f"Molotov: 1 scenario(s) from '{loaded}', "), result.lines
+
+
+def test_the_banner_names_a_dotted_module_by_its_file(scenario_file, run_molotov, tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    scenario_file(GET_ROOT, "pkg/scenarios.py")
+    result = run_molotov("-c", "-r", "1", "pkg.scenarios")
+    assert result.returncode == 0, result.stderr
+    where = tmp_path / "pkg" / "scenarios.py"
+    assert result.lines[0].startswith(f"Molotov: 1 scenario(s) from '{where}', "), result.lines
+
+
 # -- extensions ---------------------------------------------------------------------------
 
 EXTENSION = """
@@ -481,12 +510,12 @@ def test_use_extension_takes_several_values(scenario_file, run_molotov, tmp_path
 # -- console modes --------------------------------------------------------------------------
 
 
-def test_plain_console_when_stdout_is_not_a_tty(scenario_file, run_molotov):
+def test_plain_console_when_stdout_is_not_a_tty(scenario_file, run_molotov, tmp_path):
     scenario_file(GET_ROOT)
     result = run_molotov("-w", "1", "-r", "2", "loadtest.py")
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout  # no terminal control sequences
-    assert result.lines[0].startswith("Molotov: 1 scenario(s) from 'loadtest.py'")
+    assert result.lines[0].startswith(f"Molotov: 1 scenario(s) from '{tmp_path}/loadtest.py'")
     assert any(re.match(r"\[\d\d:\d\d\] ", line) for line in result.lines), result.stdout
 
 
@@ -531,7 +560,7 @@ def test_console_flag_gives_plain_lines_on_a_terminal(scenario_file, target, tmp
     )
     assert code == 0, output
     assert "\x1b" not in output
-    assert output.startswith("Molotov: 1 scenario(s) from 'loadtest.py'")
+    assert output.startswith(f"Molotov: 1 scenario(s) from '{tmp_path}/loadtest.py'")
     check_closing_lines(output, 2, 0)
 
 

@@ -522,3 +522,35 @@ def test_closed_model_ramp_up_starts_at_the_one_start(tmp_path: Path) -> None:
         assert first >= start + worker * 0.5 - 0.005, sender
     assert doc["totals"]["workers_started"] == 6
     assert doc["totals"]["requests"] == len(hits.stamps)
+
+
+def test_merged_thresholds_that_fail_exit_99_with_the_verdict_last(scenario: Path) -> None:
+    """The coordinator judges the merge as a local run is judged: a failed threshold is 99,
+    said after the summary."""
+    with target() as hits, agents(2, scenario, target=hits.url) as fleet:
+        run = coordinator(
+            scenario, [a.url for a in fleet], "-r", "2", "--threshold", "p99<1us",
+            "--threshold", "failures<1", target=hits.url,
+        )  # fmt: skip
+        assert run.wait(60) == 99, run.text
+    assert closing("\n".join(run.out)) == (4, 0)
+    assert run.err[-1] == "threshold(s) failed: p99<1us", run.text
+
+
+def test_an_unwritable_report_stops_the_coordinator_before_any_agent_works(
+    scenario: Path, tmp_path: Path
+) -> None:
+    """The coordinator writes the merged files: their destinations are checked first."""
+    (tmp_path / "file").write_text("")
+    with target() as hits, agents(1, scenario, target=hits.url) as fleet:
+        run = coordinator(
+            scenario, [a.url for a in fleet], "-r", "2", "--csv", "file/run", target=hits.url
+        )
+        assert run.wait(60) == 2, run.text
+        assert fleet[0].proc.popen.poll() is None  # never prepared: still waiting for a run
+    assert run.out == []
+    assert run.err == [
+        f"--csv 'file/run': cannot write there ('file/run_stats.csv'): '{tmp_path}/file' is a "
+        "file, not a folder"
+    ]
+    assert hits.stamps == []

@@ -75,7 +75,7 @@ def test_the_scaffold_smoke_test_fails_when_the_target_fails(
     assert run_molostart(cwd=tmp_path).returncode == 0
     # f"{TARGET_URL}/" is then /status/503?x=/: the target answers 503 to every request.
     run = run_test(tmp_path, TARGET_URL=target.url + "/status/503?x=")
-    assert run.returncode == 1
+    assert run.returncode == 99
     assert closing(run.stdout) == (0, 2)
     assert f"server error: GET {target.url}/status/503?x=/ -> 503" in run.stdout
     assert "threshold(s) failed: failures<1" in run.stderr

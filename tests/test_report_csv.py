@@ -230,7 +230,7 @@ def test_csv_of_a_merge(run_molotov, write_scenario, target, tmp_path):
         "a.json", "b.json", "--report", "all.json", "--csv", "all", "--threshold", "failures<1",
         cwd=tmp_path,
     )  # fmt: skip
-    assert result.returncode == 1, (result.stdout, result.stderr)  # the threshold failed
+    assert result.returncode == 99, (result.stdout, result.stderr)  # the threshold failed
     merged = json.loads((tmp_path / "all.json").read_text())
     names = check_stats(tmp_path / "all_stats.csv", merged)
     assert sum(int(r["Request Count"]) for r in names) == target.total
@@ -324,7 +324,9 @@ def test_an_unwritable_csv_prefix(run_molotov, write_scenario, target, tmp_path)
     write_scenario(MIXED)
     (tmp_path / "file").write_text("")
     result = run_molotov("-r", "1", "--csv", "file/run", "loadtest.py")
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    # Found before the run (exit 2), not after it.
+    assert result.returncode == 2, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Cannot write the CSV report 'file/run'")
+    assert lines[0].startswith("--csv 'file/run': cannot write there")
+    assert target.total == 0

@@ -147,7 +147,7 @@ def check_numbers(opened, doc: dict, exit_code: int) -> None:
 
 @pytest.fixture(scope="module")
 def real_run(_target_server, tmp_path_factory):
-    """One real run writing --report, --html and --csv; a threshold fails it (exit 1)."""
+    """One real run writing --report, --html and --csv; a threshold fails it (exit 99)."""
     folder = tmp_path_factory.mktemp("html-run")
     (folder / "loadtest.py").write_text(MIXED)
     argv = [
@@ -156,7 +156,7 @@ def real_run(_target_server, tmp_path_factory):
         "--report", "run.json", "--html", "run.html", "--csv", "run", "loadtest.py",
     ]  # fmt: skip
     done = run_command(argv, folder, molotov_env(_target_server.url), 60)
-    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.returncode == 99, (done.stdout, done.stderr)
     return folder
 
 
@@ -167,7 +167,7 @@ def test_the_page_of_a_real_run(browser, real_run, tmp_path):
     check_clean(opened, page_file)
     drawn = check_charts(opened, doc)
     assert {c["id"] for c in drawn} >= ALWAYS
-    check_numbers(opened, doc, exit_code=1)
+    check_numbers(opened, doc, exit_code=99)
     assert opened.page.locator(".verdict.fail").count() == 1
     # The throughput chart's points are the per-second rows: they add up to the totals.
     throughput = next(c for c in drawn if c["id"] == "throughput")
@@ -486,7 +486,7 @@ def test_html_path_placeholders(write_scenario, run_molotov, target, tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == [f"{socket.gethostname()}-4.html"]
 
 
-def test_an_unwritable_html_path_is_one_line_and_exit_1(
+def test_an_unwritable_html_path_is_one_line_and_exit_2_before_the_run(
     write_scenario, run_molotov, target, tmp_path
 ):
     write_scenario(MIXED)
@@ -494,9 +494,10 @@ def test_an_unwritable_html_path_is_one_line_and_exit_1(
     result = run_molotov(
         "-r", "1", "--html", "file/report.html", "--report", "r.json", "loadtest.py"
     )
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.returncode == 2, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Cannot write the HTML report 'file/report.html'")
-    # The other report is written all the same.
-    assert load(tmp_path / "r.json")["totals"]["steps"] == 1
+    assert lines[0].startswith("--html 'file/report.html': cannot write there")
+    # Nothing ran, so nothing is written: not even the report that could have been.
+    assert target.total == 0
+    assert not (tmp_path / "r.json").exists()

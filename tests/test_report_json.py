@@ -158,7 +158,7 @@ def test_the_report_document(scenario_file, run_molotov, target, tmp_path):
     )
     after = datetime.now(UTC)
     # The http_p50 threshold fails the run; the report is written all the same.
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.returncode == 99, (result.stdout, result.stderr)
     assert closing(result.stdout) == (4, 4)
     doc = json.loads((tmp_path / "report.json").read_text())
     no_temp_files(tmp_path)
@@ -670,12 +670,12 @@ def test_moloreport_thresholds_pass(reports):
     assert table[0].split()[1] == "7"
 
 
-def test_moloreport_threshold_failure_exits_1(reports):
+def test_moloreport_threshold_failure_exits_99(reports):
     result = moloreport(
         "a.json", "b.json", "c.json", "--threshold", "failures<1", "--threshold", "p99<60s",
         cwd=reports,
     )  # fmt: skip
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.returncode == 99, (result.stdout, result.stderr)
     lines = result.stdout.splitlines()
     table = lines[lines.index("Thresholds:") + 1 : -3]
     assert table[0].split() == ["failures<1", "7", "FAIL"]

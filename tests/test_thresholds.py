@@ -461,7 +461,7 @@ def test_passing_thresholds_exit_0_with_a_table(scenario_file, run_molotov, targ
     assert "threshold" not in result.stderr
 
 
-def test_a_failing_threshold_exits_1_and_shows_fail(scenario_file, run_molotov, target):
+def test_a_failing_threshold_exits_99_and_shows_fail(scenario_file, run_molotov, target):
     scenario_file(TWO_SCENARIOS)
     result = run_molotov(
         "--threshold",
@@ -478,7 +478,7 @@ def test_a_failing_threshold_exits_1_and_shows_fail(scenario_file, run_molotov, 
         "3",
         "loadtest.py",
     )
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.returncode == 99, (result.stdout, result.stderr)  # k6's code for thresholds
     assert closing(result.stdout) == (6, 0)
     rows = threshold_rows(result.stdout)
     assert list(rows) == ["p50<1us", "failures<1"]
@@ -519,8 +519,38 @@ def test_failure_thresholds_judge_a_failing_scenario(scenario_file, run_molotov,
         "2",
         "loadtest.py",
     )
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    # Failed steps alone are a result, not a broken run: the threshold decides, with 99.
+    assert result.returncode == 99, (result.stdout, result.stderr)
     assert closing(result.stdout) == (0, 4)
     rows = threshold_rows(result.stdout)
     assert rows["broken:failure_rate<50%"] == ("100.00%", "FAIL")
     assert rows["failures>=4"] == ("4", "pass")
+
+
+@pytest.mark.parametrize(
+    ("gate", "says"),
+    [(["--fail", "2"], "--fail 2"), (["-x"], "-x: stopped at the first failure")],
+    ids=["fail", "exception"],
+)
+def test_a_gate_exits_1_even_when_a_threshold_failed_too(
+    scenario_file, run_molotov, target, gate, says
+):
+    """1 (a gate, as in Molotov 2.x) wins over 99 (a threshold): both are said."""
+    scenario_file(FAILING)
+    result = run_molotov(*gate, "--threshold", "failures<1", "-w", "1", "-r", "5", "loadtest.py")
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert threshold_rows(result.stdout)["failures<1"][1] == "FAIL"
+    assert says in result.stderr
+    assert "threshold(s) failed: failures<1" in result.stderr
+
+
+def test_an_unreachable_target_exits_1_not_99(scenario_file, run_molotov, target):
+    """No measurement to judge: a threshold on it fails, but the run is broken (1)."""
+    scenario_file(TWO_SCENARIOS)
+    result = run_molotov(
+        "--threshold", "failure_rate<1%", "-s", "root", "-r", "2", "loadtest.py",
+        TARGET_URL="http://127.0.0.1:1",
+    )  # fmt: skip
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "cannot connect to 127.0.0.1:1" in result.stderr
+    assert "threshold(s) failed: failure_rate<1%" in result.stderr

@@ -51,7 +51,10 @@ def _check_values(ctx: typer.Context, config: RunConfig) -> None:
         raise typer.BadParameter(exc.why, ctx=ctx, param=param) from None
 
 
-@app.command(help="Load test an HTTP service with the scenarios of SCENARIO.")
+@app.command(
+    help="Load test an HTTP service with the scenarios of SCENARIO: a file path or a dotted "
+    "module name (default: loadtest.py); with --config, a test of that file (default: test)."
+)
 def molotov(
     ctx: typer.Context,
     scenario: opt.Scenario = DEFAULT_SCENARIO,
@@ -59,11 +62,11 @@ def molotov(
     processes: opt.Processes = 1,
     duration: opt.Duration = None,
     max_runs: opt.MaxRuns = None,
-    ramp_up: opt.RampUp = 0.0,
-    delay: opt.Delay = 0.0,
+    ramp_up: opt.RampUp = "0s",
+    delay: opt.Delay = "0s",
     sizing: opt.Sizing = False,
     sizing_tolerance: opt.SizingTolerance = 5.0,
-    console_update: opt.ConsoleUpdate = 0.2,
+    console_update: opt.ConsoleUpdate = "0.2s",
     quiet: opt.Quiet = False,
     verbose: opt.Verbose = 0,
     exception: opt.Exception_ = False,
@@ -72,12 +75,12 @@ def molotov(
     statsd: opt.Statsd = False,
     statsd_address: opt.StatsdAddress = DEFAULT_STATSD_ADDRESS,
     statsd_prefix: opt.StatsdPrefix = DEFAULT_STATSD_PREFIX,
-    statsd_interval: opt.StatsdInterval = 1.0,
+    statsd_interval: opt.StatsdInterval = "1s",
     threshold: opt.Threshold = None,
     report: opt.Report = None,
     html: opt.Html = None,
     csv: opt.Csv = None,
-    step_timeout: opt.StepTimeout = 300.0,
+    step_timeout: opt.StepTimeout = "300s",
     graceful_stop: opt.GracefulStop = "10s",
     rate: opt.Rate = None,
     arrivals: opt.Arrivals = "constant",

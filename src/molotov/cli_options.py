@@ -24,7 +24,7 @@ from molotov.config.parsers import (
 )
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import Stage
-from molotov.reports.thresholds import ThresholdError, parse_thresholds
+from molotov.reports.thresholds import ThresholdError, metrics_help, parse_thresholds
 
 
 def _version(value: bool) -> None:
@@ -49,27 +49,39 @@ def _thresholds(values: list[str] | None) -> list[str]:
     return values or []
 
 
-Scenario = Annotated[
-    str,
-    typer.Argument(help="Scenario file path or dotted module name; with --config, the test name."),
-]
-Workers = Annotated[int, typer.Option("-w", "--workers", help="Workers per process.")]
-Processes = Annotated[int, typer.Option("-p", "--processes", help="Worker processes.")]
+# Described in the command's help: typer would show an argument's Python type beside it.
+Scenario = Annotated[str, typer.Argument(metavar="SCENARIO", hidden=True)]
+Workers = Annotated[int, typer.Option("-w", "--workers", metavar="N", help="Workers per process.")]
+Processes = Annotated[int, typer.Option("-p", "--processes", metavar="N", help="Worker processes.")]
 Duration = Annotated[
     str | None,
-    typer.Option("-d", "--duration", help="Duration: seconds, or 30s, 5m, 1h. Default: unlimited."),
+    typer.Option(
+        "-d",
+        "--duration",
+        metavar="DURATION",
+        help="How long the run lasts (default: until stopped). Every DURATION is seconds, "
+        "or 500ms, 30s, 5m, 1h, 1h30m.",
+    ),
 ]
-MaxRuns = Annotated[int | None, typer.Option("-r", "--max-runs", help="Steps per worker.")]
-RampUp = Annotated[float, typer.Option("--ramp-up", help="Seconds over which workers start.")]
-Delay = Annotated[float, typer.Option("--delay", help="Seconds to sleep after every step.")]
+MaxRuns = Annotated[
+    int | None, typer.Option("-r", "--max-runs", metavar="N", help="Steps per worker.")
+]
+RampUp = Annotated[
+    str, typer.Option("--ramp-up", metavar="DURATION", help="Time over which workers start.")
+]
+Delay = Annotated[
+    str, typer.Option("--delay", metavar="DURATION", help="Time to sleep after every step.")
+]
 Sizing = Annotated[
     bool, typer.Option("--sizing", help="Ramp workers up until failures exceed the tolerance.")
 ]
 SizingTolerance = Annotated[
-    float, typer.Option("--sizing-tolerance", help="Failure/success ratio, in %.")
+    float,
+    typer.Option("--sizing-tolerance", metavar="PERCENT", help="Failure/success ratio, in %."),
 ]
 ConsoleUpdate = Annotated[
-    float, typer.Option("--console-update", help="Seconds between console updates.")
+    str,
+    typer.Option("--console-update", metavar="DURATION", help="Time between console updates."),
 ]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on stdout.")]
 Verbose = Annotated[
@@ -81,7 +93,9 @@ Verbose = Annotated[
 Exception_ = Annotated[
     bool, typer.Option("-x", "--exception", help="Stop everything at the first failure.")
 ]
-Fail = Annotated[int | None, typer.Option("-f", "--fail", help="Stop and exit 1 at N failures.")]
+Fail = Annotated[
+    int | None, typer.Option("-f", "--fail", metavar="N", help="Stop and exit 1 at N failures.")
+]
 Console = Annotated[
     bool, typer.Option("-c", "--console", help="Plain console lines instead of a live view.")
 ]
@@ -89,54 +103,73 @@ Statsd = Annotated[bool, typer.Option("--statsd", help="Send metrics to StatsD."
 StatsdAddress = Annotated[
     str,
     typer.Option(
-        "--statsd-address", callback=_statsd_address, help="udp://HOST:PORT or tcp://HOST:PORT."
+        "--statsd-address",
+        metavar="URL",
+        callback=_statsd_address,
+        help="udp://HOST:PORT or tcp://HOST:PORT.",
     ),
 ]
 StatsdPrefix = Annotated[
     str,
     typer.Option(
-        "--statsd-prefix", help="Prefix of the run's metrics; {hostname} and {index} expand."
+        "--statsd-prefix",
+        metavar="PREFIX",
+        help="Prefix of the run's metrics; {hostname} and {index} expand.",
     ),
 ]
 StatsdInterval = Annotated[
-    float, typer.Option("--statsd-interval", help="Seconds between two StatsD flushes.")
+    str,
+    typer.Option("--statsd-interval", metavar="DURATION", help="Time between two StatsD flushes."),
 ]
 Threshold = Annotated[
     list[str] | None,
     typer.Option(
         "--threshold",
+        metavar="EXPR",
         callback=_thresholds,
         help=(
-            "A pass/fail gate (repeatable): [SCENARIO:]METRIC OP VALUE or "
-            "[REQUEST NAME]:METRIC OP VALUE, e.g. 'p99<250ms', 'login:failure_rate<1%', "
-            "'[GET /items/{id}]:p95<200ms', 'status_503<1', 'checks>=99%'."
+            "A pass/fail gate (repeatable; a failed one exits 99): [SCENARIO:]METRIC OP VALUE "
+            "or [REQUEST NAME]:METRIC OP VALUE, e.g. 'p99<250ms', 'login:failure_rate<1%', "
+            "'[GET /items/{id}]:p95<200ms', 'status_503<1', 'checks>=99%'. OP: < <= > >=. "
+            f"METRIC: {metrics_help()}."
         ),
     ),
 ]
 Report = Annotated[
     str | None,
     typer.Option(
-        "--report", help="Write a JSON report there at the end ('-': as the last line of stdout)."
+        "--report",
+        metavar="FILE",
+        help="Write a JSON report there at the end ('-': as the last line of stdout).",
     ),
 ]
 Html = Annotated[
-    str | None, typer.Option("--html", help="Write a self-contained HTML report there at the end.")
+    str | None,
+    typer.Option(
+        "--html", metavar="FILE", help="Write a self-contained HTML report there at the end."
+    ),
 ]
 Csv = Annotated[
     str | None,
     typer.Option(
         "--csv",
+        metavar="PREFIX",
         help="Write PREFIX_stats.csv, _failures.csv, _scenarios.csv and _history.csv at the end.",
     ),
 ]
 StepTimeout = Annotated[
-    float,
-    typer.Option("--step-timeout", help="Fail (and cancel) a step running longer than this."),
+    str,
+    typer.Option(
+        "--step-timeout",
+        metavar="DURATION",
+        help="Fail (and cancel) a step running longer than this.",
+    ),
 ]
 GracefulStop = Annotated[
     str,
     typer.Option(
         "--graceful-stop",
+        metavar="DURATION",
         help="After a stop (-d, Ctrl-C, ...), in-flight steps get this long, then are cancelled.",
     ),
 ]
@@ -144,21 +177,27 @@ Rate = Annotated[
     str | None,
     typer.Option(
         "--rate",
+        metavar="RATE",
         help="Open model: R step starts per second for the whole run (100, 100/s, 6000/m).",
     ),
 ]
 Arrivals = Annotated[
     str,
     typer.Option(
-        "--arrivals", help="Open model: 'constant' spacing or 'poisson' (random) arrivals."
+        "--arrivals",
+        metavar="constant|poisson",
+        help="Open model: 'constant' spacing or 'poisson' (random) arrivals.",
     ),
 ]
 Seed = Annotated[
-    int | None, typer.Option("--seed", help="Seed of the random arrivals and scenario picks.")
+    int | None,
+    typer.Option("--seed", metavar="N", help="Seed of the random arrivals and scenario picks."),
 ]
 MaxWorkers = Annotated[
     int | None,
-    typer.Option("--max-workers", help="Open model: the pool grows up to N workers per process."),
+    typer.Option(
+        "--max-workers", metavar="N", help="Open model: the pool grows up to N workers per process."
+    ),
 ]
 MaxRequestNames = Annotated[
     int,
@@ -170,23 +209,29 @@ MaxRequestNames = Annotated[
 MaxLag = Annotated[
     str,
     typer.Option(
-        "--max-lag", help="Open model: an arrival not started after this long is dropped."
+        "--max-lag",
+        metavar="DURATION",
+        help="Open model: an arrival not started after this long is dropped.",
     ),
 ]
 Iterations = Annotated[
-    int | None, typer.Option("--iterations", help="Open model: N arrivals in all, then stop.")
+    int | None,
+    typer.Option("--iterations", metavar="N", help="Open model: N arrivals in all, then stop."),
 ]
 Stages = Annotated[
     str | None,
     typer.Option(
         "--stages",
+        metavar="STAGES",
         help="Linear ramps DURATION:TARGET,... (workers; arrivals/s with --rate or '/s').",
     ),
 ]
 StartAt = Annotated[
     str | None,
     typer.Option(
-        "--start-at", help="Start the workers at this time: epoch seconds or ISO 8601 UTC."
+        "--start-at",
+        metavar="TIME",
+        help="Start the workers at this time: epoch seconds or ISO 8601 UTC.",
     ),
 ]
 Uvloop = Annotated[
@@ -194,13 +239,16 @@ Uvloop = Annotated[
 ]
 UseExtension = Annotated[
     list[str] | None,
-    typer.Option("--use-extension", help="Extension file or module (one or more)."),
+    typer.Option(
+        "--use-extension", metavar="EXTENSION", help="Extension file or module (one or more)."
+    ),
 ]
 ForceShutdown = Annotated[
     bool, typer.Option("--force-shutdown", help="Cancel in-flight steps when stopping.")
 ]
 SingleMode = Annotated[
-    str | None, typer.Option("-s", "--single-mode", help="Run only this scenario.")
+    str | None,
+    typer.Option("-s", "--single-mode", metavar="SCENARIO", help="Run only this scenario."),
 ]
 SingleRun = Annotated[
     bool, typer.Option("--single-run", help="Each worker runs every scenario once.")
@@ -209,7 +257,8 @@ DisableDnsResolve = Annotated[
     bool, typer.Option("--disable-dns-resolve", help="Resolve host names on every request.")
 ]
 Config = Annotated[
-    str | None, typer.Option("--config", help="A molotov.json file; SCENARIO is the test.")
+    str | None,
+    typer.Option("--config", metavar="FILE", help="A molotov.json file; SCENARIO is the test."),
 ]
 Debug = Annotated[bool, typer.Option("--debug", help="Run event loops in debug mode.")]
 Demo = Annotated[
@@ -227,14 +276,30 @@ Version = Annotated[
 ]
 
 
-def seconds(parse: Callable[[str], float], value: str | None) -> float | None:
-    """A duration or a time from its flag (None when not given); a bad one is a usage error."""
+def seconds(parse: Callable[[str], float], value: str | None, name: str) -> float | None:
+    """A duration or a time from option ``name`` (None when not given); a bad one is a usage
+    error naming the flag."""
     if value is None:
         return None
     try:
         return parse(value)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        flag = "--" + name.replace("_", "-")
+        raise typer.BadParameter(str(exc), param_hint=f"'{flag}'") from None
+
+
+# The options that are durations: each read by parse_duration, the one reader of every
+# duration (flags, MOLOTOV_* variables and molotov.json alike).
+DURATIONS = (
+    "duration",
+    "ramp_up",
+    "delay",
+    "console_update",
+    "statsd_interval",
+    "step_timeout",
+    "graceful_stop",
+    "max_lag",
+)
 
 
 def _stages(value: str | None) -> tuple[tuple[Stage, ...], bool]:
@@ -267,12 +332,10 @@ def config_from_options(options: Mapping[str, Any]) -> RunConfig:
     """
     stages = _stages(options["stages"])
     values = {name: value for name, value in options.items() if name in _FIELDS}
+    values.update({name: seconds(parse_duration, options[name], name) for name in DURATIONS})
     values.update(
-        duration=seconds(parse_duration, options["duration"]),
-        start_at=seconds(parse_start_at, options["start_at"]),
-        graceful_stop=seconds(parse_duration, options["graceful_stop"]) or 0.0,
+        start_at=seconds(parse_start_at, options["start_at"], "start_at"),
         rate=_rate(options["rate"], stages),
-        max_lag=seconds(parse_duration, options["max_lag"]) or 0.0,
         stages=stages[0],
         use_extension=tuple(options["use_extension"] or ()),
         threshold=tuple(options["threshold"] or ()),

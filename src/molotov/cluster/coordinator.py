@@ -42,7 +42,7 @@ from molotov.reports import jsonload, jsonreport
 from molotov.reports.fields import FieldError
 from molotov.reports.jsonreport import RunReport
 from molotov.reports.thresholds import ThresholdError, parse_thresholds
-from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE, judge, print_summary, write_document
+from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE, conclude, judge, print_summary
 from molotov.run.signals import STOP_SIGNALS
 from molotov.run.supervisor import RunResult
 from molotov.stats.layout import StopReason
@@ -387,20 +387,19 @@ class Coordinator:
                 for line in view.lost_processes
             ]
         if any(view.lost or view.lost_processes for view in self.views):
-            code = EXIT_PARTIAL  # an agent, or a worker process of one, was lost
+            # An agent, or a worker process of one, was lost: wins over 1 and 99, the
+            # numbers judged are partial.
+            code = EXIT_PARTIAL
         self.console.stop()
-        for problem in problems:
-            _err(problem)
         section = cluster_section(self.views, self.start_at)
         if not config.quiet:
             sys.stdout.write(_cluster_line(section) + "\n")
         print_summary(config, result, verdicts)
+        doc = None
         if (config.report, config.html, config.csv) != (None, None, None):
             doc = jsonreport.document(merged, verdicts)
             doc["cluster"] = section
-            if not write_document(config, doc, code):
-                code = EXIT_FAILED
-        return code
+        return conclude(config, doc, code, problems)
 
 
 def _cluster_line(section: dict[str, Any]) -> str:

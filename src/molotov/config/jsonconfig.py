@@ -54,7 +54,7 @@ def _json_duration(value: Any) -> float:
     try:
         return parse_duration(value)
     except ValueError:
-        raise TypeError("a duration (seconds, or a string like '30s', '5m')") from None
+        raise TypeError("a duration (seconds, or a string like '500ms', '30s', '5m')") from None
 
 
 def _json_verbose(value: Any) -> int:
@@ -112,11 +112,11 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "processes": _json_int,
     "duration": _optional(_json_duration),
     "max_runs": _optional(_json_int),
-    "ramp_up": _json_float,
-    "delay": _json_float,
+    "ramp_up": _json_duration,
+    "delay": _json_duration,
     "sizing": _json_bool,
     "sizing_tolerance": _json_float,
-    "console_update": _json_float,
+    "console_update": _json_duration,
     "quiet": _json_bool,
     "verbose": _json_verbose,
     "exception": _json_bool,
@@ -136,16 +136,16 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "html": _optional(_json_str),
     "csv": _optional(_json_str),
     "statsd_prefix": _json_str,
-    "statsd_interval": _json_float,
+    "statsd_interval": _json_duration,
     "start_at": _optional(_json_start_at),
-    "step_timeout": _json_float,
+    "step_timeout": _json_duration,
     "graceful_stop": _json_duration,
     "rate": _optional(_json_rate),
     "arrivals": _json_str,
     "seed": _optional(_json_int),
     "max_workers": _optional(_json_int),
     "max_request_names": _json_int,
-    "max_lag": _json_float,
+    "max_lag": _json_duration,
     "iterations": _optional(_json_int),
     "stages": _json_stages,
 }

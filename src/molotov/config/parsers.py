@@ -25,7 +25,12 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 
 def parse_duration(text: str | float) -> float:
-    """Seconds from ``30``, ``1.5``, ``30s``, ``5m``, ``1h`` or ``1h30m`` (finite only)."""
+    """Seconds from ``30``, ``1.5``, ``500ms``, ``30s``, ``5m``, ``1h`` or ``1h30m`` (finite).
+
+    The one reader of every duration: each duration flag, ``MOLOTOV_*`` variable and
+    ``molotov.json`` key (and each stage's), so all take the same spellings; a plain number
+    is seconds, as Molotov 2.x's ``-d``, ``--ramp-up`` and ``--delay`` were.
+    """
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = float(text)
     elif not isinstance(text, str):
@@ -38,7 +43,7 @@ def parse_duration(text: str | float) -> float:
             parts = _DURATION_PART.findall(value)
             if not parts or "".join(n + u for n, u in parts) != value:
                 raise ValueError(
-                    f"not a duration: {text!r} (use seconds, or e.g. 30s, 5m, 1h)"
+                    f"not a duration: {text!r} (use seconds, or e.g. 500ms, 30s, 5m, 1h)"
                 ) from None
             seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
     # float() also reads "nan" and "inf": a run would then never reach its deadline.

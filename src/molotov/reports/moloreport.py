@@ -17,7 +17,14 @@ from molotov.config.parsers import job_completion_index
 from molotov.reports import jsonload, jsonmerge, jsonreport
 from molotov.reports.outputs import write_reports
 from molotov.reports.summary import OpenModel, closing_lines, summary_lines
-from molotov.reports.thresholds import ThresholdError, evaluate, parse_thresholds, result_lines
+from molotov.reports.thresholds import (
+    EXIT_THRESHOLDS,
+    ThresholdError,
+    evaluate,
+    gates_http_failures,
+    parse_thresholds,
+    result_lines,
+)
 from molotov.stdio import survive_closed_pipes
 
 app = typer.Typer(
@@ -27,23 +34,34 @@ app = typer.Typer(
 )
 
 
-@app.command(help="Merge molotov JSON reports, print the merged summary, apply thresholds.")
+@app.command(
+    help="Merge the molotov JSON reports REPORT... (written by --report), print the merged "
+    "summary, apply thresholds."
+)
 def moloreport(
-    reports: Annotated[list[str], typer.Argument(help="Report files written by --report.")],
+    # Described in the command's help: typer would show an argument's Python type beside it.
+    reports: Annotated[list[str], typer.Argument(metavar="REPORT", hidden=True)],
     threshold: Annotated[
         list[str] | None,
-        typer.Option("--threshold", help="A pass/fail gate, as for molotov (repeatable)."),
+        typer.Option(
+            "--threshold",
+            metavar="EXPR",
+            help="A pass/fail gate, as for molotov (repeatable; a failed one exits 99).",
+        ),
     ] = None,
     report: Annotated[
-        str | None, typer.Option("--report", help="Write the merged report there.")
+        str | None,
+        typer.Option("--report", metavar="FILE", help="Write the merged report there."),
     ] = None,
     html: Annotated[
-        str | None, typer.Option("--html", help="Write the merged run's HTML report there.")
+        str | None,
+        typer.Option("--html", metavar="FILE", help="Write the merged run's HTML report there."),
     ] = None,
     csv: Annotated[
         str | None,
         typer.Option(
             "--csv",
+            metavar="PREFIX",
             help="Write PREFIX_stats.csv, _failures.csv, _scenarios.csv, _history.csv of a merge.",
         ),
     ] = None,
@@ -63,23 +81,26 @@ def moloreport(
     verdicts = evaluate(thresholds, merged.snapshot, merged.load_seconds)
     lines = [f"Merged {merged.merged_from} report(s)"]
     open_model = OpenModel.of_runs([run.options for run in runs])
+    gated = gates_http_failures(thresholds)
     lines += summary_lines(
-        merged.snapshot, merged.load_seconds, open_model, merged.drain
-    ) + result_lines(verdicts)
-    lines += closing_lines(merged.snapshot)
+        merged.snapshot, merged.load_seconds, open_model, merged.drain, http_gated=gated
+    )
+    lines += result_lines(verdicts) + closing_lines(merged.snapshot)
     sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()  # the verdict on stderr comes after it, also in `2>&1`
     failed = [v.failure_text() for v in verdicts if not v.passed]
+    code = EXIT_THRESHOLDS if failed else 0
+    problems = []
     if (report, html, csv) != (None, None, None):
         doc = jsonreport.document(merged, verdicts)
-        code = 1 if failed else 0
         index = job_completion_index()
         problems = write_reports(doc, code, index=index, report=report, csv=csv, html=html)
-        if problems:
-            sys.stderr.write("\n".join(problems) + "\n")
-            raise typer.Exit(1)
+    if problems:
+        code = 1  # a report that could not be written wins over a failed threshold, as in molotov
     if failed:
-        sys.stderr.write(f"threshold(s) failed: {', '.join(failed)}\n")
-        raise typer.Exit(1)
+        problems.append(f"threshold(s) failed: {', '.join(failed)}")  # the verdict, last
+    sys.stderr.write("".join(problem + "\n" for problem in problems))
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ Molotov's three closing lines always come last, so scripts that parse them keep 
 
 from __future__ import annotations
 
+import shutil
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,38 +60,55 @@ def durations_text(histogram: Histogram, percents: tuple[float, ...] = SUMMARY_P
 
 TABLE_PERCENTILES = (50, 90, 95, 99, 99.9)
 DRAIN_WORTH_SAYING = 0.005  # seconds: below, the summary shows no drain
-HTTP_FAILURES_WORTH_SAYING = 0.01  # a share of failed requests the summary puts in words
+HTTP_FAILURES_WORTH_SAYING = 0.01  # a share of 4xx/5xx responses worth a hint
 
 
 def summary_lines(
-    snapshot: Snapshot, elapsed: float, open_model: OpenModel | None = None, drain: float = 0.0
+    snapshot: Snapshot,
+    elapsed: float,
+    open_model: OpenModel | None = None,
+    drain: float = 0.0,
+    http_gated: bool = False,
 ) -> list[str]:
     """Rates, responses and checks; tables of steps and of times (overall and per scenario),
     of requests by name, status codes and checks; in the open model, the arrivals and what
     was dropped; then the errors.
 
     ``elapsed`` is the seconds of load (start to stop), what every rate is per; ``drain`` the
-    seconds after the stop while in-flight steps ended, said apart."""
+    seconds after the stop while in-flight steps ended, said apart. ``http_gated``: a
+    threshold already judges the HTTP failures (no hint suggests one)."""
 
     def rate(count: int) -> str:
         return f"{count / elapsed:.1f}/s" if elapsed > 0 else "-"
 
     steps = snapshot.steps
-    lines = [
-        f"Duration: {elapsed:.2f}s{_drain_words(drain)} | Steps: {steps} ({rate(steps)}) "
-        f"| Requests: {snapshot.requests} ({rate(snapshot.requests)}) "
-        f"| Workers started: {snapshot.workers_started}",
-        f"Responses: {statuses_text(snapshot)} | Request errors: {request_errors_text(snapshot)} "
-        f"| Received: {format_bytes(snapshot.response_bytes)} "
-        f"| HTTP failures: {100 * snapshot.http_failure_rate:.2f}%",
-    ]
+    width = terminal_width()
+    lines = fold(
+        [
+            f"Duration: {elapsed:.2f}s{_drain_words(drain)}",
+            f"Steps: {steps} ({rate(steps)})",
+            f"Requests: {snapshot.requests} ({rate(snapshot.requests)})",
+            f"Workers started: {snapshot.workers_started}",
+        ],
+        width,
+    )
+    lines += fold(
+        [
+            f"Responses: {statuses_text(snapshot)}",
+            f"Request errors: {request_errors_text(snapshot)}",
+            f"Received: {format_bytes(snapshot.response_bytes)}",
+            f"HTTP failures: {100 * snapshot.http_failure_rate:.2f}%",
+        ],
+        width,
+    )
     lines += checks_headline(snapshot)
-    lines += _http_failure_words(snapshot)
+    if not http_gated:
+        lines += _http_failure_words(snapshot)
     lines += _steps_table(snapshot, elapsed)
     lines += _times_table(snapshot, open_model is not None)
     lines += [*request_tables(snapshot, elapsed), ""]
     if open_model is not None:
-        lines += open_model.lines(snapshot, elapsed)
+        lines += open_model.lines(snapshot, elapsed, width)
     errors = snapshot.top_errors()
     if errors:
         lines.append("Errors:")
@@ -105,15 +124,43 @@ def _drain_words(drain: float) -> str:
 
 
 def _http_failure_words(snapshot: Snapshot) -> list[str]:
-    """Say it when many requests failed at the HTTP level, which no step failure shows."""
-    if snapshot.http_failure_rate < HTTP_FAILURES_WORTH_SAYING:
+    """Say it when responses were 4xx/5xx and no step failed: the scenarios check nothing,
+    and a threshold would. (Request errors are not counted: an unreachable target says so.)"""
+    _, _, _, client, server, other = snapshot.statuses
+    share = (client + server + other) / snapshot.requests if snapshot.requests else 0.0
+    if snapshot.failures or share < HTTP_FAILURES_WORTH_SAYING:
         return []
+    # At most 80 characters: one line on any terminal.
     return [
-        f"{100 * snapshot.http_failure_rate:.1f}% of the requests failed at the HTTP level "
-        f"({snapshot.http_failures} of {snapshot.requests}: 4xx, 5xx, other statuses, request "
-        "errors); a step fails only when its scenario checks: gate the run on it with "
-        "--threshold 'http_failure_rate<1%'"
+        f"{100 * share:.1f}% 4xx/5xx responses, no failed step: "
+        "add --threshold 'http_failure_rate<1%'"
     ]
+
+
+def terminal_width() -> int:
+    """The terminal's columns ($COLUMNS first); 0 when no terminal says: lines are then not
+    folded, so a script reading a pipe finds each item on its usual line."""
+    return shutil.get_terminal_size((0, 0)).columns
+
+
+def fold(parts: Sequence[str], width: int) -> list[str]:
+    """``a | b | c`` on as few lines of ``width`` columns (0: one line) as it takes, broken
+    between two parts, never inside one: a terminal would cut ``Workers st|arted``."""
+    lines = [parts[0]]
+    for part in parts[1:]:
+        joined = f"{lines[-1]} | {part}"
+        if width and len(joined) > width:
+            lines.append(f"  {part}")
+        else:
+            lines[-1] = joined
+    return lines
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """A sentence on lines of ``width`` columns (0: one line), broken between words."""
+    if not width:
+        return [text]
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
 
 
 def _steps_table(snapshot: Snapshot, elapsed: float) -> list[str]:
@@ -173,18 +220,20 @@ class OpenModel:
             ),
         )
 
-    def lines(self, snapshot: Snapshot, elapsed: float) -> list[str]:
+    def lines(self, snapshot: Snapshot, elapsed: float, width: int = 0) -> list[str]:
         arrivals = snapshot.arrivals
         achieved = f"{snapshot.started / elapsed:.1f}/s" if elapsed > 0 else "-"
         asked = f" (target {self.target_rate:g}/s)" if self.target_rate is not None else ""
-        lines = [
-            f"Arrivals: {arrivals} | started: {snapshot.started} ({achieved}){asked} "
-            f"| dropped: {snapshot.dropped} | start lateness p99: "
-            f"{format_us(snapshot.start_lateness.percentile_us(99))}, "
-            f"max: {format_us(snapshot.start_lateness.max_us)}"
+        parts = [
+            f"Arrivals: {arrivals}",
+            f"started: {snapshot.started} ({achieved}){asked}",
+            f"dropped: {snapshot.dropped}",
+            f"start lateness p99: {format_us(snapshot.start_lateness.percentile_us(99))}, "
+            f"max: {format_us(snapshot.start_lateness.max_us)}",
         ]
+        lines = fold(parts, width)
         if snapshot.dropped:
-            lines.append(self._dropped_words(snapshot))
+            lines += wrap(self._dropped_words(snapshot), width)
         return lines
 
     def _dropped_words(self, snapshot: Snapshot) -> str:

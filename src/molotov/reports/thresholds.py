@@ -17,6 +17,9 @@ known one (:mod:`~molotov.reports.thresholdhints`). Request names exist only onc
 were made, so an unknown one fails its threshold at the end, naming the closest names. The
 verdict is taken on a final snapshot: a run's, or the merge of reports (``moloreport``, a
 cluster's coordinator), whose per-request rows and checks are merged exactly.
+
+A run whose thresholds fail (and nothing worse) exits :data:`EXIT_THRESHOLDS`, 99 as k6's,
+so a gate on the numbers is told apart from a broken test (1).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from molotov.stats.histogram import Histogram
 from molotov.stats.naming import clip_name
 from molotov.stats.snapshot import STATUS_CLASSES, RequestStats, Snapshot
 
+EXIT_THRESHOLDS = 99  # the exit code of a failed threshold (k6's): the run itself went fine
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     ">=": operator.ge,
@@ -73,6 +77,22 @@ GRAMMAR = (
     + f", {STATUS_FAMILY}, and OP one of < <= > >= (e.g. 'p99<250ms', 'failure_rate<1%', "
     "'login:p95<=1s', '[GET /items/{id}]:p95<200ms')"
 )
+
+
+def metrics_help() -> str:
+    """The metrics in a few words, for ``--help``: made from the metrics' tables, so a metric
+    added there is named here too."""
+    prefixes = [
+        names[0].removesuffix(DURATION_METRICS[0]) for names in (HTTP_METRICS, RESPONSE_METRICS)
+    ]
+    others = dict.fromkeys(
+        m for m in METRICS if m not in TIME_METRICS and not m.startswith("status_")
+    )
+    return (
+        f"{' '.join(DURATION_METRICS)} (step durations; {prefixes[0]}* the same of the requests, "
+        f"{prefixes[1]}* of the open model's response times), {' '.join(others)}, "
+        f"{STATUS_FAMILY}"
+    )
 
 
 class ThresholdError(ValueError):
@@ -120,6 +140,25 @@ class ThresholdResult:
     def failure_text(self) -> str:
         """The expression, and why it has no value if that was the failure."""
         return f"{self.threshold.text} ({self.reason})" if self.reason else self.threshold.text
+
+
+_HTTP_ERROR = 400  # a status from here on is an HTTP failure
+
+
+def gates_http_failures(thresholds: Iterable[Threshold]) -> bool:
+    """Whether a threshold judges 4xx/5xx (or other) responses, of the run or of a request
+    name: then the summary suggests none."""
+    for threshold in thresholds:
+        metric = threshold.metric
+        if metric == "http_failure_rate" or (threshold.request and metric == "failure_rate"):
+            return True
+        status = status_metric(metric)
+        if status is not None and (
+            status.what in ("4xx", "5xx", "other")
+            or (status.what.isdigit() and int(status.what) >= _HTTP_ERROR)
+        ):
+            return True
+    return False
 
 
 def _number(text: str, expr: str) -> float:

@@ -1,8 +1,9 @@
 """From a :class:`RunConfig` to an exit code: load, check, run, summarise.
 
 Exit codes: 0 the run ended and no gate failed (whatever the number of failures); 1 a gate
-failed (``--fail``, ``-x``), the run could not start or never reached its target, or a
-pre-run check failed; 2 (from the CLI) the command line could not be parsed.
+failed (``--fail``, ``-x``), the run could not start or never reached its target, a
+pre-run check failed, or a report could not be written; 2 (from the CLI) the command line
+could not be parsed; 99 a threshold failed (and nothing else did: 1 wins over 99).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from molotov.reports.jsonreport import RunReport
 from molotov.reports.outputs import write_reports
 from molotov.reports.summary import OpenModel, closing_lines, summary_lines
 from molotov.reports.thresholds import (
+    EXIT_THRESHOLDS,
     Threshold,
     ThresholdError,
     ThresholdResult,
     evaluate,
+    gates_http_failures,
     parse_thresholds,
     result_lines,
 )
@@ -51,6 +54,12 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+def failure_code(code: int) -> int:
+    """The exit code once something failed: 1, unless a code that says more already applies
+    (a cluster run's partial result, say); a failed threshold (99) says less than 1."""
+    return EXIT_FAILED if code in (EXIT_OK, EXIT_THRESHOLDS) else code
+
+
 def _out(config: RunConfig, text: str) -> None:
     if not config.quiet:
         sys.stdout.write(text + "\n")
@@ -62,10 +71,15 @@ def _err(text: str) -> None:
     sys.stderr.flush()
 
 
-def load_registry(config: RunConfig) -> api.Registry:
-    """Import the extensions and the scenario module into a fresh registry, and check it."""
+def load_registry(config: RunConfig) -> tuple[api.Registry, str]:
+    """Import the extensions and the scenario module into a fresh registry, and check it.
+
+    Also returns where the scenarios came from: the absolute path of the module's file (a
+    relative ``scenario`` of molotov.json is looked for in the working directory first, so
+    the banner says which file that was), or its name when it has no file."""
     registry = api.reset()
     loaded: set[str] = set()
+    source = config.scenario
     try:
         for target, what in [
             *((e, "--use-extension") for e in config.use_extension),
@@ -78,7 +92,9 @@ def load_registry(config: RunConfig) -> api.Registry:
                 loaded.add(key)
                 if what:
                     _out(config, f"Loading extension {target!r}")  # Molotov 2.x's notice
-                load_module(target, what)
+                file = getattr(load_module(target, what), "__file__", None)
+                if not what and file:
+                    source = os.path.abspath(file)
     except LoadError as exc:
         raise RunError(str(exc), exc.detail) from None
     if not registry.scenarios:
@@ -89,10 +105,10 @@ def load_registry(config: RunConfig) -> api.Registry:
     if config.single_mode and config.single_mode not in registry.scenarios:
         available = ", ".join(sorted(registry.scenarios))
         raise RunError(f"Can't find {config.single_mode!r} in the scenarios ({available})")
-    return registry
+    return registry, source
 
 
-def _banner(config: RunConfig, registry: api.Registry) -> str:
+def _banner(config: RunConfig, registry: api.Registry, source: str) -> str:
     bounds = []
     if config.run_length:
         bounds.append(f"for {config.run_length:g}s")
@@ -117,7 +133,7 @@ def _banner(config: RunConfig, registry: api.Registry) -> str:
         )
     elif config.stages:
         workers = f"{config.processes} process(es), workers following the stages"
-    scenarios = f"{len(registry.scenarios)} scenario(s) from {config.scenario!r}"
+    scenarios = f"{len(registry.scenarios)} scenario(s) from {source!r}"
     return f"Molotov: {scenarios}, {workers}, {until}"
 
 
@@ -181,7 +197,10 @@ def _verdict(config: RunConfig, result: RunResult) -> tuple[int, list[str]]:
 def print_summary(config: RunConfig, result: RunResult, verdicts: list[ThresholdResult]) -> None:
     snapshot = result.snapshot
     open_model = OpenModel.of_runs([dataclasses.asdict(config)])
-    lines = summary_lines(snapshot, result.load_seconds, open_model, result.drain)
+    gated = gates_http_failures(v.threshold for v in verdicts)
+    lines = summary_lines(
+        snapshot, result.load_seconds, open_model, result.drain, http_gated=gated
+    )
     for line in lines + result_lines(verdicts):
         _out(config, line)
     if result.sizing is not None:
@@ -218,7 +237,7 @@ def execute(config: RunConfig) -> int:
             raise RunError(
                 f"molotov runs its workers in forked processes, and {sys.platform} has no fork()"
             )
-        registry = load_registry(config)
+        registry, source = load_registry(config)
         try:
             thresholds = parse_thresholds(
                 config.threshold, list(registry.scenarios), open_model=config.open_model
@@ -230,7 +249,7 @@ def execute(config: RunConfig) -> int:
             config.quiet, config.console, config.verbose, open_model=config.open_model
         )
         with global_fixtures(config, registry) as results:
-            console.start(_banner(config, registry))
+            console.start(_banner(config, registry, source))
             descriptors = raise_descriptor_limit(process_workers(config))
             for notice in [*_open_model_notices(config, registry), descriptors]:
                 if notice:
@@ -255,15 +274,11 @@ def execute(config: RunConfig) -> int:
         _err("Interrupted before the run started")
         return EXIT_FAILED
     code, problems, verdicts = judge(config, result, thresholds)
-    for problem in problems:
-        _err(problem)
     print_summary(config, result, verdicts)
-    wanted = (config.report, config.html, config.csv)
-    if any(path is not None for path in wanted) and not _write_report(
-        config, result, verdicts, code
-    ):
-        code = EXIT_FAILED
-    return code
+    doc = None
+    if (config.report, config.html, config.csv) != (None, None, None):
+        doc = jsonreport.document(report_of(config, result), verdicts)
+    return conclude(config, doc, code, problems)
 
 
 def judge(
@@ -276,7 +291,7 @@ def judge(
     failed = [v.failure_text() for v in verdicts if not v.passed]
     if failed:
         problems.append(f"threshold(s) failed: {', '.join(failed)}")
-        code = EXIT_FAILED
+        code = code or EXIT_THRESHOLDS  # a run that broke (1) is no measurement to gate on
     return code, problems, verdicts
 
 
@@ -295,30 +310,29 @@ def report_of(config: RunConfig, result: RunResult) -> RunReport:
     )
 
 
-def _write_report(
-    config: RunConfig, result: RunResult, verdicts: list[ThresholdResult], code: int
-) -> bool:
-    """Write the reports (``--report``, ``--csv``, ``--html``) of one document; False (and a
-    message) if one cannot be written. ``code`` is the run's exit code, shown by the HTML."""
-    return write_document(config, jsonreport.document(report_of(config, result), verdicts), code)
-
-
-def write_document(config: RunConfig, doc: dict[str, Any], code: int) -> bool:
-    """Write the report files asked for (``--report``, ``--csv``, ``--html``) of ``doc``;
-    False (and a message) if one cannot be written. ``--report -``: the last stdout line."""
+def conclude(config: RunConfig, doc: dict[str, Any] | None, code: int, problems: list[str]) -> int:
+    """The end of a run (or of a cluster's merge) once its summary is printed: the report
+    files of ``doc`` (None: none asked for), then the lines that explain the exit code,
+    last, after any file's error; only ``--report -``'s line comes later, the very last
+    line of stdout (for ``kubectl logs | tail -1``). The exit code: ``code``, or
+    :func:`failure_code`'s when a file could not be written. ``code`` is also the verdict
+    the HTML page shows."""
     to_stdout = config.report == "-"
-    problems = write_reports(
-        doc,
-        code,
-        index=config.generator_index,
-        report=None if to_stdout else config.report,
-        csv=config.csv,
-        html=config.html,
-    )
+    if doc is not None:
+        unwritten = write_reports(
+            doc,
+            code,
+            index=config.generator_index,
+            report=None if to_stdout else config.report,
+            csv=config.csv,
+            html=config.html,
+        )
+        if unwritten:
+            code = failure_code(code)
+        problems = [*unwritten, *problems]
     for problem in problems:
         _err(problem)
-    if to_stdout:
-        # One line, the very last one of stdout, for `kubectl logs | tail -1`.
+    if doc is not None and to_stdout:
         sys.stdout.write(jsonreport.dumps_line(doc) + "\n")
         sys.stdout.flush()
-    return not problems
+    return code

@@ -1,8 +1,9 @@
 """The last step of the edge: turn the parsed flags into the final RunConfig and run it.
 
 ``--config`` lays a test entry of a ``molotov.json`` over the flags (SCENARIO then names the
-test, ``test`` by default), ``--sizing`` fills in its worker and ramp-up defaults, and
-``--demo`` starts the built-in target server around the run.
+test, ``test`` by default), ``--sizing`` fills in its worker and ramp-up defaults, the report
+files' destinations are checked (exit 2 when one cannot be written, local run or cluster
+coordinator alike), and ``--demo`` starts the built-in target server around the run.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from molotov.config.errors import ConfigError
 from molotov.config.jsonconfig import DEFAULT_TEST, apply_config_file
 from molotov.config.runconfig import RunConfig, apply_sizing_defaults
+from molotov.reports.outputs import unwritable_outputs
 
 if TYPE_CHECKING:
     from molotov.cluster.options import ClusterOptions
@@ -31,6 +33,14 @@ def start(config: RunConfig, explicit: set[str], cluster: ClusterOptions | None 
         sys.stderr.write(f"{exc}\n")
         return 1
     config = apply_sizing_defaults(config, explicit)
+    if cluster is None or not cluster.agent:  # an agent writes no file: its coordinator does
+        # Before the first request: a typo in a path must not cost a long run its report.
+        unwritable = unwritable_outputs(
+            index=config.generator_index, report=config.report, csv=config.csv, html=config.html
+        )
+        if unwritable:
+            sys.stderr.write("".join(line + "\n" for line in unwritable))
+            return 2
     if cluster is not None:
         # The one place where a run turns into a cluster one (molotov.cluster is above run).
         from molotov.cluster.dispatch import run_cluster

@@ -65,7 +65,7 @@ class NoticeConsole(Console):
 def serve(base: RunConfig, listen: tuple[str, int], token: str, deadman: float) -> int:
     """The agent process; its exit code (0, or 6 when the scenario or the options are bad)."""
     try:
-        registry = load_registry(base)
+        registry, _ = load_registry(base)
     except RunError as exc:
         _err(str(exc))
         if base.verbose and exc.detail:
