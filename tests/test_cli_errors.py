@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import molotov
-from molotov.reports.thresholds import METRICS
+from molotov.reports.thresholdmetrics import METRICS, STATUS_FAMILY
 from support import Result, molotov_env
 from support import proc_stat as _stat
 
@@ -580,8 +580,11 @@ def test_help_of_threshold_names_every_metric(run_molotov, target):
     """The names come from the thresholds module's own tables: none can be left out."""
     help_text = one_line_help(run_molotov("--help", COLUMNS="200").stdout)
     threshold = help_text[help_text.index("--threshold EXPR") : help_text.index("--report FILE")]
+    assert STATUS_FAMILY in threshold  # status_503, status_5xx, status_other, each with _rate
     for metric in METRICS:
         family, _, base = metric.partition("_")
+        if family == "status":
+            continue
         if family in ("http", "response") and base in METRICS:
             assert f"{family}_*" in threshold and f" {base} " in threshold, metric
         else:

@@ -96,9 +96,9 @@ def test_assertion_error_is_a_failure_and_errors_are_aggregated(scenario_file, r
     check_closing_lines(result.stdout, 0, 10)
     assert target.hits["/"] == 10
     error_lines = [line for line in result.lines if "AssertionError: wrong status" in line]
-    counted = [line for line in error_lines if re.search(r"\): \d+$", line)]
+    counted = [line for line in error_lines if re.search(r": \d+$", line)]
     assert len(counted) == 1, result.stdout
-    assert counted[0] == "  scenario (AssertionError: wrong status): 10"
+    assert counted[0] == "  broken: AssertionError: wrong status: 10"
     broken = summary_table(result.stdout, "Steps")["broken"]
     assert (broken["count"], broken["failed"], broken["fail%"]) == ("10", "10", "100.0%")
 
@@ -588,8 +588,8 @@ def test_verbose_shows_one_traceback_per_distinct_error(scenario_file, run_molot
     assert result.stdout.count("Traceback (most recent call last)") == 2, result.stdout
     assert "ValueError: odd step" in result.stdout
     assert "KeyError: 'even step'" in result.stdout
-    assert "scenario (ValueError: odd step): 8" in result.stdout
-    assert "scenario (KeyError: 'even step'): 8" in result.stdout
+    assert "two_errors: ValueError: odd step: 8" in result.stdout
+    assert "two_errors: KeyError: 'even step': 8" in result.stdout
 
 
 def test_without_verbose_there_is_no_traceback(scenario_file, run_molotov):
@@ -603,7 +603,7 @@ def test_without_verbose_there_is_no_traceback(scenario_file, run_molotov):
     result = run_molotov("-w", "1", "-r", "2", "loadtest.py")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    assert "scenario (ValueError: nope): 2" in result.stdout
+    assert "failing: ValueError: nope: 2" in result.stdout
 
 
 def test_very_verbose_dumps_requests_and_responses(scenario_file, run_molotov, target):

@@ -554,3 +554,27 @@ def test_an_unwritable_report_stops_the_coordinator_before_any_agent_works(
         "file, not a folder"
     ]
     assert hits.stamps == []
+
+
+def test_a_stop_signal_to_an_agent_prints_its_report_at_once(scenario: Path) -> None:
+    """A pod deleted (or its Job's deadline) sends SIGTERM, then SIGKILL after its grace period:
+    the agent stops its run and prints its report as the last line of its log at once, without
+    waiting for a coordinator that may be gone (here, killed first)."""
+    with target() as hits, agents(2, scenario, "--agent-deadman", "120", target=hits.url) as fleet:
+        run = coordinator(
+            scenario,
+            [a.url for a in fleet],
+            "--delay", "0.01", "-d", "2", "--graceful-stop", "1",
+            target=hits.url,
+        )  # fmt: skip
+        run.wait_line(r"agents: 2 running")
+        run.signal(signal.SIGKILL)
+        fleet[0].proc.signal(signal.SIGTERM)  # during its run
+        codes = [fleet[0].proc.wait(15)]
+        time.sleep(3)  # agent 1's -d 2 is over
+        fleet[1].proc.signal(signal.SIGTERM)  # its run over: waiting to be released
+        codes.append(fleet[1].proc.wait(15))
+    assert codes == [0, 0], [a.proc.text for a in fleet]
+    for agent in fleet:
+        report = agent.report()
+        assert report["totals"]["steps"] > 0, agent.proc.text

@@ -161,6 +161,51 @@ def test_connect_timeouts_mean_an_unreachable_target(scenario_file, run_molotov,
     assert doc["request_errors"]["connection error"] == 4
 
 
+@pytest.mark.parametrize(
+    "bound",
+    [("-d", "1", "--graceful-stop", "0.3"), ("-r", "1", "--step-timeout", "0.5")],
+    ids=["cut-by-the-stop", "cut-by-step-timeout"],
+)
+def test_connects_cut_short_mean_an_unreachable_target(scenario_file, run_molotov, tmp_path, bound):
+    """No connect timeout of the session's: the stop, or --step-timeout, cuts the connects
+    that never got an answer; they are connection errors all the same, and the run says the
+    target was unreachable (exit 1), as with a refused port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        time.sleep(0.2)
+        scenario_file(
+            """
+            @molotov.scenario()
+            async def blackholed(session):
+                async with session.get(URL + "/") as resp:
+                    await resp.read()
+            """
+        )
+        result = run_molotov(
+            "-w", "2", *bound, "--report", "r.json", "loadtest.py",
+            TARGET_URL=f"http://127.0.0.1:{port}",
+        )  # fmt: skip
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert f"cannot connect to 127.0.0.1:{port}" in result.stderr
+    doc = report(tmp_path)
+    assert doc["totals"]["steps"] == doc["totals"]["failures"] == 2
+    assert doc["totals"]["connection_failures"] == 2
+    assert doc["request_errors"]["connection error"] == doc["totals"]["requests"] == 2
+    assert doc["request_errors"]["timeout"] == 0
+
+
 def test_an_endless_body_is_cut_after_the_graceful_stop(
     scenario_file, run_molotov, hostile, tmp_path
 ):

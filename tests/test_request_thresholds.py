@@ -363,7 +363,7 @@ def test_request_status_and_check_thresholds_that_fail(scenario_file, run_moloto
         "checks>99%",
     ]
     result = run_molotov(*thresholds(*exprs), "-w", "2", "-r", "3", "loadtest.py")
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.returncode == 99, (result.stdout, result.stderr)
     assert closing(result.stdout) == (6, 0)  # the steps passed; the gates did not
     rows = threshold_rows(result.stdout)
     assert rows["[GET /data]:p50<1us"][1] == "FAIL"
@@ -378,7 +378,7 @@ def test_request_status_and_check_thresholds_that_fail(scenario_file, run_moloto
 def test_all_checks_passing_pass_and_no_checks_fail_saying_so(scenario_file, run_molotov, target):
     scenario_file(NO_CHECKS)
     result = run_molotov(*thresholds("checks>=0%"), "-w", "1", "-r", "2", "loadtest.py")
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.returncode == 99, (result.stdout, result.stderr)
     assert threshold_rows(result.stdout)["checks>=0%"] == ("n/a", "FAIL")
     assert (
         "threshold(s) failed: checks>=0% (no checks ran: molotov.check() was never called)"
@@ -407,7 +407,7 @@ def test_an_unknown_request_name_fails_at_the_end_with_the_closest_names_in_ever
         "r.html",
         "loadtest.py",
     )
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.returncode == 99, (result.stdout, result.stderr)
     assert target.hits["/data"] == 2  # the run went on: names are known only at its end
     reason = "no request named 'GET /dta'; the closest: 'GET /data'"
     assert f"threshold(s) failed: [GET /dta]:p95<60s ({reason})" in result.stderr.splitlines()
@@ -452,7 +452,7 @@ def test_moloreport_judges_the_merged_request_rows(scenario_file, run_molotov, t
     assert rows["[GET /data]:requests>=4"] == ("4", "pass")
     assert rows["checks>=50%"] == ("50.00%", "pass")
     merged = moloreport("a.json", "b.json", *thresholds("[get /data]:requests>=1"), cwd=tmp_path)
-    assert merged.returncode == 1
+    assert merged.returncode == 99
     assert (
         "threshold(s) failed: [get /data]:requests>=1 (no request named 'get /data'; "
         "the closest: 'GET /data')" in merged.stderr.splitlines()
@@ -480,7 +480,7 @@ def test_a_cluster_judges_the_merged_request_rows(scenario_file, target, tmp_pat
         )
         code = run.wait(60)
         assert [a.proc.wait(20) for a in fleet] == [0, 0]
-    assert code == 1, run.text
+    assert code == 99, run.text  # a failed threshold
     assert target.hits["/data"] == 4  # each agent's worker ran 2 steps
     rows = threshold_rows("\n".join(run.out))
     assert rows == {

@@ -203,6 +203,7 @@ MaxRequestNames = Annotated[
     int,
     typer.Option(
         "--max-request-names",
+        metavar="N",
         help="Distinct request names counted per process; past it, requests go to 'other'.",
     ),
 ]

@@ -64,7 +64,7 @@ def unwritable_outputs(
         if given is None or (flag == "--report" and given == "-"):
             continue
         path = expand_placeholders(given, index)
-        files = csvreport.paths(path) if flag == "--csv" else (Path(path),)
+        files = tuple(csvreport.paths(path).values()) if flag == "--csv" else (Path(path),)
         for file in files:
             why = unwritable(file)
             if why is not None:

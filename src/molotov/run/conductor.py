@@ -198,9 +198,7 @@ def print_summary(config: RunConfig, result: RunResult, verdicts: list[Threshold
     snapshot = result.snapshot
     open_model = OpenModel.of_runs([dataclasses.asdict(config)])
     gated = gates_http_failures(v.threshold for v in verdicts)
-    lines = summary_lines(
-        snapshot, result.load_seconds, open_model, result.drain, http_gated=gated
-    )
+    lines = summary_lines(snapshot, result.load_seconds, open_model, result.drain, http_gated=gated)
     for line in lines + result_lines(verdicts):
         _out(config, line)
     if result.sizing is not None:

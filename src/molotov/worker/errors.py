@@ -13,6 +13,7 @@ import contextlib
 import errno
 import os
 import traceback
+from contextvars import ContextVar
 
 import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
@@ -74,6 +75,10 @@ def request_error_kind(exc: BaseException) -> ErrorKind | None:
 # PROPAGATED that raises it again.
 PROPAGATED = (asyncio.CancelledError, GeneratorExit)
 USER_ERRORS = BaseException
+
+# The URL of a request whose connection got no answer before a cancellation cut it (set by
+# the recording middleware in the worker's task, read by molotov.worker.failures).
+unanswered_connect: ContextVar[URL | None] = ContextVar("molotov_unanswered", default=None)
 
 _TARGET = "_molotov_target"
 _REQUEST = "_molotov_request"

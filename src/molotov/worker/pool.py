@@ -17,27 +17,20 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
 from molotov.api import Registry
 from molotov.config.runconfig import RunConfig
-from molotov.scope import last_request
 from molotov.stats.bus import StatsBus
 from molotov.stats.layout import Counter, StopReason
 from molotov.stats.slot import SlotWriter
-from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
+from molotov.stats.snapshot import ErrorKind
 from molotov.worker import fixtures
 from molotov.worker.arrivals import Arrivals
-from molotov.worker.errors import (
-    CONNECT_KINDS,
-    PROPAGATED,
-    USER_ERRORS,
-    counted_as_request,
-    describe_error,
-    request_of,
-)
+from molotov.worker.errors import PROPAGATED, USER_ERRORS, describe_error
+from molotov.worker.failures import Reporter, StepFailures
 from molotov.worker.listeners import EventSender
 from molotov.worker.picker import Picker
 from molotov.worker.session import SessionFactory, get_context
@@ -45,33 +38,8 @@ from molotov.worker.stages import StageController
 from molotov.worker.start import ProcessStart
 from molotov.worker.stopflag import StopFlag
 
-# What a scenario raises about a request after its headers came back (see _record_failure).
-_AFTER_THE_HEADERS = (aiohttp.ClientResponseError, aiohttp.ClientPayloadError)
 YIELD_EVERY = 64  # steps between two forced yields of a worker (see WorkerPool.steps)
 GROWTH_BACKOFF_NS = 1_000_000_000  # after a failed setup, the pool waits before growing again
-
-
-class StepTimeout(TimeoutError):
-    """A step ran longer than ``--step-timeout`` and was cancelled.
-
-    Sessions have no per-request total timeout (arming a timer for every request costs ~10 %
-    of the CPU per request); this once-a-second check of every worker's step is what guards
-    against a target that never answers, as aiohttp's default 300 s total timeout did.
-    """
-
-
-class Reporter(Protocol):
-    """Puts an error on the bus: where it happened (scenario index, request-table number; -1
-    when unknown) and the exception (its traceback with ``-v``)."""
-
-    def __call__(
-        self,
-        kind: ErrorKind,
-        message: str,
-        exc: BaseException | None,
-        scenario: int = -1,
-        request: int = -1,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -113,6 +81,9 @@ class WorkerPool:
         self.start = parts.start
         self.stop = parts.stop
         self.report = parts.report
+        self.failures = StepFailures(
+            parts.config, parts.slot, parts.sessions.requests, parts.report, parts.stop
+        )
         self.stages = stages
         # The open model's arrivals hand steps to this pool's idle workers, and grow it.
         self.arrivals = (
@@ -356,7 +327,7 @@ class WorkerPool:
             except PROPAGATED:
                 raise
             except USER_ERRORS as exc:
-                self._pick_failed(exc)
+                self.failures.pick_failed(exc)
                 continue
             index = index_of[scenario.name]
             if events:
@@ -374,7 +345,8 @@ class WorkerPool:
                 except asyncio.CancelledError:
                     if flag.cancelled or wid not in self.overdue:
                         raise
-                    raise self._step_timed_out(wid) from None  # a failure like any other
+                    self.overdue.discard(wid)
+                    raise self.failures.timed_out() from None  # a failure like any other
                 finally:
                     step_started[wid] = 0
                     if due:
@@ -383,7 +355,7 @@ class WorkerPool:
                 if flag.cancelled:
                     # The stop's cancellation (--graceful-stop ran out, or a second Ctrl-C):
                     # a failed step of its own kind, whose request counted as a timeout.
-                    self._cut(index, started, due)
+                    self.failures.cut(index, started, due)
                     break
                 raise
             except GeneratorExit:  # with the CancelledError above: PROPAGATED
@@ -393,7 +365,7 @@ class WorkerPool:
                 slot.step_done(index, False, (ended - started) // 1000)
                 if due:
                     slot.response_time(index, (ended - due) // 1000)
-                self._record_failure(exc, index)
+                self.failures.failed(exc, index)
                 if events:
                     await events.send("scenario_failure", scenario=info, exception=exc, wid=wid)
                 delay = extra_delay
@@ -414,49 +386,6 @@ class WorkerPool:
                 # step would cost ~13 % per request (each yield lets the other workers run and
                 # go cold in the caches), so only now and then.
                 await asyncio.sleep(0)
-
-    def _cut(self, scenario: int, started: int, due: int) -> None:
-        """A step cancelled by the stop: failed, and said so (the target never answered, or
-        answered too slowly for --graceful-stop)."""
-        ended = time.monotonic_ns()
-        self.slot.step_done(scenario, False, (ended - started) // 1000)
-        if due:
-            self.slot.response_time(scenario, (ended - due) // 1000)
-        # Why it was cancelled (--graceful-stop ran out, a second Ctrl-C, --force-shutdown) the
-        # parent's own line says; the step's error is what happened to it.
-        self.report(ErrorKind.CUT, "cancelled while running", None, scenario)
-
-    def _step_timed_out(self, wid: int) -> StepTimeout:
-        """The cancellation of an overdue step, turned back into a plain failure."""
-        self.overdue.discard(wid)
-        task = asyncio.current_task()
-        if task is not None and hasattr(task, "uncancel"):
-            task.uncancel()  # Python 3.11+: the task goes on, no longer cancelling
-        return StepTimeout(f"the step ran over {self.config.step_timeout:g}s and was cancelled")
-
-    def _record_failure(self, exc: BaseException, scenario: int) -> None:
-        kind, message = describe_error(exc)
-        request = request_of(exc)
-        if request < 0 and isinstance(exc, _AFTER_THE_HEADERS):
-            # raise_for_status(), or a body that broke as it was read: after the request
-            # returned, so the task's last request it is.
-            entry = last_request.get()
-            request = self.sessions.requests.index_of(entry) if entry >= 0 else -1
-        if kind in CONNECT_KINDS:
-            self.slot.add(Counter.CONNECTION_FAILURES)
-        elif kind is ErrorKind.PROTOCOL and not counted_as_request(exc):
-            # Invalid HTTP in a body (a broken chunk, a short one): found as the scenario
-            # reads it, after the request was counted with its status.
-            self.slot.request_error(last_request.get(), REQUEST_ERROR_KINDS.index(kind))
-        self.report(kind, message, exc, scenario, request)
-        if self.config.exception:
-            self.stop(StopReason.EXCEPTION)
-
-    def _pick_failed(self, exc: BaseException) -> None:
-        self.slot.add(Counter.PICK_FAILURES)
-        self.report(ErrorKind.PICKER, describe_error(exc)[1], exc)
-        if self.config.exception:
-            self.stop(StopReason.EXCEPTION)
 
     async def _park(self, wid: int, stages: StageController) -> None:
         """Stages ramping down: this worker waits, idle and not counted, until wanted again."""

@@ -24,7 +24,12 @@ from molotov.stats.naming import default_name
 from molotov.stats.requests import RequestWriter
 from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
-from molotov.worker.errors import mark_request, mark_target, request_error_kind
+from molotov.worker.errors import (
+    mark_request,
+    mark_target,
+    request_error_kind,
+    unanswered_connect,
+)
 from molotov.worker.listeners import EventSender
 
 LOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30)
@@ -129,6 +134,7 @@ _RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"
 _RETRIED_ERRORS = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)
 _NEVER_RETRIED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 _TIMEOUT = REQUEST_ERROR_KINDS.index(ErrorKind.TIMEOUT)
+_UNREACHED = REQUEST_ERROR_KINDS.index(ErrorKind.CONNECTION)
 
 
 def _retried_by_aiohttp(
@@ -193,7 +199,13 @@ def _recording_middleware(
         try:
             response = await handler(request)
         except asyncio.CancelledError:
-            slot.request_failed(entry, _TIMEOUT)
+            if getattr(request, "response", None) is None:
+                # Cut before the request was sent: its connection got no answer (see
+                # molotov.worker.failures), a connection error rather than a timeout.
+                unanswered_connect.set(url)
+                slot.request_failed(entry, _UNREACHED)
+            else:
+                slot.request_failed(entry, _TIMEOUT)
             raise
         except Exception as exc:
             kind = request_error_kind(exc)
@@ -230,7 +242,7 @@ class SessionFactory:
     def create(self, worker_id: int, options: dict[str, Any]) -> aiohttp.ClientSession:
         """A session built from the ``setup()`` options where it gave any."""
         kwargs = dict(options)
-        # No per-request total timeout (see pool.StepTimeout): setup() may still give one.
+        # No per-request total timeout (see failures.StepTimeout): setup() may still give one.
         kwargs.setdefault("timeout", LOAD_TIMEOUT)
         if "connector" not in kwargs:
             # A load generator wants every connection it asks for: no pool cap.

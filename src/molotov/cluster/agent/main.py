@@ -12,8 +12,13 @@ as the last line of stdout, for ``kubectl logs | tail -1 | moloreport``, and exi
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from molotov.cluster.agent.server import AgentServer
@@ -29,8 +34,9 @@ from molotov.reports import jsonreport
 from molotov.run.conductor import global_fixtures, load_registry, report_of
 from molotov.run.errors import RunError
 from molotov.run.limits import raise_descriptor_limit
-from molotov.run.signals import Holder, start_resource_tracker
+from molotov.run.signals import STOP_SIGNALS, Holder, start_resource_tracker
 from molotov.run.supervisor import Runner
+from molotov.stats.layout import StopReason
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -88,8 +94,10 @@ def serve(base: RunConfig, listen: tuple[str, int], token: str, deadman: float) 
         prepared = state.next_run()
         if prepared is not None:
             report, code = _run(base, registry, state, prepared)
-            # A finished agent waits to be released, at most the dead-man's time.
-            state.wait_release(deadman)
+            # A finished agent waits to be released, at most the dead-man's time; a stop
+            # signal (its pod deleted, its Job's deadline) ends the wait: the report now.
+            with _released_by_signals(state):
+                state.wait_release(deadman)
     except KeyboardInterrupt:
         _err("Interrupted")
     finally:
@@ -101,6 +109,24 @@ def serve(base: RunConfig, listen: tuple[str, int], token: str, deadman: float) 
         sys.stdout.write(jsonreport.dumps_line(report) + "\n")
         sys.stdout.flush()
     return code
+
+
+@contextmanager
+def _released_by_signals(state: AgentState) -> Iterator[None]:
+    """While in the block, a stop signal releases the agent (as the coordinator would).
+
+    The handler runs in the main thread, which may hold the state's lock right then (between
+    two slices of its wait): the release takes the lock in a thread of its own."""
+
+    def release(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=state.release, daemon=True).start()
+
+    previous = {sig: signal.signal(sig, release) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run(
@@ -130,4 +156,8 @@ def _run(
         held.release()
     report = jsonreport.document(report_of(config, result))
     state.finish(report)
+    if result.stop_reason is StopReason.SIGNAL and not state.stop_requested:
+        # Stopped by a signal of its own (a pod deleted sends SIGTERM, then SIGKILL after its
+        # grace period): no waiting for a coordinator, the report goes to the log at once.
+        state.release()
     return report, 0

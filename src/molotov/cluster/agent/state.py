@@ -130,6 +130,12 @@ class AgentState:
                 self._first_step_at = time.time() - (time.monotonic_ns() - first) / 1e9
         return self._first_step_at
 
+    @property
+    def stop_requested(self) -> bool:
+        """Whether the coordinator asked this agent to stop (or not to start)."""
+        with self._lock:
+            return self._stop
+
     def stop(self) -> None:
         """Stop the run gracefully (as Ctrl-C once), or keep it from starting."""
         with self._lock:
