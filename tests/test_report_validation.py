@@ -152,6 +152,7 @@ CASES = {
         "series[0].buckets[0].count",
         "from 0 to 2147483647",
     ),
+    "model-not-the-options": (_set("model", value="open"), "model", "as options.rate says"),
     "other-encoding": (
         _set("histogram_encoding", "buckets", value=7),
         "histogram_encoding",

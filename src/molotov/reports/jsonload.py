@@ -141,8 +141,9 @@ def _series_row(row: Fields) -> Second:
     )
 
 
-def _check_totals(top: Fields, totals: Fields, snapshot: Snapshot) -> None:
+def _check_totals(top: Fields, totals: Fields, report: RunReport) -> None:
     """The derived and repeated numbers of a document agree with what it was read from."""
+    snapshot = report.snapshot
     expected = {
         ("", "successes"): snapshot.successes,
         ("", "failures"): snapshot.failures,
@@ -162,8 +163,10 @@ def _check_totals(top: Fields, totals: Fields, snapshot: Snapshot) -> None:
     for key, histogram in merged.items():
         if top.histogram(key) != histogram:
             raise FieldError(key, "must be the scenarios' histograms together")
-    open_model = top.choice("model", {"open": True, "closed": False})
-    arrivals = snapshot.started + snapshot.dropped if open_model else 0
+    # The model is the options' (``rate``), as the writer says it: one answer per report.
+    if top.choice("model", {"open": "open", "closed": "closed"}) != report.model:
+        raise FieldError("model", f"must be {report.model!r}, as options.rate says")
+    arrivals = snapshot.started + snapshot.dropped if report.model == "open" else 0
     if totals.count("arrivals") != arrivals:
         raise FieldError(totals.path("arrivals"), f"must be {arrivals}, started plus dropped")
     totals.number("failure_rate", 1.0)
@@ -244,14 +247,13 @@ def from_document(doc: Any) -> RunReport:
         checks_failed=failed,
         checks_dropped=dropped,
     )
-    _check_totals(top, totals, snapshot)
     _check_thresholds(top)
     series = tuple(_series_row(row) for row in top.objects("series"))
     _check_series(series, snapshot)
     started, ended = top.time("started_at"), top.time("ended_at")
     if ended < started:
         raise FieldError("ended_at", "must not be before started_at")
-    return RunReport(
+    report = RunReport(
         snapshot=snapshot,
         started_at=started,
         ended_at=ended,
@@ -263,6 +265,8 @@ def from_document(doc: Any) -> RunReport:
         tool_version=top.text("tool_version"),
         lost_processes=tuple(top.texts("lost_processes")) if top.has("lost_processes") else (),
     )
+    _check_totals(top, totals, report)
+    return report
 
 
 def load(path: str | Path) -> RunReport:
