@@ -1,7 +1,9 @@
 """Merging the reports of several load generators into the one a single run would have given.
 
 Counters and histogram buckets add; series rows add on the same wall-clock second. Used by
-``moloreport`` (see :mod:`molotov.reports.moloreport`).
+``moloreport`` (see :mod:`molotov.reports.moloreport`) and the cluster's coordinator.
+
+Reports of both workload models are refused (:class:`MergeError`): their sum is no one run's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,28 @@ from molotov.stats.snapshot import (
     ScenarioStats,
     Snapshot,
 )
+
+_MODELS = {"open": "an open-model run (--rate)", "closed": "a closed-model run"}
+
+
+class MergeError(ValueError):
+    """Reports that do not merge into one report (``moloreport``: one line, exit 1)."""
+
+
+def _one_model(reports: Sequence[RunReport], names: Sequence[str]) -> None:
+    """Refuse open- and closed-model runs together: a closed run has no arrivals, no response
+    times and no start lateness, and its series' ``target`` is workers, not arrivals/s, so
+    their sum would be neither model's (arrivals = started + dropped would not hold, response
+    time percentiles and thresholds would cover some steps only)."""
+    first: dict[str, str] = {}
+    for report, name in zip(reports, names, strict=True):
+        first.setdefault(report.model, name)
+    if len(first) > 1:
+        (model, name), (other, other_name) = first.items()
+        raise MergeError(
+            f"cannot merge: {name} is {_MODELS[model]} and {other_name} {_MODELS[other]}; "
+            "merge each model's reports apart"
+        )
 
 
 def _merge_errors(snapshots: Sequence[Snapshot]) -> tuple[ErrorStat, ...]:
@@ -75,8 +99,12 @@ def _merge_scenarios(snapshots: Sequence[Snapshot]) -> tuple[ScenarioStats, ...]
     return tuple(merged)
 
 
-def merge(reports: Sequence[RunReport]) -> RunReport:
-    """One report with exactly the numbers a single run of all of them would have given."""
+def merge(reports: Sequence[RunReport], names: Sequence[str] = ()) -> RunReport:
+    """One report with exactly the numbers a single run of all of them would have given.
+
+    ``names`` name the reports in a :class:`MergeError` (by default ``report 1``, ...).
+    """
+    _one_model(reports, names or [f"report {i}" for i in range(1, len(reports) + 1)])
     if len(reports) == 1:
         return reports[0]
     snaps = [r.snapshot for r in reports]
