@@ -1,7 +1,9 @@
 """What ``moloreport`` refuses to merge: one line, exit 1, no file written.
 
 The reports come from real runs against the test server: a closed-model run and an
-open-model one (``--rate``), whose sum would be neither model's.
+open-model one (``--rate``), whose sum would be neither model's; and reports grown (every
+count multiplied, consistently) until their sum leaves the bounds that ``moloreport`` reads
+reports with: a merged report must read back.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from support import Result, moloreport, molotov_env, real_report, run_command
+from support import Result, largest, moloreport, molotov_env, real_report, run_command, scaled
+
+MAX_COUNT = 2**63 - 1  # what the reader accepts in a count (the stats bus's int64)
+MAX_ROW_BUCKET = 2**31 - 1  # ... in a series row's bucket (an int32 array)
 
 SLOW = """
 import os
@@ -88,3 +93,45 @@ def test_reports_of_one_model_still_merge(reports, tmp_path, name):
     assert twice["model"] == once["model"]
     for key in ("started", "dropped", "arrivals", "steps"):
         assert twice["totals"][key] == 2 * once["totals"][key], key
+
+
+def _bytes_at_the_bound(doc: dict) -> dict:
+    for stats in (doc["totals"], *doc["by_request"].values()):
+        stats["response_bytes"] = 0
+    doc["totals"]["response_bytes"] = doc["by_request"]["GET /"]["response_bytes"] = MAX_COUNT
+    return doc
+
+
+def _sums_near_the_bound(doc: dict) -> dict:
+    return scaled(doc, MAX_COUNT // largest(doc))
+
+
+def _row_buckets_near_the_bound(doc: dict) -> dict:
+    return scaled(doc, 1, rows=MAX_ROW_BUCKET // largest(doc, rows=True))
+
+
+def _a_decade_earlier(doc: dict) -> dict:
+    doc["started_at"] = "2015-01-01T00:00:00Z"  # the run's own duration_s is unchanged
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("grow", "says"),
+    [
+        (_bytes_at_the_bound, f"field 'totals.response_bytes' must be from 0 to {MAX_COUNT},"),
+        (_sums_near_the_bound, f".sum_us' must be from 0 to {MAX_COUNT}, got "),
+        (_row_buckets_near_the_bound, f"more than {MAX_ROW_BUCKET} values in one histogram"),
+        (_a_decade_earlier, "field 'duration_s' must be from 0 to 315360000"),
+    ],
+    ids=["counter", "sum_us", "row-bucket", "duration"],
+)
+def test_a_merge_the_reader_would_refuse_is_refused(reports, tmp_path, grow, says):
+    """Each report reads, but their merge would not: it is refused rather than written."""
+    (tmp_path / "big.json").write_text(json.dumps(grow(load(reports, "closed.json"))))
+    (tmp_path / "closed.json").write_text((reports / "closed.json").read_text())
+    alone = moloreport("big.json", "--report", "alone.json", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    assert moloreport("alone.json", cwd=tmp_path).returncode == 0
+    other = "closed.json" if grow is _a_decade_earlier else "big.json"
+    result = moloreport("big.json", other, "--report", "merged.json", cwd=tmp_path)
+    refused(result, tmp_path, "the merged report would be unreadable: ", says)

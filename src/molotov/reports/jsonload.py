@@ -26,7 +26,7 @@ from molotov.reports.fields import (
 )
 from molotov.reports.jsonreport import HISTOGRAM_ENCODING, SCHEMA_VERSION, RunReport
 from molotov.stats.histogram import Histogram
-from molotov.stats.series import RequestSecond, Second, Sparse
+from molotov.stats.series import SPARSE_MAX, RequestSecond, Second, Sparse
 from molotov.stats.snapshot import (
     REQUEST_ERROR_KINDS,
     STATUS_CLASSES,
@@ -43,9 +43,6 @@ MAX_STATUS = 999  # HTTP's status codes have three digits
 
 class ReportError(Exception):
     """A report that cannot be read or merged (one line, exit 1)."""
-
-
-SPARSE_MAX = 2**31 - 1  # a series row's bucket counts live in Sparse's int32 array
 
 
 def _scenario(data: Fields) -> tuple[int, int, Histogram, Histogram]:

@@ -3,7 +3,9 @@
 Counters and histogram buckets add; series rows add on the same wall-clock second. Used by
 ``moloreport`` (see :mod:`molotov.reports.moloreport`) and the cluster's coordinator.
 
-Reports of both workload models are refused (:class:`MergeError`): their sum is no one run's.
+Two merges are refused (:class:`MergeError`): reports of both workload models, whose sum is no
+one run's, and, for a report to be written, sums past the bounds that the reader
+(:mod:`.jsonload`) enforces: a written report must read back.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from molotov.reports import jsonload, jsonreport
+from molotov.reports.fields import FieldError
 from molotov.reports.jsonreport import RunReport
 from molotov.stats.histogram import Histogram
-from molotov.stats.series import Second, add_counts
+from molotov.stats.series import SPARSE_MAX, Second, add_counts
 from molotov.stats.snapshot import (
     CheckStats,
     ErrorKind,
@@ -23,6 +27,7 @@ from molotov.stats.snapshot import (
     Snapshot,
 )
 
+UNREADABLE = "cannot merge: the merged report would be unreadable: "
 _MODELS = {"open": "an open-model run (--rate)", "closed": "a closed-model run"}
 
 
@@ -44,6 +49,21 @@ def _one_model(reports: Sequence[RunReport], names: Sequence[str]) -> None:
             f"cannot merge: {name} is {_MODELS[model]} and {other_name} {_MODELS[other]}; "
             "merge each model's reports apart"
         )
+
+
+def _merge_series(reports: Sequence[RunReport]) -> tuple[Second, ...]:
+    seconds: dict[int, Second] = {}
+    for report in reports:
+        for row in report.series:
+            known = seconds.get(row.t)
+            try:
+                seconds[row.t] = row if known is None else known.plus(row)
+            except OverflowError:  # a bucket count past what a row's Sparse holds (int32)
+                raise MergeError(
+                    f"{UNREADABLE}the series' row of second t={row.t} would count more "
+                    f"than {SPARSE_MAX} values in one histogram bucket"
+                ) from None
+    return tuple(seconds[t] for t in sorted(seconds))
 
 
 def _merge_errors(snapshots: Sequence[Snapshot]) -> tuple[ErrorStat, ...]:
@@ -126,10 +146,6 @@ def merge(reports: Sequence[RunReport], names: Sequence[str] = ()) -> RunReport:
         checks=_merge_checks(snaps),
         **counters,
     )
-    seconds: dict[int, Second] = {}
-    for report in reports:
-        for row in report.series:
-            seconds[row.t] = seconds[row.t].plus(row) if row.t in seconds else row
     started = min(r.started_at for r in reports)
     ended = max(r.ended_at for r in reports)
     return RunReport(
@@ -138,8 +154,25 @@ def merge(reports: Sequence[RunReport], names: Sequence[str] = ()) -> RunReport:
         ended_at=ended,
         duration=ended - started,
         options=reports[0].options,
-        series=tuple(seconds[t] for t in sorted(seconds)),
+        series=_merge_series(reports),
         stop_reason="merged",
         merged_from=sum(r.merged_from for r in reports),
         lost_processes=tuple(line for r in reports for line in r.lost_processes),
     )
+
+
+def merge_readable(reports: Sequence[RunReport], names: Sequence[str] = ()) -> RunReport:
+    """:func:`merge`, for a report to be written: refused (:class:`MergeError`) when the
+    reader would refuse the result.
+
+    A merge only adds, so its sums may pass the reader's bounds: a count or a histogram's
+    ``sum_us`` past int64, a duration over ten years. Rather than a check per field, the
+    reader itself checks the merged document: writer and reader cannot disagree.
+    """
+    merged = merge(reports, names)
+    if len(reports) > 1:
+        try:
+            jsonload.from_document(jsonreport.document(merged))
+        except FieldError as exc:
+            raise MergeError(f"{UNREADABLE}{exc}") from None
+    return merged

@@ -4,7 +4,7 @@ It writes the merged run's ``--report``, ``--csv`` and ``--html`` as ``molotov``
 
 Counters and histogram buckets add, time series add on the same wall-clock second, so the
 merge of N reports has exactly the numbers one run doing all their work would have had.
-Reports of both workload models are one line and exit 1
+Reports of both workload models, and a merge the reader would refuse, are one line and exit 1
 (:class:`~molotov.reports.jsonmerge.MergeError`).
 """
 
@@ -52,7 +52,7 @@ def moloreport(
 ) -> None:
     try:
         runs = [jsonload.load(path) for path in reports]
-        merged = jsonmerge.merge(runs, reports)
+        merged = jsonmerge.merge_readable(runs, reports)
     except (jsonload.ReportError, jsonmerge.MergeError) as exc:
         sys.stderr.write(f"{exc}\n")
         raise typer.Exit(1) from None
