@@ -331,6 +331,63 @@ def real_report(folder: Path, env: dict[str, str]) -> dict:
     return doc
 
 
+# Report fields that count nothing: a scaled report keeps them.
+_NOT_COUNTS = {"t", "max_us", "schema_version", "merged_from", "options", "histogram_encoding"}
+_ROW_HISTOGRAM = {"buckets", "sum_us", "count"}
+
+
+def scaled(doc: dict, factor: int, rows: int = 1) -> dict:
+    """A report as if its run had done ``factor`` times as much: every count, histogram
+    bucket and ``sum_us`` multiplied (those of the series rows' histograms by ``rows``).
+
+    What the reader cross-checks is linear (totals, histograms, rows), so the result is
+    readable exactly when each number stays within the reader's bounds.
+    """
+
+    def walk(node: object, key: str, row: bool) -> object:
+        times = rows if row and key in _ROW_HISTOGRAM else factor
+        if key in _NOT_COUNTS:
+            return node
+        if key == "buckets":
+            return [[index, count * times] for index, count in node]  # type: ignore[attr-defined]
+        if key == "series":
+            return [walk(item, "", True) for item in node]  # type: ignore[attr-defined]
+        if isinstance(node, dict):
+            return {name: walk(value, name, row) for name, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item, key, row) for item in node]
+        if isinstance(node, int) and not isinstance(node, bool):
+            return node * times
+        return node
+
+    result: dict = walk(doc, "", False)  # type: ignore[assignment]
+    return result
+
+
+def largest(doc: dict, rows: bool = False) -> int:
+    """The largest number that :func:`scaled` multiplies by ``factor``, or with ``rows`` the
+    largest bucket count of the series rows (what an int32 holds): ``MAX // largest(doc)``
+    is the largest factor that keeps them all under MAX. Scaling by -1 marks them: they are
+    the negative numbers."""
+    marked = scaled(doc, 1 if rows else -1, -1 if rows else 1)
+    found = [0]
+
+    def walk(node: object, key: str) -> None:
+        if key == "buckets" and isinstance(node, list):
+            found.extend(-count for _, count in node if count < 0)  # type: ignore[attr-defined]
+        elif isinstance(node, dict):
+            for name, value in node.items():
+                walk(value, name)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, key)
+        elif isinstance(node, int) and node < 0 and not rows:
+            found.append(-node)
+
+    walk(marked, "")
+    return max(found)
+
+
 # The start of a scenario module of the CLI tests: the target's URL, and a log file next to
 # the module where the forked worker processes leave evidence (one JSON record a line).
 SCENARIO_HEADER = textwrap.dedent(

@@ -24,9 +24,10 @@ from molotov.config.jsonconfig import JSON_OPTIONS, apply_config_file, read_conf
 from molotov.config.jsonconfig import test_options as options_of
 from molotov.config.runconfig import BOUNDS, RunConfig
 from molotov.reports import jsonload, jsonmerge, jsonreport
-from molotov.reports.fields import FieldError
+from molotov.reports.fields import MAX_COUNT, FieldError
 from molotov.reports.summary import summary_lines
-from support import molotov_env, real_report
+from molotov.stats.series import SPARSE_MAX
+from support import largest, molotov_env, real_report, scaled
 
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -148,11 +149,24 @@ def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
     return found
 
 
+def assert_merged(runs: list[jsonreport.RunReport]) -> jsonreport.RunReport | None:
+    """What moloreport does with reports it accepted: a merge that reads back as it is
+    written (as JSON text), or one refused in one line (None)."""
+    try:
+        merged = jsonmerge.merge_readable(runs)
+    except jsonmerge.MergeError as exc:
+        assert "\n" not in str(exc)
+        return None
+    text = json.dumps(jsonreport.document(merged), allow_nan=False)
+    assert jsonload.from_document(json.loads(text)).snapshot == merged.snapshot
+    return merged
+
+
 def assert_usable(run: jsonreport.RunReport) -> None:
     """What moloreport does with a report it accepted: merge, summarise, write."""
-    merged = jsonmerge.merge([run, run])
-    summary_lines(merged.snapshot, merged.duration)
-    json.dumps(jsonreport.document(merged), allow_nan=False)
+    merged = assert_merged([run, run])
+    if merged is not None:
+        summary_lines(merged.snapshot, merged.duration)
 
 
 @EXAMPLES
@@ -197,3 +211,22 @@ def test_any_bytes_as_a_report_file(data):
             jsonload.load(path)
         except jsonload.ReportError as exc:
             assert "\n" not in str(exc)
+
+
+@EXAMPLES
+@given(data=st.data())
+def test_merges_of_reports_near_the_bounds(report, data):
+    """Reports grown toward the reader's bounds (every count multiplied, consistently; the
+    series rows' buckets toward int32): whatever of them reads, their merge reads back or is
+    refused in one line, never written unreadable or a crash."""
+    counts, buckets = MAX_COUNT // largest(report), SPARSE_MAX // largest(report, rows=True)
+    runs = []
+    for _ in range(data.draw(st.integers(2, 3))):
+        factor = data.draw(st.integers(1, 2 * counts) | st.sampled_from([counts, counts // 2]))
+        rows = data.draw(st.integers(1, 2 * buckets) | st.sampled_from([buckets, buckets // 2]))
+        try:
+            runs.append(jsonload.from_document(scaled(report, factor, rows)))
+        except FieldError as exc:
+            assert factor > counts or rows > buckets, exc
+    if runs:
+        assert_merged(runs)

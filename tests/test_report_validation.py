@@ -152,6 +152,12 @@ CASES = {
         "series[0].buckets[0].count",
         "from 0 to 2147483647",
     ),
+    "row-bucket-repeated-past-int32": (
+        _set("series", 0, "buckets", value=[[3, 2**31 - 1], [3, 1]]),
+        "series[0].buckets[1]",
+        "brings bucket 3 past 2147483647",
+    ),
+    "model-not-the-options": (_set("model", value="open"), "model", "as options.rate says"),
     "other-encoding": (
         _set("histogram_encoding", "buckets", value=7),
         "histogram_encoding",

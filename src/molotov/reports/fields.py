@@ -147,7 +147,8 @@ class Fields:
             raise FieldError(self.path(key), f"must be {_got(expected)}, got {_got(self.raw(key))}")
 
     def buckets(self, key: str, high: int = MAX_COUNT) -> list[int]:
-        """Sparse ``[[index, count], ...]`` pairs (counts up to ``high``) as dense counts."""
+        """Sparse ``[[index, count], ...]`` pairs as dense counts, each up to ``high`` (also
+        when an index repeats: its counts add)."""
         pairs = self.raw(key)
         where = self.path(key)
         if not isinstance(pairs, list):
@@ -157,7 +158,10 @@ class Fields:
             if not (isinstance(pair, list) and len(pair) == 2):
                 raise FieldError(f"{where}[{i}]", f"must be [index, count], got {_got(pair)}")
             item = Fields(dict(zip(("index", "count"), pair, strict=True)), f"{where}[{i}]")
-            dense[item.count("index", high=NBUCKETS - 1)] += item.count("count", high=high)
+            index = item.count("index", high=NBUCKETS - 1)
+            dense[index] += item.count("count", high=high)
+            if dense[index] > high:
+                raise FieldError(f"{where}[{i}]", f"brings bucket {index} past {high}")
         return dense
 
     def durations(self, counted: bool = True, high: int = MAX_COUNT) -> Histogram:

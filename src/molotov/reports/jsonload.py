@@ -26,7 +26,7 @@ from molotov.reports.fields import (
 )
 from molotov.reports.jsonreport import HISTOGRAM_ENCODING, SCHEMA_VERSION, RunReport
 from molotov.stats.histogram import Histogram
-from molotov.stats.series import RequestSecond, Second, Sparse
+from molotov.stats.series import SPARSE_MAX, RequestSecond, Second, Sparse
 from molotov.stats.snapshot import (
     REQUEST_ERROR_KINDS,
     STATUS_CLASSES,
@@ -43,9 +43,6 @@ MAX_STATUS = 999  # HTTP's status codes have three digits
 
 class ReportError(Exception):
     """A report that cannot be read or merged (one line, exit 1)."""
-
-
-SPARSE_MAX = 2**31 - 1  # a series row's bucket counts live in Sparse's int32 array
 
 
 def _scenario(data: Fields) -> tuple[int, int, Histogram, Histogram]:
@@ -141,8 +138,9 @@ def _series_row(row: Fields) -> Second:
     )
 
 
-def _check_totals(top: Fields, totals: Fields, snapshot: Snapshot) -> None:
+def _check_totals(top: Fields, totals: Fields, report: RunReport) -> None:
     """The derived and repeated numbers of a document agree with what it was read from."""
+    snapshot = report.snapshot
     expected = {
         ("", "successes"): snapshot.successes,
         ("", "failures"): snapshot.failures,
@@ -162,8 +160,10 @@ def _check_totals(top: Fields, totals: Fields, snapshot: Snapshot) -> None:
     for key, histogram in merged.items():
         if top.histogram(key) != histogram:
             raise FieldError(key, "must be the scenarios' histograms together")
-    open_model = top.choice("model", {"open": True, "closed": False})
-    arrivals = snapshot.started + snapshot.dropped if open_model else 0
+    # The model is the options' (``rate``), as the writer says it: one answer per report.
+    if top.choice("model", {"open": "open", "closed": "closed"}) != report.model:
+        raise FieldError("model", f"must be {report.model!r}, as options.rate says")
+    arrivals = snapshot.started + snapshot.dropped if report.model == "open" else 0
     if totals.count("arrivals") != arrivals:
         raise FieldError(totals.path("arrivals"), f"must be {arrivals}, started plus dropped")
     totals.number("failure_rate", 1.0)
@@ -246,7 +246,6 @@ def from_document(doc: Any) -> RunReport:
         checks_failed=failed,
         checks_dropped=dropped,
     )
-    _check_totals(top, totals, snapshot)
     _check_thresholds(top)
     series = tuple(_series_row(row) for row in top.objects("series"))
     _check_series(series, snapshot)
@@ -255,7 +254,7 @@ def from_document(doc: Any) -> RunReport:
     drain = top.number("drain_s", duration) if top.has("drain_s") else 0.0
     if ended < started:
         raise FieldError("ended_at", "must not be before started_at")
-    return RunReport(
+    report = RunReport(
         snapshot=snapshot,
         started_at=started,
         ended_at=ended,
@@ -268,6 +267,8 @@ def from_document(doc: Any) -> RunReport:
         tool_version=top.text("tool_version"),
         lost_processes=tuple(top.texts("lost_processes")) if top.has("lost_processes") else (),
     )
+    _check_totals(top, totals, report)
+    return report
 
 
 def load(path: str | Path) -> RunReport:

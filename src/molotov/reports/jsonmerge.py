@@ -1,7 +1,11 @@
 """Merging the reports of several load generators into the one a single run would have given.
 
 Counters and histogram buckets add; series rows add on the same wall-clock second. Used by
-``moloreport`` (see :mod:`molotov.reports.moloreport`).
+``moloreport`` (see :mod:`molotov.reports.moloreport`) and the cluster's coordinator.
+
+Two merges are refused (:class:`MergeError`): reports of both workload models, whose sum is no
+one run's, and, for a report to be written, sums past the bounds that the reader
+(:mod:`.jsonload`) enforces: a written report must read back.
 """
 
 from __future__ import annotations
@@ -9,9 +13,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from molotov.reports import jsonload, jsonreport
+from molotov.reports.fields import FieldError
 from molotov.reports.jsonreport import RunReport
 from molotov.stats.histogram import Histogram
-from molotov.stats.series import Second, add_counts
+from molotov.stats.series import SPARSE_MAX, Second, add_counts
 from molotov.stats.snapshot import (
     CheckStats,
     ErrorKind,
@@ -20,6 +26,44 @@ from molotov.stats.snapshot import (
     ScenarioStats,
     Snapshot,
 )
+
+UNREADABLE = "cannot merge: the merged report would be unreadable: "
+_MODELS = {"open": "an open-model run (--rate)", "closed": "a closed-model run"}
+
+
+class MergeError(ValueError):
+    """Reports that do not merge into one report (``moloreport``: one line, exit 1)."""
+
+
+def _one_model(reports: Sequence[RunReport], names: Sequence[str]) -> None:
+    """Refuse open- and closed-model runs together: a closed run has no arrivals, no response
+    times and no start lateness, and its series' ``target`` is workers, not arrivals/s, so
+    their sum would be neither model's (arrivals = started + dropped would not hold, response
+    time percentiles and thresholds would cover some steps only)."""
+    first: dict[str, str] = {}
+    for report, name in zip(reports, names, strict=True):
+        first.setdefault(report.model, name)
+    if len(first) > 1:
+        (model, name), (other, other_name) = first.items()
+        raise MergeError(
+            f"cannot merge: {name} is {_MODELS[model]} and {other_name} {_MODELS[other]}; "
+            "merge each model's reports apart"
+        )
+
+
+def _merge_series(reports: Sequence[RunReport]) -> tuple[Second, ...]:
+    seconds: dict[int, Second] = {}
+    for report in reports:
+        for row in report.series:
+            known = seconds.get(row.t)
+            try:
+                seconds[row.t] = row if known is None else known.plus(row)
+            except OverflowError:  # a bucket count past what a row's Sparse holds (int32)
+                raise MergeError(
+                    f"{UNREADABLE}the series' row of second t={row.t} would count more "
+                    f"than {SPARSE_MAX} values in one histogram bucket"
+                ) from None
+    return tuple(seconds[t] for t in sorted(seconds))
 
 
 def _merge_errors(snapshots: Sequence[Snapshot]) -> tuple[ErrorStat, ...]:
@@ -75,8 +119,12 @@ def _merge_scenarios(snapshots: Sequence[Snapshot]) -> tuple[ScenarioStats, ...]
     return tuple(merged)
 
 
-def merge(reports: Sequence[RunReport]) -> RunReport:
-    """One report with exactly the numbers a single run of all of them would have given."""
+def merge(reports: Sequence[RunReport], names: Sequence[str] = ()) -> RunReport:
+    """One report with exactly the numbers a single run of all of them would have given.
+
+    ``names`` name the reports in a :class:`MergeError` (by default ``report 1``, ...).
+    """
+    _one_model(reports, names or [f"report {i}" for i in range(1, len(reports) + 1)])
     if len(reports) == 1:
         return reports[0]
     snaps = [r.snapshot for r in reports]
@@ -98,10 +146,6 @@ def merge(reports: Sequence[RunReport]) -> RunReport:
         checks=_merge_checks(snaps),
         **counters,
     )
-    seconds: dict[int, Second] = {}
-    for report in reports:
-        for row in report.series:
-            seconds[row.t] = seconds[row.t].plus(row) if row.t in seconds else row
     started = min(r.started_at for r in reports)
     ended = max(r.ended_at for r in reports)
     # The load lasted until the last generator's stop; what came after is the drain.
@@ -113,8 +157,25 @@ def merge(reports: Sequence[RunReport]) -> RunReport:
         duration=ended - started,
         drain=max(0.0, ended - stopped),
         options=reports[0].options,
-        series=tuple(seconds[t] for t in sorted(seconds)),
+        series=_merge_series(reports),
         stop_reason="merged",
         merged_from=sum(r.merged_from for r in reports),
         lost_processes=tuple(line for r in reports for line in r.lost_processes),
     )
+
+
+def merge_readable(reports: Sequence[RunReport], names: Sequence[str] = ()) -> RunReport:
+    """:func:`merge`, for a report to be written: refused (:class:`MergeError`) when the
+    reader would refuse the result.
+
+    A merge only adds, so its sums may pass the reader's bounds: a count or a histogram's
+    ``sum_us`` past int64, a duration over ten years. Rather than a check per field, the
+    reader itself checks the merged document: writer and reader cannot disagree.
+    """
+    merged = merge(reports, names)
+    if len(reports) > 1:
+        try:
+            jsonload.from_document(jsonreport.document(merged))
+        except FieldError as exc:
+            raise MergeError(f"{UNREADABLE}{exc}") from None
+    return merged

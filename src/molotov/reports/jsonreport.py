@@ -60,6 +60,11 @@ class RunReport:
     # or was killed for not stopping: its numbers until then are counted, not the rest.
     lost_processes: tuple[str, ...] = ()
 
+    @property
+    def model(self) -> str:
+        """The workload model, ``open`` (a run with ``--rate``) or ``closed``."""
+        return "open" if self.options.get("rate") is not None else "closed"
+
 
 # -- encoding -------------------------------------------------------------------------------
 
@@ -182,7 +187,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
         "stop_reason": report.stop_reason,
         "merged_from": report.merged_from,
         "lost_processes": list(report.lost_processes),
-        "model": "open" if report.options.get("rate") is not None else "closed",
+        "model": report.model,
         "options": report.options,
         "totals": {
             "steps": snap.steps,
@@ -201,7 +206,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
             "session_setup_failures": snap.session_setup_failures,
             "started": snap.started,
             "dropped": snap.dropped,
-            "arrivals": snap.arrivals if report.options.get("rate") is not None else 0,
+            "arrivals": snap.arrivals if report.model == "open" else 0,
         },
         "status_classes": dict(zip(STATUS_CLASSES, snap.statuses, strict=True)),
         "request_errors": _error_counts(snap.request_errors_by_kind),

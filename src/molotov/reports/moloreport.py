@@ -4,6 +4,8 @@ It writes the merged run's ``--report``, ``--csv`` and ``--html`` as ``molotov``
 
 Counters and histogram buckets add, time series add on the same wall-clock second, so the
 merge of N reports has exactly the numbers one run doing all their work would have had.
+Reports of both workload models, and a merge the reader would refuse, are one line and exit 1
+(:class:`~molotov.reports.jsonmerge.MergeError`).
 """
 
 from __future__ import annotations
@@ -68,10 +70,10 @@ def moloreport(
 ) -> None:
     try:
         runs = [jsonload.load(path) for path in reports]
-    except jsonload.ReportError as exc:
+        merged = jsonmerge.merge_readable(runs, reports)
+    except (jsonload.ReportError, jsonmerge.MergeError) as exc:
         sys.stderr.write(f"{exc}\n")
         raise typer.Exit(1) from None
-    merged = jsonmerge.merge(runs)
     names = [s.name for s in merged.snapshot.scenarios]
     try:
         thresholds = parse_thresholds(threshold or (), names)

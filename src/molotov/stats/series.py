@@ -16,12 +16,15 @@ from itertools import compress
 from molotov.stats.histogram import NBUCKETS, Histogram
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, RequestStats, Snapshot
 
+SPARSE_MAX = 2**31 - 1  # the largest bucket count of a Sparse (its int32 array)
+
 
 @dataclass(frozen=True)
 class Sparse:
     """A histogram kept sparse: the non-empty buckets' (index, count), interleaved in an int32
     array (a series keeps a few of these per second of the run: dense ones would make a long
-    run's parent grow by ~20 KB a second each), with its count, sum and max."""
+    run's parent grow by ~20 KB a second each), with its count, sum and max. A bucket count
+    above :data:`SPARSE_MAX` does not fit: building one raises :class:`OverflowError`."""
 
     pairs: array[int]
     count: int = 0
