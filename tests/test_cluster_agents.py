@@ -568,6 +568,7 @@ def test_a_stop_signal_to_an_agent_prints_its_report_at_once(scenario: Path) -> 
             target=hits.url,
         )  # fmt: skip
         run.wait_line(r"agents: 2 running")
+        time.sleep(0.5)  # past the start instant: both agents send requests
         run.signal(signal.SIGKILL)
         fleet[0].proc.signal(signal.SIGTERM)  # during its run
         codes = [fleet[0].proc.wait(15)]
