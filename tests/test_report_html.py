@@ -15,6 +15,7 @@ import re
 import socket
 import sys
 import textwrap
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from molotov.reports import htmlreport
 from molotov.reports.fields import Fields
 from molotov.reports.htmlreport import charts
 from molotov.reports.htmlreport.downsample import LATENCY_PERCENTILES, downsample, resolution
+from molotov.reports.htmlreport.times import span
 from molotov.stats.histogram import Histogram, format_us, percentiles_us
 from support import MIXED_SCENARIOS, moloreport, molotov_env, run_command
 from synthetic import synthetic_document
@@ -291,6 +293,64 @@ def test_the_page_of_a_run_stopped_by_x_at_an_unreachable_target(
     drawn = [c["id"] for c in check_charts(opened, doc)]
     assert "dist-request_latency" not in drawn
     assert "dist-scenario_durations" in drawn
+
+
+# -- what the page says, and where ----------------------------------------------------------
+
+
+def human_time(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def test_times_are_human_with_the_iso_in_a_title(browser, real_run):
+    doc = load(real_run / "run.json")
+    opened = open_report(browser, real_run / "run.html")
+    for where in ("header", "#run dl.timing"):
+        times = opened.page.locator(f"{where} time")
+        assert times.all_inner_texts() == [
+            human_time(doc["started_at"]),
+            human_time(doc["ended_at"]),
+        ]
+        for i, key in enumerate(("started_at", "ended_at")):
+            assert times.nth(i).get_attribute("title") == doc[key]
+            assert times.nth(i).get_attribute("datetime") == doc[key]
+    # A 3-second run: seconds, to a tenth; the exact number in the title.
+    duration = opened.page.locator("#run [data-key=duration]")
+    assert duration.inner_text() == f"{doc['duration_s']:.1f}s"
+    assert duration.get_attribute("title") == f"{doc['duration_s']:.3f} s"
+    assert re.search(r"\d\.\d{6}", opened.text("header") + opened.text("#run")) is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.25, "0.2s"),
+        (59.94, "59.9s"),
+        (90, "1m 30s"),
+        (3600, "1h 0m 0s"),
+        (93784.4, "1d 2h 3m 4s"),
+    ],
+)
+def test_durations_read_as_units(seconds, text):
+    assert span(seconds) == text
+
+
+def test_the_options_are_folded_below_the_headline(browser, real_run):
+    doc = load(real_run / "run.json")
+    opened = open_report(browser, real_run / "run.html")
+    page = opened.page
+    options = page.locator("details#options")
+    assert options.get_attribute("open") is None
+    assert not page.locator("#options dl").is_visible()
+    # The headline numbers come first: the options right after them.
+    order = page.evaluate(
+        "[...document.querySelectorAll('main > *')].map((e) => e.id || e.tagName.toLowerCase())"
+    )
+    assert order.index("options") == order.index("headline") + 1
+    assert f"{len(doc['options'])} options" in options.locator("summary").inner_text()
+    options.locator("summary").click()
+    assert page.locator("#options dl").is_visible()
+    assert page.locator("#options dt").all_inner_texts() == sorted(doc["options"])
 
 
 # -- moloreport ------------------------------------------------------------------------------

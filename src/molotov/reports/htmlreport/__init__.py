@@ -25,6 +25,7 @@ from typing import Any
 from molotov.reports.atomic import write_text
 from molotov.reports.htmlreport import byrequest, charts, sections
 from molotov.reports.htmlreport.downsample import downsample
+from molotov.reports.htmlreport.times import moment
 
 
 @cache
@@ -55,8 +56,8 @@ def _header(doc: Mapping[str, Any]) -> str:
     also = f" · {merged} reports merged" if merged > 1 else ""
     return (
         f"<header><h1>molotov report: {sections.esc(what)}</h1>"
-        f'<p class="muted">{sections.esc(doc.get("started_at"))} → '
-        f"{sections.esc(doc.get('ended_at'))} (UTC){sections.esc(also)}</p></header>"
+        f'<p class="muted">{moment(doc.get("started_at"))} → '
+        f"{moment(doc.get('ended_at'))}{sections.esc(also)}</p></header>"
     )
 
 
@@ -73,6 +74,7 @@ def render(doc: Mapping[str, Any], exit_code: int) -> str:
             sections.verdict(doc, exit_code),
             sections.run_info(doc),
             sections.headline(doc),
+            sections.options(doc),
             byrequest.requests(doc),
             byrequest.latency_charts(request_charts, sampled.k),
             byrequest.status_codes_and_checks(doc),

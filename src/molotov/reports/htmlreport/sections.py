@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from molotov.reports.htmlreport.times import moment, span
 from molotov.reports.summary import format_bytes
 from molotov.reports.thresholds import PERCENTILES, ThresholdError, ThresholdResult, parse_threshold
 from molotov.stats.histogram import format_us
@@ -141,24 +142,32 @@ def _option_value(value: Any) -> str:
 
 
 def run_info(doc: Mapping[str, Any]) -> str:
+    """When the run was, how long, how; its options are :func:`options`, folded."""
+    seconds = float(doc.get("duration_s") or 0)
     timing = [
-        ("started", doc.get("started_at")),
-        ("ended", doc.get("ended_at")),
-        ("duration", f"{float(doc.get('duration_s') or 0):.3f} s"),
-        ("workload model", doc.get("model") or "closed"),
-        ("reports merged", doc.get("merged_from", 1)),
-        ("molotov", doc.get("tool_version")),
+        ("started", moment(doc.get("started_at"))),
+        ("ended", moment(doc.get("ended_at"))),
+        (
+            "duration",
+            f'<span data-key="duration" title="{seconds:.3f} s">{esc(span(seconds))}</span>',
+        ),
+        ("workload model", esc(doc.get("model") or "closed")),
+        ("reports merged", esc(doc.get("merged_from", 1))),
+        ("molotov", esc(doc.get("tool_version"))),
     ]
-    dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in timing)
-    options = doc.get("options") or {}
+    dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in timing)
+    return section("run", "Run", f'<dl class="timing">{dl}</dl>')
+
+
+def options(doc: Mapping[str, Any]) -> str:
+    """Every option of the run (dozens), folded: the headline numbers come first."""
+    named = doc.get("options") or {}
     listed = "".join(
-        f"<dt>{esc(k)}</dt><dd>{esc(_option_value(v))}</dd>" for k, v in sorted(options.items())
+        f"<dt>{esc(k)}</dt><dd>{esc(_option_value(v))}</dd>" for k, v in sorted(named.items())
     )
-    return section(
-        "run",
-        "Run",
-        f'<dl class="timing">{dl}</dl><details open><summary>Options</summary>'
-        f'<dl class="options">{listed}</dl></details>',
+    return (
+        f'<details id="options"><summary>Options: the run\'s {count(len(named))} options'
+        f'</summary><dl class="options">{listed}</dl></details>'
     )
 
 
