@@ -289,6 +289,15 @@ def test_the_page_of_a_run_stopped_by_x_at_an_unreachable_target(
     check_clean(opened, tmp_path / "r.html")
     check_numbers(opened, doc, exit_code=1)
     assert "connection refused" in opened.text("table.request-errors")
+    # One series per request error kind, with its total in the chart's legend.
+    failures = next(c for c in opened.charts() if c["id"] == "failures")
+    assert failures["series"] == ["failed steps/s", "connection refused/s"]
+    refused = doc["request_errors"]["connection refused"]
+    assert refused > 0
+    assert failures_legend(opened) == {
+        "failed steps": f"failed steps {count(doc['totals']['failures'])}",
+        "connection refused": f"connection refused {count(refused)}",
+    }
     # No request got an answer: no request-latency histogram, the failed steps' durations.
     drawn = [c["id"] for c in check_charts(opened, doc)]
     assert "dist-request_latency" not in drawn
@@ -351,6 +360,36 @@ def test_the_options_are_folded_below_the_headline(browser, real_run):
     options.locator("summary").click()
     assert page.locator("#options dl").is_visible()
     assert page.locator("#options dt").all_inner_texts() == sorted(doc["options"])
+
+
+def test_a_closed_model_page_shows_no_response_times(browser, real_run):
+    doc = load(real_run / "run.json")
+    assert doc["model"] == "closed"
+    opened = open_report(browser, real_run / "run.html")
+    headers = opened.page.locator("table.scenarios thead th").all_inner_texts()
+    assert headers[-1] == "mean" and not any("response" in h for h in headers)
+    assert opened.page.locator("table.scenarios tfoot td").count() == len(headers) - 1
+    assert "response" not in opened.text("#distribution").lower()
+
+
+def failures_legend(opened) -> dict[str, str]:
+    legend = opened.page.locator('[data-chart="failures"] [data-total]')
+    return {
+        legend.nth(i).get_attribute("data-total"): legend.nth(i).inner_text()
+        for i in range(legend.count())
+    }
+
+
+def test_the_failures_chart_says_there_were_no_request_errors(browser, real_run):
+    doc = load(real_run / "run.json")
+    assert doc["totals"]["failures"] > 0 and doc["totals"]["request_errors"] == 0
+    opened = open_report(browser, real_run / "run.html")
+    failures = next(c for c in opened.charts() if c["id"] == "failures")
+    assert failures["series"] == ["failed steps/s"]
+    assert failures_legend(opened) == {
+        "failed steps": f"failed steps {count(doc['totals']['failures'])}"
+    }
+    assert "no request errors" in opened.text('[data-chart="failures"] .legend').lower()
 
 
 # -- moloreport ------------------------------------------------------------------------------
@@ -451,6 +490,11 @@ def test_the_page_of_a_real_open_model_run(browser, run_molotov, target, tmp_pat
     assert sum(arrivals["data"][2]) == doc["totals"]["started"]
     assert opened.text("[data-key=dropped] .value") == count(doc["totals"]["dropped"])
     assert opened.text("[data-key=arrivals]") == count(doc["totals"]["arrivals"])
+    # Response times (from the arrival) are the open model's: a column of their p99.
+    table = opened.page.locator("table.scenarios")
+    assert table.locator("thead th").last.inner_text() == "response p99"
+    p99 = doc["scenarios"]["slow"]["response_times"]["p99_ms"]
+    assert table.locator('tr[data-scenario="slow"] td').last.inner_text() == ms(p99)
     opened.page.screenshot(path=str(tmp_path / "open.png"), full_page=True)
 
 

@@ -31,6 +31,7 @@ DISTRIBUTIONS = (
     ("scenario_response_times", "Step response times, from arrival (open model)", "steps"),
     ("start_lateness", "Start lateness of arrivals (open model)", "steps"),
 )
+OPEN_MODEL_ONLY = {"scenario_response_times", "start_lateness"}  # empty in a closed run
 
 
 def _rounded(column: Column) -> Column:
@@ -47,6 +48,26 @@ def _series(label: str, column: Column | None) -> list[dict[str, Any]]:
 def _nonzero(label: str, column: Column | None) -> list[dict[str, Any]]:
     """One series of a breakdown (by kind, by class), left out when always zero."""
     return _series(label, column) if column is not None and any(column) else []
+
+
+def _failures(doc: Mapping[str, Any], sampled: Downsampled) -> dict[str, Any]:
+    """Failed steps and each request error kind that happened, with the report's totals of
+    each under the chart (a legend that needs no pointer), or a word that none happened."""
+    series = _series("failed steps/s", sampled.columns.get("failures"))
+    totals = [{"label": "failed steps", "count": (doc.get("totals") or {}).get("failures")}]
+    for kind, column in sampled.keyed.get("request_errors", {}).items():
+        kept = _nonzero(f"{kind}/s", column)
+        series += kept
+        if kept:
+            totals.append({"label": kind, "count": (doc.get("request_errors") or {}).get(kind)})
+    return {
+        "id": "failures",
+        "title": "Failed steps, and request errors by kind",
+        "unit": "/s",
+        "series": series,
+        "totals": totals,
+        "note": "" if len(totals) > 1 else "No request errors: every request got a response.",
+    }
 
 
 def time_charts(doc: Mapping[str, Any], sampled: Downsampled) -> list[dict[str, Any]]:
@@ -73,17 +94,7 @@ def time_charts(doc: Mapping[str, Any], sampled: Downsampled) -> list[dict[str, 
             if open_model
             else [],
         },
-        {
-            "id": "failures",
-            "title": "Failed steps and request errors, by kind",
-            "unit": "/s",
-            "series": _series("failed steps/s", cols.get("failures"))
-            + [
-                s
-                for label, column in sampled.keyed.get("request_errors", {}).items()
-                for s in _nonzero(f"{label}/s", column)
-            ],
-        },
+        _failures(doc, sampled),
         {
             "id": "latency",
             "title": (
@@ -180,7 +191,10 @@ def distribution(block: Mapping[str, Any]) -> dict[str, Any] | None:
 def distributions(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A distribution chart for each histogram of the report that has values."""
     charts = []
+    open_model = doc.get("model") == "open"
     for key, title, what in DISTRIBUTIONS:
+        if key in OPEN_MODEL_ONLY and not open_model:
+            continue
         block = doc.get(key)
         shape = distribution(block) if isinstance(block, Mapping) else None
         if shape is not None:
