@@ -60,7 +60,7 @@ def check_charts(opened, doc: dict) -> list[dict]:
     sampled = downsample(doc["series"], names=charts.request_names(doc))
     planned = [
         c["id"]
-        for c in charts.request_charts(sampled)
+        for c in charts.request_charts(doc, sampled)
         + charts.time_charts(doc, sampled)
         + charts.distributions(doc)
     ]
@@ -390,6 +390,107 @@ def test_the_failures_chart_says_there_were_no_request_errors(browser, real_run)
         "failed steps": f"failed steps {count(doc['totals']['failures'])}"
     }
     assert "no request errors" in opened.text('[data-chart="failures"] .legend').lower()
+
+
+# -- over time: latency and workers ---------------------------------------------------------
+
+DRAIN = HEADER + textwrap.dedent(
+    """
+    import time
+
+    FIRST = []  # when this process's first step began: about the run's start
+
+
+    @molotov.scenario()
+    async def pages(session):
+        FIRST[:] = FIRST or [time.monotonic()]
+        # From 1.5 s on, a step's request takes 2.5 s: it ends after the stop (at 2 s), in
+        # the drain, and only there.
+        slow = time.monotonic() - FIRST[0] > 1.5
+        async with session.get(URL + ("/slow?s=2.5" if slow else "/")) as resp:
+            await resp.read()
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def drain_run(_target_server, tmp_path_factory):
+    """A closed-model run whose stage ramps from 1 to 5 workers over its 2 seconds, and
+    whose last steps stall past the stop."""
+    folder = tmp_path_factory.mktemp("html-drain")
+    (folder / "loadtest.py").write_text(DRAIN)
+    argv = [
+        sys.executable, "-m", "molotov", "-w", "1", "--stages", "2:5", "-d", "2",
+        "--delay", "0.01", "--report", "run.json", "--html", "run.html", "loadtest.py",
+    ]  # fmt: skip
+    done = run_command(argv, folder, molotov_env(_target_server.url), 60)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return folder
+
+
+SCALES = """() => window.molotovCharts.map((u) => ({
+  id: u.root.dataset.chart, distr: u.scales.y.distr, min: u.scales.y.min, max: u.scales.y.max,
+}))"""
+
+
+def test_latency_over_time_has_a_log_axis_that_the_drain_does_not_squash(browser, drain_run):
+    doc = load(drain_run / "run.json")
+    opened = open_report(browser, drain_run / "run.html")
+    check_clean(opened, drain_run / "run.html")
+    drawn = {c["id"]: c for c in check_charts(opened, doc)}
+    scales = {s["id"]: s for s in opened.page.evaluate(SCALES)}
+    # The steps in flight at the stop end in its second or later: the drain.
+    assert doc["stop_reason"] == "duration"
+    stop = datetime.fromisoformat(doc["started_at"]).timestamp() + doc["options"]["duration"]
+    latency = drawn["latency"]
+    assert latency["series"] == ["p50", "p95", "p99"]
+    assert opened.text('[data-chart="latency"] figcaption').endswith("p50, p95, p99")
+    for chart in [latency, *(c for c in drawn.values() if c["id"].startswith("request-"))]:
+        scale = scales[chart["id"]]
+        assert scale["distr"] == 3, chart["id"]  # uPlot's log scale
+        x, *columns = chart["data"]
+        values = [
+            (t, v) for column in columns for t, v in zip(x, column, strict=True) if v is not None
+        ]
+        before = [v for t, v in values if t < int(stop)]
+        after = [v for t, v in values if t >= int(stop)]
+        if not before:  # a name only the drain has: its own values make its range
+            assert scale["max"] >= max(after), chart["id"]
+            continue
+        assert scale["min"] <= min(before) and scale["max"] >= max(before), chart["id"]
+        if after and max(after) > 10 * max(before):
+            assert scale["max"] < max(after), chart["id"]  # the stalls do not squash the rest
+    # The latency chart's drain is one: its stalls were seen there.
+    x, *columns = latency["data"]
+    assert (
+        max(v for column in columns for t, v in zip(x, column, strict=True) if t >= int(stop) and v)
+        > 2000
+    )
+    assert "drain" in opened.text("#series")
+
+
+def test_workers_and_their_target_are_drawn_when_they_were_read(browser, drain_run):
+    """A row's workers are counted at the end of its second (the last one's, at the run's
+    end), its target is the stage's value at the middle: each is drawn at that instant."""
+    doc = load(drain_run / "run.json")
+    opened = open_report(browser, drain_run / "run.html")
+    workers = next(c for c in opened.charts() if c["id"] == "workers")
+    assert workers["series"] == ["workers", "target workers"]
+    x, counted, target = workers["data"]
+    points = {"workers": {}, "target": {}}
+    for t, n, goal in zip(x, counted, target, strict=True):
+        if n is not None:
+            points["workers"][t] = n
+        if goal is not None:
+            points["target"][t] = goal
+    rows = doc["series"]
+    end = round(datetime.fromisoformat(doc["ended_at"]).timestamp(), 3)
+    assert rows[-1]["t"] < end < rows[-1]["t"] + 1  # the last second is partial
+    assert points["workers"] == {min(row["t"] + 1, end): row["workers"] for row in rows}
+    assert points["target"] == {row["t"] + 0.5: row["target"] for row in rows}
+    # The stage ramps from 1 to 5 workers.
+    assert rows[0]["target"] < rows[-1]["target"] == 5
+    assert opened.errors == []
 
 
 # -- moloreport ------------------------------------------------------------------------------
