@@ -15,6 +15,7 @@ import re
 import socket
 import sys
 import textwrap
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from molotov.reports import htmlreport
 from molotov.reports.fields import Fields
 from molotov.reports.htmlreport import charts
 from molotov.reports.htmlreport.downsample import LATENCY_PERCENTILES, downsample, resolution
+from molotov.reports.htmlreport.times import span
 from molotov.stats.histogram import Histogram, format_us, percentiles_us
 from support import MIXED_SCENARIOS, moloreport, molotov_env, run_command
 from synthetic import synthetic_document
@@ -58,7 +60,7 @@ def check_charts(opened, doc: dict) -> list[dict]:
     sampled = downsample(doc["series"], names=charts.request_names(doc))
     planned = [
         c["id"]
-        for c in charts.request_charts(sampled)
+        for c in charts.request_charts(doc, sampled)
         + charts.time_charts(doc, sampled)
         + charts.distributions(doc)
     ]
@@ -287,10 +289,208 @@ def test_the_page_of_a_run_stopped_by_x_at_an_unreachable_target(
     check_clean(opened, tmp_path / "r.html")
     check_numbers(opened, doc, exit_code=1)
     assert "connection refused" in opened.text("table.request-errors")
+    # One series per request error kind, with its total in the chart's legend.
+    failures = next(c for c in opened.charts() if c["id"] == "failures")
+    assert failures["series"] == ["failed steps/s", "connection refused/s"]
+    refused = doc["request_errors"]["connection refused"]
+    assert refused > 0
+    assert failures_legend(opened) == {
+        "failed steps": f"failed steps {count(doc['totals']['failures'])}",
+        "connection refused": f"connection refused {count(refused)}",
+    }
     # No request got an answer: no request-latency histogram, the failed steps' durations.
     drawn = [c["id"] for c in check_charts(opened, doc)]
     assert "dist-request_latency" not in drawn
     assert "dist-scenario_durations" in drawn
+
+
+# -- what the page says, and where ----------------------------------------------------------
+
+
+def human_time(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def test_times_are_human_with_the_iso_in_a_title(browser, real_run):
+    doc = load(real_run / "run.json")
+    opened = open_report(browser, real_run / "run.html")
+    for where in ("header", "#run dl.timing"):
+        times = opened.page.locator(f"{where} time")
+        assert times.all_inner_texts() == [
+            human_time(doc["started_at"]),
+            human_time(doc["ended_at"]),
+        ]
+        for i, key in enumerate(("started_at", "ended_at")):
+            assert times.nth(i).get_attribute("title") == doc[key]
+            assert times.nth(i).get_attribute("datetime") == doc[key]
+    # A 3-second run: seconds, to a tenth; the exact number in the title.
+    duration = opened.page.locator("#run [data-key=duration]")
+    assert duration.inner_text() == f"{doc['duration_s']:.1f}s"
+    assert duration.get_attribute("title") == f"{doc['duration_s']:.3f} s"
+    assert re.search(r"\d\.\d{6}", opened.text("header") + opened.text("#run")) is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.25, "0.2s"),
+        (59.94, "59.9s"),
+        (90, "1m 30s"),
+        (3600, "1h 0m 0s"),
+        (93784.4, "1d 2h 3m 4s"),
+    ],
+)
+def test_durations_read_as_units(seconds, text):
+    assert span(seconds) == text
+
+
+def test_the_options_are_folded_below_the_headline(browser, real_run):
+    doc = load(real_run / "run.json")
+    opened = open_report(browser, real_run / "run.html")
+    page = opened.page
+    options = page.locator("details#options")
+    assert options.get_attribute("open") is None
+    assert not page.locator("#options dl").is_visible()
+    # The headline numbers come first: the options right after them.
+    order = page.evaluate(
+        "[...document.querySelectorAll('main > *')].map((e) => e.id || e.tagName.toLowerCase())"
+    )
+    assert order.index("options") == order.index("headline") + 1
+    assert f"{len(doc['options'])} options" in options.locator("summary").inner_text()
+    options.locator("summary").click()
+    assert page.locator("#options dl").is_visible()
+    assert page.locator("#options dt").all_inner_texts() == sorted(doc["options"])
+
+
+def test_a_closed_model_page_shows_no_response_times(browser, real_run):
+    doc = load(real_run / "run.json")
+    assert doc["model"] == "closed"
+    opened = open_report(browser, real_run / "run.html")
+    headers = opened.page.locator("table.scenarios thead th").all_inner_texts()
+    assert headers[-1] == "mean" and not any("response" in h for h in headers)
+    assert opened.page.locator("table.scenarios tfoot td").count() == len(headers) - 1
+    assert "response" not in opened.text("#distribution").lower()
+
+
+def failures_legend(opened) -> dict[str, str]:
+    legend = opened.page.locator('[data-chart="failures"] [data-total]')
+    return {
+        legend.nth(i).get_attribute("data-total"): legend.nth(i).inner_text()
+        for i in range(legend.count())
+    }
+
+
+def test_the_failures_chart_says_there_were_no_request_errors(browser, real_run):
+    doc = load(real_run / "run.json")
+    assert doc["totals"]["failures"] > 0 and doc["totals"]["request_errors"] == 0
+    opened = open_report(browser, real_run / "run.html")
+    failures = next(c for c in opened.charts() if c["id"] == "failures")
+    assert failures["series"] == ["failed steps/s"]
+    assert failures_legend(opened) == {
+        "failed steps": f"failed steps {count(doc['totals']['failures'])}"
+    }
+    assert "no request errors" in opened.text('[data-chart="failures"] .legend').lower()
+
+
+# -- over time: latency and workers ---------------------------------------------------------
+
+DRAIN = HEADER + textwrap.dedent(
+    """
+    import time
+
+    FIRST = []  # when this process's first step began: about the run's start
+
+
+    @molotov.scenario()
+    async def pages(session):
+        FIRST[:] = FIRST or [time.monotonic()]
+        # From 1.5 s on, a step's request takes 2.5 s: it ends after the stop (at 2 s), in
+        # the drain, and only there.
+        slow = time.monotonic() - FIRST[0] > 1.5
+        async with session.get(URL + ("/slow?s=2.5" if slow else "/")) as resp:
+            await resp.read()
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def drain_run(_target_server, tmp_path_factory):
+    """A closed-model run whose stage ramps from 1 to 5 workers over its 2 seconds, and
+    whose last steps stall past the stop."""
+    folder = tmp_path_factory.mktemp("html-drain")
+    (folder / "loadtest.py").write_text(DRAIN)
+    argv = [
+        sys.executable, "-m", "molotov", "-w", "1", "--stages", "2:5", "-d", "2",
+        "--delay", "0.01", "--report", "run.json", "--html", "run.html", "loadtest.py",
+    ]  # fmt: skip
+    done = run_command(argv, folder, molotov_env(_target_server.url), 60)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return folder
+
+
+SCALES = """() => window.molotovCharts.map((u) => ({
+  id: u.root.dataset.chart, distr: u.scales.y.distr, min: u.scales.y.min, max: u.scales.y.max,
+}))"""
+
+
+def test_latency_over_time_has_a_log_axis_that_the_drain_does_not_squash(browser, drain_run):
+    doc = load(drain_run / "run.json")
+    opened = open_report(browser, drain_run / "run.html")
+    check_clean(opened, drain_run / "run.html")
+    drawn = {c["id"]: c for c in check_charts(opened, doc)}
+    scales = {s["id"]: s for s in opened.page.evaluate(SCALES)}
+    # The steps in flight at the stop end in its second or later: the drain.
+    assert doc["stop_reason"] == "duration"
+    stop = datetime.fromisoformat(doc["started_at"]).timestamp() + doc["options"]["duration"]
+    latency = drawn["latency"]
+    assert latency["series"] == ["p50", "p95", "p99"]
+    assert opened.text('[data-chart="latency"] figcaption').endswith("p50, p95, p99")
+    for chart in [latency, *(c for c in drawn.values() if c["id"].startswith("request-"))]:
+        scale = scales[chart["id"]]
+        assert scale["distr"] == 3, chart["id"]  # uPlot's log scale
+        x, *columns = chart["data"]
+        values = [
+            (t, v) for column in columns for t, v in zip(x, column, strict=True) if v is not None
+        ]
+        before = [v for t, v in values if t < int(stop)]
+        after = [v for t, v in values if t >= int(stop)]
+        if not before:  # a name only the drain has: its own values make its range
+            assert scale["max"] >= max(after), chart["id"]
+            continue
+        assert scale["min"] <= min(before) and scale["max"] >= max(before), chart["id"]
+        if after and max(after) > 10 * max(before):
+            assert scale["max"] < max(after), chart["id"]  # the stalls do not squash the rest
+    # The latency chart's drain is one: its stalls were seen there.
+    x, *columns = latency["data"]
+    assert (
+        max(v for column in columns for t, v in zip(x, column, strict=True) if t >= int(stop) and v)
+        > 2000
+    )
+    assert "drain" in opened.text("#series")
+
+
+def test_workers_and_their_target_are_drawn_when_they_were_read(browser, drain_run):
+    """A row's workers are counted at the end of its second (the last one's, at the run's
+    end), its target is the stage's value at the middle: each is drawn at that instant."""
+    doc = load(drain_run / "run.json")
+    opened = open_report(browser, drain_run / "run.html")
+    workers = next(c for c in opened.charts() if c["id"] == "workers")
+    assert workers["series"] == ["workers", "target workers"]
+    x, counted, target = workers["data"]
+    points = {"workers": {}, "target": {}}
+    for t, n, goal in zip(x, counted, target, strict=True):
+        if n is not None:
+            points["workers"][t] = n
+        if goal is not None:
+            points["target"][t] = goal
+    rows = doc["series"]
+    end = round(datetime.fromisoformat(doc["ended_at"]).timestamp(), 3)
+    assert rows[-1]["t"] < end < rows[-1]["t"] + 1  # the last second is partial
+    assert points["workers"] == {min(row["t"] + 1, end): row["workers"] for row in rows}
+    assert points["target"] == {row["t"] + 0.5: row["target"] for row in rows}
+    # The stage ramps from 1 to 5 workers.
+    assert rows[0]["target"] < rows[-1]["target"] == 5
+    assert opened.errors == []
 
 
 # -- moloreport ------------------------------------------------------------------------------
@@ -391,6 +591,11 @@ def test_the_page_of_a_real_open_model_run(browser, run_molotov, target, tmp_pat
     assert sum(arrivals["data"][2]) == doc["totals"]["started"]
     assert opened.text("[data-key=dropped] .value") == count(doc["totals"]["dropped"])
     assert opened.text("[data-key=arrivals]") == count(doc["totals"]["arrivals"])
+    # Response times (from the arrival) are the open model's: a column of their p99.
+    table = opened.page.locator("table.scenarios")
+    assert table.locator("thead th").last.inner_text() == "response p99"
+    p99 = doc["scenarios"]["slow"]["response_times"]["p99_ms"]
+    assert table.locator('tr[data-scenario="slow"] td').last.inner_text() == ms(p99)
     opened.page.screenshot(path=str(tmp_path / "open.png"), full_page=True)
 
 

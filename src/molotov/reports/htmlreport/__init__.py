@@ -25,6 +25,7 @@ from typing import Any
 from molotov.reports.atomic import write_text
 from molotov.reports.htmlreport import byrequest, charts, sections
 from molotov.reports.htmlreport.downsample import downsample
+from molotov.reports.htmlreport.times import moment, parse
 
 
 @cache
@@ -38,13 +39,21 @@ def _script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+TAIL_NOTE = (
+    "Latency is on a log scale; after its dashed line is the run's end (the stop's second and "
+    "the drain after it, the steps still in flight), drawn but left out of the y range: its "
+    "stalls would flatten the rest."
+)
+
+
 def _resolution_note(k: int) -> str:
     if k == 1:
-        return "One point per second of the run (the report's series, as recorded)."
+        return "One point per second of the run (the report's series, as recorded). " + TAIL_NOTE
     return (
         f"Each point is {k} seconds of the run: the per-second rows of {k} consecutive seconds "
         "merged. Counts add, so a rate is the average over those seconds; histogram buckets "
-        "add, so a percentile is exact for the interval; workers and targets are averaged."
+        "add, so a percentile is exact for the interval; workers and targets are averaged. "
+        + TAIL_NOTE
     )
 
 
@@ -55,15 +64,20 @@ def _header(doc: Mapping[str, Any]) -> str:
     also = f" · {merged} reports merged" if merged > 1 else ""
     return (
         f"<header><h1>molotov report: {sections.esc(what)}</h1>"
-        f'<p class="muted">{sections.esc(doc.get("started_at"))} → '
-        f"{sections.esc(doc.get('ended_at'))} (UTC){sections.esc(also)}</p></header>"
+        f'<p class="muted">{moment(doc.get("started_at"))} → '
+        f"{moment(doc.get('ended_at'))}{sections.esc(also)}</p></header>"
     )
 
 
 def render(doc: Mapping[str, Any], exit_code: int) -> str:
     """The HTML page of a report document and the exit code of its run (or merge)."""
-    sampled = downsample(doc.get("series") or [], names=charts.request_names(doc))
-    request_charts = charts.request_charts(sampled)
+    ended = parse(doc.get("ended_at"))
+    sampled = downsample(
+        doc.get("series") or [],
+        names=charts.request_names(doc),
+        end=ended.timestamp() if ended else None,
+    )
+    request_charts = charts.request_charts(doc, sampled)
     time_charts = charts.time_charts(doc, sampled)
     distributions = charts.distributions(doc)
     uplot = _asset("uplot/VERSION").strip()
@@ -73,6 +87,7 @@ def render(doc: Mapping[str, Any], exit_code: int) -> str:
             sections.verdict(doc, exit_code),
             sections.run_info(doc),
             sections.headline(doc),
+            sections.options(doc),
             byrequest.requests(doc),
             byrequest.latency_charts(request_charts, sampled.k),
             byrequest.status_codes_and_checks(doc),

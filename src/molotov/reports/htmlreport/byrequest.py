@@ -117,7 +117,8 @@ def latency_charts(charts: Sequence[Mapping[str, Any]], k: int) -> str:
     points = "each second" if k == 1 else f"of every {k} seconds (their buckets merged)"
     note = (
         f"p50, p95 and p99 {points} of the busiest request names that the report has per "
-        "second, on a log scale: a name's slow seconds show next to its fast ones."
+        "second, on a log scale: a name's slow seconds show next to its fast ones. The run's "
+        "end, after the dashed line (the stop and the drain), is left out of the y range."
     )
     return chart_slots("request-latency", "Latency by request, over time", charts, note)
 

@@ -7,9 +7,10 @@ keeps a chart under :data:`MAX_POINTS` points (1 s up to 25 minutes, 1 min for 2
 Merging loses nothing that the chart claims to show:
 
 * counts add, so a rate is the exact average over the bucket (count / seconds covered);
-* histogram buckets add, so the p50/p90/p99 of a bucket are exact for its interval (within
+* histogram buckets add, so the p50/p95/p99 of a bucket are exact for its interval (within
   the histogram's resolution), never an average of percentiles;
-* gauges (active workers, the target) are the mean of the rows' values;
+* gauges (active workers, the target) are the mean of the rows' values, drawn at the mean of
+  the instants they were read at (:data:`GAUGES`);
 * a bucket with no row at all (a gap between merged runs) is ``None``: a gap, not a zero.
 
 The rows' per-request latency (``by_request``) is merged the same way for the names asked for
@@ -30,10 +31,13 @@ from molotov.stats.histogram import percentiles_us
 RESOLUTIONS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
 MAX_POINTS = 1500
 COUNTERS = ("steps", "failures", "requests", "started", "dropped")
-GAUGES = ("workers", "target")
+# A gauge is read once per row, at an instant of its second (see stats.series.Second): the
+# workers active at its end (the run's end, for the last, partial second), the target asked
+# for at its middle. A bucket's value is the mean of its rows' readings, and its instant the
+# mean of theirs: where the chart draws it.
+GAUGES = {"workers": "end", "target": "middle"}
 KEYED = ("status_classes", "request_errors")  # {label: count} per row
-LATENCY_PERCENTILES = (50.0, 90.0, 99.0)
-REQUEST_PERCENTILES = (50.0, 95.0, 99.0)  # the per-request charts
+LATENCY_PERCENTILES = (50.0, 95.0, 99.0)  # the latency charts, run-wide and per request
 
 Row = Mapping[str, Any]
 Column = list[float | None]
@@ -54,10 +58,11 @@ class Downsampled:
     k: int
     t: list[int]  # epoch second at which each bucket starts
     columns: dict[str, Column] = field(default_factory=dict)  # rates /s, gauges
+    instants: dict[str, Column] = field(default_factory=dict)  # gauge -> when each was read
     keyed: dict[str, dict[str, Column]] = field(default_factory=dict)  # per label, /s
     latency: dict[float, Column] = field(default_factory=dict)  # percentile -> ms
     latency_source: str = ""  # "request_latency" or "buckets" (step durations)
-    # request name -> percentile (REQUEST_PERCENTILES) -> ms, for the names asked for
+    # request name -> percentile (LATENCY_PERCENTILES) -> ms, for the names asked for
     by_request: dict[str, dict[float, Column]] = field(default_factory=dict)
 
 
@@ -102,12 +107,14 @@ class _Latency:
 class _Buckets:
     """Sums over the rows of each bucket, filled in one pass over the rows."""
 
-    def __init__(self, n: int, source: str, names: Sequence[str]) -> None:
+    def __init__(self, n: int, source: str, names: Sequence[str], end: float) -> None:
         self.n = n
+        self.end = end  # the run's end (epoch seconds)
         self.source = source
         self.rows = [0] * n
         self.counters: dict[str, list[int]] = {}
-        self.gauges: dict[str, tuple[list[float], list[int]]] = {}
+        # gauge -> (sum of values, sum of the instants they were read at, rows)
+        self.gauges: dict[str, tuple[list[float], list[float], list[int]]] = {}
         self.keyed: dict[str, dict[str, list[int]]] = {key: {} for key in KEYED}
         self.latency = _Latency(n)
         self.by_request = {name: _Latency(n) for name in names}
@@ -119,13 +126,15 @@ class _Buckets:
             if value is not None:
                 column = self.counters.get(key) or self.counters.setdefault(key, [0] * self.n)
                 column[b] += value
-        for key in GAUGES:
+        for key, when in GAUGES.items():
             value = row.get(key)
             if value is not None:
-                total, seen = self.gauges.get(key) or self.gauges.setdefault(
-                    key, ([0.0] * self.n, [0] * self.n)
+                total, at, seen = self.gauges.get(key) or self.gauges.setdefault(
+                    key, ([0.0] * self.n, [0.0] * self.n, [0] * self.n)
                 )
                 total[b] += value
+                t = int(row["t"])
+                at[b] += min(t + 1, self.end) if when == "end" else t + 0.5
                 seen[b] += 1
         for key in KEYED:
             counts = row.get(key)
@@ -143,15 +152,18 @@ class _Buckets:
                     latency.add(b, second.get("latency") or {})
 
 
-def downsample(rows: Sequence[Row], k: int | None = None, names: Sequence[str] = ()) -> Downsampled:
+def downsample(
+    rows: Sequence[Row], k: int | None = None, names: Sequence[str] = (), end: float | None = None
+) -> Downsampled:
     """Merge the rows (increasing ``t``) into buckets of ``k`` seconds (default: fitted), with
-    the per-request latency of ``names``."""
+    the per-request latency of ``names``; ``end``: the run's end, in epoch seconds (default:
+    the end of the last row's second)."""
     if not rows:
         return Downsampled(k or 1, [])
     first, last = int(rows[0]["t"]), int(rows[-1]["t"])
     k = k or resolution(last - first + 1)
     n = (last - first) // k + 1
-    sums = _Buckets(n, _latency_source(rows), names)
+    sums = _Buckets(n, _latency_source(rows), names, last + 1 if end is None else end)
     for row in rows:
         sums.add((int(row["t"]) - first) // k, row)
     starts = [first + i * k for i in range(n)]
@@ -168,10 +180,12 @@ def downsample(rows: Sequence[Row], k: int | None = None, names: Sequence[str] =
     columns: dict[str, Column] = {
         key: rates(sums.counters[key]) for key in COUNTERS if key in sums.counters
     }
+    instants: dict[str, Column] = {}
     for key in GAUGES:
         if key in sums.gauges:
-            total, seen = sums.gauges[key]
+            total, at, seen = sums.gauges[key]
             columns[key] = [t / c if c else None for t, c in zip(total, seen, strict=True)]
+            instants[key] = [a / c if c else None for a, c in zip(at, seen, strict=True)]
     keyed = {
         key: {label: rates(labels[label]) for label in sorted(labels)}
         for key, labels in sums.keyed.items()
@@ -179,6 +193,6 @@ def downsample(rows: Sequence[Row], k: int | None = None, names: Sequence[str] =
     }
     latency = sums.latency.columns(LATENCY_PERCENTILES) if sums.source else {}
     by_request = {
-        name: per_name.columns(REQUEST_PERCENTILES) for name, per_name in sums.by_request.items()
+        name: per_name.columns(LATENCY_PERCENTILES) for name, per_name in sums.by_request.items()
     }
-    return Downsampled(k, starts, columns, keyed, latency, sums.source, by_request)
+    return Downsampled(k, starts, columns, instants, keyed, latency, sums.source, by_request)

@@ -70,14 +70,60 @@
     return [0, max > 0 ? max * 1.08 : 1];
   }
 
+  // A log y range over the points before x = tail (the run's end: the second of the stop and
+  // the drain after it, see charts.py), whose stalls would flatten the rest of the run; they
+  // are still drawn, clipped at the top, after a dashed line at the tail (spec.tail.label).
+  function logRange(tail) {
+    return function (u, min, max) {
+      var x = u.data[0];
+      var low = Infinity;
+      var high = -Infinity;
+      u.data.slice(1).forEach(function (column) {
+        column.forEach(function (v, i) {
+          if (v == null || (tail != null && x[i] >= tail)) return;
+          low = Math.min(low, v);
+          high = Math.max(high, v);
+        });
+      });
+      if (high < low) return uPlot.rangeLog(min, max, 10, true); // only the end has values
+      return uPlot.rangeLog(low, high, 10, true);
+    };
+  }
+
+  // Series with an x of their own (gauges, drawn when they were read): one x column, the
+  // union, and each series undefined where it has no point, which uPlot draws through (a
+  // null stays a gap).
+  function columnsOf(spec) {
+    var own = spec.series.map(function (s) { return s.x || data.t; });
+    if (own.every(function (x) { return x === data.t; })) {
+      return [data.t].concat(spec.series.map(function (s) { return s.values; }));
+    }
+    var at = own.map(function () { return new Map(); });
+    var union = new Set();
+    spec.series.forEach(function (s, j) {
+      own[j].forEach(function (x, i) {
+        if (x == null) return;
+        union.add(x);
+        at[j].set(x, s.values[i]);
+      });
+    });
+    var xs = Array.from(union).sort(function (a, b) { return a - b; });
+    return [xs].concat(at.map(function (values) {
+      return xs.map(function (x) { return values.has(x) ? values.get(x) : undefined; });
+    }));
+  }
+
   function timeChart(spec, el, width) {
     var colors = palette();
     var opts = {
       width: width,
       height: HEIGHT,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
-      // spec.log: a log y axis (latency by request: slow seconds next to fast ones).
-      scales: { x: { time: true }, y: spec.log ? { distr: 3 } : { range: fromZero } },
+      // spec.log: a log y axis (latency: slow seconds next to fast ones).
+      scales: {
+        x: { time: true },
+        y: spec.log ? { distr: 3, range: logRange(spec.tail && spec.tail.x) } : { range: fromZero },
+      },
       series: [{ label: "UTC" }].concat(spec.series.map(function (s, i) {
         return {
           label: s.label,
@@ -92,30 +138,63 @@
         axis(function (v) { return fmt(v, spec.unit === "ms" ? "ms" : ""); }),
       ],
     };
-    var columns = [data.t].concat(spec.series.map(function (s) { return s.values; }));
-    return new uPlot(opts, columns, el);
+    if (spec.tail) opts.hooks = { draw: [function (u) { drawTail(u, spec.tail); }] };
+    return new uPlot(opts, columnsOf(spec), el);
   }
 
+  // Dashed vertical lines at x values (marks: [{x, label}]), labelled at the top; a label
+  // that would leave the plot goes on the line's left.
   function drawMarks(u, marks) {
     var ctx = u.ctx;
     var ratio = window.devicePixelRatio || 1;
     var top = u.bbox.top;
     var bottom = top + u.bbox.height;
+    var right = u.bbox.left + u.bbox.width;
     ctx.save();
-    ctx.strokeStyle = ctx.fillStyle = cssVar("--fg");
+    var fg = cssVar("--fg");
+    ctx.strokeStyle = fg;
     ctx.lineWidth = ratio;
     ctx.setLineDash([4 * ratio, 3 * ratio]);
     ctx.font = 11 * ratio + "px system-ui, sans-serif";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
     marks.forEach(function (mark, i) {
-      if (!(mark.ms > 0)) return;
-      var x = Math.round(u.valToPos(mark.ms, "x", true));
-      ctx.beginPath();
-      ctx.moveTo(x, top);
-      ctx.lineTo(x, bottom);
-      ctx.stroke();
-      ctx.fillText(mark.label, x + 3 * ratio, top + (12 + 12 * i) * ratio);
+      var x = Math.round(u.valToPos(mark.x, "x", true));
+      if (mark.line !== false) {
+        ctx.beginPath();
+        ctx.moveTo(x, top);
+        ctx.lineTo(x, bottom);
+        ctx.stroke();
+      }
+      ctx.fillStyle = mark.color || fg;
+      var width = ctx.measureText(mark.label).width;
+      var left = x + 3 * ratio + width > right ? x - 3 * ratio - width : x + 3 * ratio;
+      ctx.fillText(mark.label, left, top + (12 + 12 * (mark.row == null ? i : mark.row)) * ratio);
     });
     ctx.restore();
+  }
+
+  // The run's end (spec.tail: its x and label): a dashed line where it begins (none when the
+  // whole chart is the end), and at the top, for each of its points above the y range, the
+  // highest value there (an arrow, in its series' colour): a stall is clipped, never hidden.
+  function drawTail(u, tail) {
+    var colors = palette();
+    var x = u.data[0];
+    var marks = x[0] < tail.x ? [{ x: tail.x, label: tail.label, row: 0 }] : [];
+    x.forEach(function (at, i) {
+      if (at < tail.x) return;
+      var top = null;
+      for (var s = 1; s < u.data.length; s++) {
+        var v = u.data[s][i];
+        if (v != null && v > u.scales.y.max && (top == null || v >= top.v)) top = { v: v, s: s };
+      }
+      if (top) {
+        marks.push({
+          x: at, label: "\u25b2 " + fmtMs(top.v), row: 1, line: false, color: colors[(top.s - 1) % 8],
+        });
+      }
+    });
+    drawMarks(u, marks);
   }
 
   function distributionChart(spec, el, width) {
@@ -140,7 +219,13 @@
         },
       ],
       axes: [axis(fmtMs), axis(function (v) { return trim(v.toFixed(1)) + "%"; })],
-      hooks: { draw: [function (u) { drawMarks(u, spec.marks); }] },
+      hooks: {
+        draw: [function (u) {
+          drawMarks(u, spec.marks.filter(function (m) { return m.ms > 0; }).map(function (m) {
+            return { x: m.ms, label: m.label };
+          }));
+        }],
+      },
     };
     return new uPlot(opts, [spec.x, spec.y], el);
   }

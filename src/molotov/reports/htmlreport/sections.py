@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from molotov.reports.htmlreport.times import moment, span
 from molotov.reports.summary import format_bytes
 from molotov.reports.thresholdmetrics import PERCENTILES
 from molotov.reports.thresholds import ThresholdError, ThresholdResult, parse_threshold
@@ -144,24 +145,32 @@ def _option_value(value: Any) -> str:
 
 
 def run_info(doc: Mapping[str, Any]) -> str:
+    """When the run was, how long, how; its options are :func:`options`, folded."""
+    seconds = float(doc.get("duration_s") or 0)
     timing = [
-        ("started", doc.get("started_at")),
-        ("ended", doc.get("ended_at")),
-        ("duration", f"{float(doc.get('duration_s') or 0):.3f} s"),
-        ("workload model", doc.get("model") or "closed"),
-        ("reports merged", doc.get("merged_from", 1)),
-        ("molotov", doc.get("tool_version")),
+        ("started", moment(doc.get("started_at"))),
+        ("ended", moment(doc.get("ended_at"))),
+        (
+            "duration",
+            f'<span data-key="duration" title="{seconds:.3f} s">{esc(span(seconds))}</span>',
+        ),
+        ("workload model", esc(doc.get("model") or "closed")),
+        ("reports merged", esc(doc.get("merged_from", 1))),
+        ("molotov", esc(doc.get("tool_version"))),
     ]
-    dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in timing)
-    options = doc.get("options") or {}
+    dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in timing)
+    return section("run", "Run", f'<dl class="timing">{dl}</dl>')
+
+
+def options(doc: Mapping[str, Any]) -> str:
+    """Every option of the run (dozens), folded: the headline numbers come first."""
+    named = doc.get("options") or {}
     listed = "".join(
-        f"<dt>{esc(k)}</dt><dd>{esc(_option_value(v))}</dd>" for k, v in sorted(options.items())
+        f"<dt>{esc(k)}</dt><dd>{esc(_option_value(v))}</dd>" for k, v in sorted(named.items())
     )
-    return section(
-        "run",
-        "Run",
-        f'<dl class="timing">{dl}</dl><details open><summary>Options</summary>'
-        f'<dl class="options">{listed}</dl></details>',
+    return (
+        f'<details id="options"><summary>Options: the run\'s {count(len(named))} options'
+        f'</summary><dl class="options">{listed}</dl></details>'
     )
 
 
@@ -252,13 +261,25 @@ def _marks(chart: Mapping[str, Any]) -> str:
     return f'<p class="marks">{text}</p>'
 
 
+def _totals(chart: Mapping[str, Any]) -> str:
+    """A chart's legend of totals (each with its series' colour), and its note."""
+    totals = chart.get("totals") or []
+    text = " · ".join(
+        f'<span data-total="{esc(t["label"])}"><i class="swatch" style="background:var(--c'
+        f'{i % 8 + 1})"></i>{esc(t["label"])} {count(t["count"])}</span>'
+        for i, t in enumerate(totals)
+    )
+    note = f' <span class="muted">{esc(chart["note"])}</span>' if chart.get("note") else ""
+    return f'<p class="legend">In all: {text}.{note}</p>' if totals else ""
+
+
 def chart_slots(ident: str, title: str, charts: Sequence[Mapping[str, Any]], note: str) -> str:
     """Empty frames the page's script draws the charts into (in the order of ``charts``)."""
     if not charts:
         return section(ident, title, '<p class="muted">Nothing was measured.</p>')
     frames = "".join(
         f'<figure class="chart" data-chart="{esc(c["id"])}"><figcaption>{esc(c["title"])}'
-        f'</figcaption><div class="plot"></div>{_marks(c)}</figure>'
+        f'</figcaption><div class="plot"></div>{_marks(c)}{_totals(c)}</figure>'
         for c in charts
     )
     return section(ident, title, f'<p class="muted">{note}</p><div class="charts">{frames}</div>')
@@ -267,7 +288,7 @@ def chart_slots(ident: str, title: str, charts: Sequence[Mapping[str, Any]], not
 # -- tables ---------------------------------------------------------------------------------
 
 
-def _scenario_row(name: str, stats: Mapping[str, Any]) -> str:
+def _scenario_row(name: str, stats: Mapping[str, Any], with_response: bool) -> str:
     durations = stats.get("durations") or {}
     steps = int(stats.get("successes") or 0) + int(stats.get("failures") or 0)
     failures = int(stats.get("failures") or 0)
@@ -281,7 +302,7 @@ def _scenario_row(name: str, stats: Mapping[str, Any]) -> str:
     ]
     for key in [f"{p}_ms" for p in PERCENTILES] + ["max_ms", "mean_ms"]:
         cells.append(cell(esc(ms(durations.get(key))), durations.get(key)))
-    if "response_times" in stats:
+    if with_response:
         p99 = (stats.get("response_times") or {}).get("p99_ms")
         cells.append(cell(esc(ms(p99)), p99))
     return f'<tr data-scenario="{esc(name)}">{"".join(cells)}</tr>'
@@ -291,20 +312,20 @@ def scenarios(doc: Mapping[str, Any]) -> str:
     named = doc.get("scenarios") or {}
     headers = ["scenario", "steps", "failures", "failure %", "steps/s"]
     headers += [*PERCENTILES, "max", "mean"]
-    with_response = any("response_times" in s for s in named.values())
+    # Response times (from the arrival) are the open model's: a closed run's are empty.
+    with_response = doc.get("model") == "open"
     if with_response:
         headers.append("response p99")
-    rows = [_scenario_row(name, stats) for name, stats in sorted(named.items())]
+    rows = [_scenario_row(name, stats, with_response) for name, stats in sorted(named.items())]
     totals = doc.get("totals") or {}
     everything = {
         "successes": totals.get("successes"),
         "failures": totals.get("failures"),
         "steps_per_s": totals.get("steps_per_s"),
         "durations": doc.get("scenario_durations"),
+        "response_times": doc.get("scenario_response_times"),
     }
-    if with_response:
-        everything["response_times"] = doc.get("scenario_response_times")
-    foot = _scenario_row("all", everything)
+    foot = _scenario_row("all", everything, with_response)
     note = '<p class="muted">Click a column to sort. Durations are step durations.</p>'
     return section(
         "scenarios",
