@@ -13,7 +13,8 @@ Every value here is plain JSON for the page's script.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from functools import cache
 from typing import Any
 
 from molotov.reports.htmlreport.downsample import (
@@ -183,11 +184,13 @@ def time_charts(doc: Mapping[str, Any], sampled: Downsampled) -> list[dict[str, 
     return [chart for chart in charts if chart["series"]]
 
 
-def request_names(doc: Mapping[str, Any]) -> list[str]:
+def request_names(doc: Mapping[str, Any], in_series: Collection[str] | None = None) -> list[str]:
     """The names that get a latency chart: the busiest (the report's ``by_request`` order)
     among those the per-second rows have (the series holds only some names, see
-    :mod:`molotov.stats.watch`)."""
-    in_series = {name for row in doc.get("series") or () for name in row.get("by_request") or ()}
+    :mod:`molotov.stats.watch`); ``in_series``: those names, when not from the document's
+    rows (a live dashboard's)."""
+    if in_series is None:
+        in_series = {n for row in doc.get("series") or () for n in row.get("by_request") or ()}
     busiest = [name for name in doc.get("by_request") or {} if name in in_series]
     return busiest[:REQUEST_CHARTS]
 
@@ -202,6 +205,7 @@ def request_charts(doc: Mapping[str, Any], sampled: Downsampled) -> list[dict[st
     return [chart for chart in charts if chart]
 
 
+@cache  # 2,688 buckets: a page re-bins several histograms (a dashboard's, each second)
 def _bin_of(index: int) -> int:
     lo, hi = bucket_bounds(index)
     middle = max((lo + hi) / 2, 1.0)  # bucket 0 (0 µs) goes with the first microsecond

@@ -22,7 +22,7 @@ Rows are read with ``dict.get``: keys that a report does not have (older reports
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,83 +73,171 @@ def _latency_source(rows: Sequence[Row]) -> str:
     return "buckets" if any(row.get("buckets") for row in rows) else ""
 
 
-class _Latency:
-    """One histogram's buckets merged per k-second bucket: its percentiles, exact for each."""
+def _grow(column: list[Any], n: int, fill: Any) -> list[Any]:
+    if len(column) < n:
+        column.extend([fill] * (n - len(column)))
+    return column
 
-    def __init__(self, n: int) -> None:
-        self.merged: list[dict[int, int]] = [{} for _ in range(n)]
-        self.max_us = [0] * n
+
+class _Latency:
+    """One histogram's buckets merged per k-second bucket: its percentiles, exact for each.
+
+    Rows come in time order, so only the last bucket is still open: it keeps its merged
+    buckets, and a bucket is sealed (its percentiles kept, its buckets dropped) when a row of
+    a later one comes. A long series costs a few numbers per bucket, not its histograms."""
+
+    def __init__(self) -> None:
+        self.sealed: list[list[float] | None] = []  # the percentiles of each bucket before
+        self.open = -1  # the bucket still merging rows (-1: none yet)
+        self.merged: dict[int, int] = {}
+        self.max_us = 0
 
     def add(self, b: int, block: Mapping[str, Any]) -> None:
-        merged = self.merged[b]
+        if b != self.open:
+            self._seal()
+            self.open = b
+        merged = self.merged
         for index, hits in block.get("buckets") or ():
             merged[index] = merged.get(index, 0) + hits
-        self.max_us[b] = max(self.max_us[b], int(block.get("max_us") or 0))
+        self.max_us = max(self.max_us, int(block.get("max_us") or 0))
 
-    def _percentiles_ms(self, b: int, percents: Sequence[float]) -> list[float] | None:
-        """The percentiles of bucket ``b``, from its merged buckets (None: no value)."""
-        merged = self.merged[b]
+    def _seal(self) -> None:
+        if self.open < 0:
+            return
+        _grow(self.sealed, self.open, None).append(self._percentiles_ms())
+        self.merged, self.max_us = {}, 0
+
+    def _percentiles_ms(self) -> list[float] | None:
+        """The percentiles of the open bucket, from its merged buckets (None: no value)."""
+        merged = self.merged
         count = sum(merged.values())
         if not count:
             return None
-        values = percentiles_us(sorted(merged.items()), count, self.max_us[b], percents)
+        values = percentiles_us(sorted(merged.items()), count, self.max_us, LATENCY_PERCENTILES)
         return [round(us / 1000, 3) for us in values]
 
-    def columns(self, percents: Sequence[float]) -> dict[float, Column]:
-        """One column (ms) per percentile, a value per bucket."""
-        per_bucket = [self._percentiles_ms(b, percents) for b in range(len(self.merged))]
+    def columns(self, n: int) -> dict[float, Column]:
+        """One column (ms) per percentile of :data:`LATENCY_PERCENTILES`, a value per bucket."""
+        per_bucket = list(self.sealed)
+        if self.open >= 0:
+            _grow(per_bucket, self.open, None).append(self._percentiles_ms())
+        _grow(per_bucket, n, None)
         return {
             percent: [None if values is None else values[i] for values in per_bucket]
-            for i, percent in enumerate(percents)
+            for i, percent in enumerate(LATENCY_PERCENTILES)
         }
 
 
-class _Buckets:
-    """Sums over the rows of each bucket, filled in one pass over the rows."""
+class Downsampler:
+    """The series' rows merged into ``k``-second buckets from ``first`` on, as they come (in
+    time order): :func:`downsample` feeds it a report's rows at once, a live dashboard the
+    rows of a running run, one a second, and asks for the columns whenever it draws.
 
-    def __init__(self, n: int, source: str, names: Sequence[str], end: float) -> None:
-        self.n = n
-        self.end = end  # the run's end (epoch seconds)
+    ``source``: the histogram of the latency chart (:func:`_latency_source`); ``names``: the
+    request names whose latency is merged (None: every name the rows have); ``end``: the run's
+    end (epoch seconds), when the rows' last second is partial."""
+
+    def __init__(
+        self,
+        first: int,
+        k: int,
+        source: str,
+        names: Collection[str] | None = (),
+        end: float | None = None,
+    ) -> None:
+        self.first = first
+        self.k = k
+        self.end = end
         self.source = source
-        self.rows = [0] * n
+        self.last: int | None = None  # the latest row's second
+        self.rows: list[int] = []  # rows in each bucket
         self.counters: dict[str, list[int]] = {}
         # gauge -> (sum of values, sum of the instants they were read at, rows)
         self.gauges: dict[str, tuple[list[float], list[float], list[int]]] = {}
         self.keyed: dict[str, dict[str, list[int]]] = {key: {} for key in KEYED}
-        self.latency = _Latency(n)
-        self.by_request = {name: _Latency(n) for name in names}
+        self.latency = _Latency()
+        self._names = names
+        self.by_request: dict[str, _Latency] = {name: _Latency() for name in names or ()}
 
-    def add(self, b: int, row: Row) -> None:
-        self.rows[b] += 1
+    def add(self, row: Row) -> None:
+        """One more row, of a second after the previous row's."""
+        t = int(row["t"])
+        if self.last is not None and t <= self.last:
+            raise ValueError(f"series rows must be in time order (second {t} after {self.last})")
+        self.last = t
+        b = (t - self.first) // self.k
+        n = b + 1
+        _grow(self.rows, n, 0)[b] += 1
         for key in COUNTERS:
             value = row.get(key)
             if value is not None:
-                column = self.counters.get(key) or self.counters.setdefault(key, [0] * self.n)
-                column[b] += value
+                _grow(self.counters.setdefault(key, []), n, 0)[b] += value
+        ends = t + 1 if self.end is None else min(t + 1, self.end)  # a partial last second
         for key, when in GAUGES.items():
             value = row.get(key)
             if value is not None:
-                total, at, seen = self.gauges.get(key) or self.gauges.setdefault(
-                    key, ([0.0] * self.n, [0.0] * self.n, [0] * self.n)
-                )
-                total[b] += value
-                t = int(row["t"])
-                at[b] += min(t + 1, self.end) if when == "end" else t + 0.5
-                seen[b] += 1
+                total, at, seen = self.gauges.setdefault(key, ([], [], []))
+                _grow(total, n, 0.0)[b] += value
+                _grow(at, n, 0.0)[b] += ends if when == "end" else t + 0.5
+                _grow(seen, n, 0)[b] += 1
         for key in KEYED:
             counts = row.get(key)
             if counts:
                 labels = self.keyed[key]
                 for label, value in counts.items():
-                    column = labels.get(label) or labels.setdefault(label, [0] * self.n)
-                    column[b] += value
+                    _grow(labels.setdefault(label, []), n, 0)[b] += value
         if self.source:
             self.latency.add(b, row if self.source == "buckets" else row.get(self.source) or {})
-        if self.by_request:
-            for name, second in (row.get("by_request") or {}).items():
-                latency = self.by_request.get(name)
-                if latency is not None:
-                    latency.add(b, second.get("latency") or {})
+        if not self.by_request and self._names is not None:
+            return
+        for name, second in (row.get("by_request") or {}).items():
+            latency = self.by_request.get(name)
+            if latency is None and self._names is None:
+                latency = self.by_request[name] = _Latency()
+            if latency is not None:
+                latency.add(b, second.get("latency") or {})
+
+    def result(self, names: Sequence[str] | None = None) -> Downsampled:
+        """The buckets so far, with the per-request latency of ``names`` (default: all)."""
+        if self.last is None:
+            return Downsampled(self.k, [])
+        k, last, n = self.k, self.last, len(self.rows)
+        starts = [self.first + i * k for i in range(n)]
+        # Seconds of the run each bucket covers: k, except for the last one.
+        spans = [min(k, last - start + 1) for start in starts]
+        empty = [not rows_in for rows_in in self.rows]
+
+        def rates(column: list[int]) -> Column:
+            return [
+                None if gap else value / span
+                for value, span, gap in zip(_grow(column, n, 0), spans, empty, strict=True)
+            ]
+
+        columns: dict[str, Column] = {
+            key: rates(self.counters[key]) for key in COUNTERS if key in self.counters
+        }
+        instants: dict[str, Column] = {}
+        for key in GAUGES:
+            if key in self.gauges:
+                total, at, seen = (_grow(c, n, 0) for c in self.gauges[key])
+                columns[key] = [v / c if c else None for v, c in zip(total, seen, strict=True)]
+                instants[key] = [a / c if c else None for a, c in zip(at, seen, strict=True)]
+        keyed = {
+            key: {label: rates(labels[label]) for label in sorted(labels)}
+            for key, labels in self.keyed.items()
+            if labels
+        }
+        latency = self.latency.columns(n) if self.source else {}
+        wanted = self.by_request if names is None else names
+        by_request = {
+            name: self.by_request[name].columns(n) for name in wanted if name in self.by_request
+        }
+        return Downsampled(k, starts, columns, instants, keyed, latency, self.source, by_request)
+
+    @property
+    def names(self) -> list[str]:
+        """The request names whose latency it merges."""
+        return list(self.by_request)
 
 
 def downsample(
@@ -162,37 +250,7 @@ def downsample(
         return Downsampled(k or 1, [])
     first, last = int(rows[0]["t"]), int(rows[-1]["t"])
     k = k or resolution(last - first + 1)
-    n = (last - first) // k + 1
-    sums = _Buckets(n, _latency_source(rows), names, last + 1 if end is None else end)
+    sampler = Downsampler(first, k, _latency_source(rows), names, last + 1 if end is None else end)
     for row in rows:
-        sums.add((int(row["t"]) - first) // k, row)
-    starts = [first + i * k for i in range(n)]
-    # Seconds of the run each bucket covers: k, except for the last one.
-    spans = [min(k, last - start + 1) for start in starts]
-    empty = [not rows_in for rows_in in sums.rows]
-
-    def rates(column: list[int]) -> Column:
-        return [
-            None if gap else value / span
-            for value, span, gap in zip(column, spans, empty, strict=True)
-        ]
-
-    columns: dict[str, Column] = {
-        key: rates(sums.counters[key]) for key in COUNTERS if key in sums.counters
-    }
-    instants: dict[str, Column] = {}
-    for key in GAUGES:
-        if key in sums.gauges:
-            total, at, seen = sums.gauges[key]
-            columns[key] = [t / c if c else None for t, c in zip(total, seen, strict=True)]
-            instants[key] = [a / c if c else None for a, c in zip(at, seen, strict=True)]
-    keyed = {
-        key: {label: rates(labels[label]) for label in sorted(labels)}
-        for key, labels in sums.keyed.items()
-        if labels
-    }
-    latency = sums.latency.columns(LATENCY_PERCENTILES) if sums.source else {}
-    by_request = {
-        name: per_name.columns(LATENCY_PERCENTILES) for name, per_name in sums.by_request.items()
-    }
-    return Downsampled(k, starts, columns, instants, keyed, latency, sums.source, by_request)
+        sampler.add(row)
+    return sampler.result(names)
