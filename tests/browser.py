@@ -1,5 +1,8 @@
 """Headless Chromium for the HTML report: Playwright driving Debian's ``chromium``.
 
+It also holds the checks of what a report page shows (its charts, its numbers against the
+JSON report), shared by the report's tests and the dashboard's (tests/test_dashboard.py).
+
 Playwright's own browser downloads are never used (``playwright install`` needs a network this
 project does not have): the browser is the system's, ``MOLOTOV_CHROMIUM`` or
 ``/usr/bin/chromium``. Shared by tests/test_report_html.py, the HAR recordings of
@@ -14,6 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from molotov.reports.htmlreport import charts
+from molotov.reports.htmlreport.downsample import downsample
+from molotov.stats.histogram import format_us
 
 CHROMIUM = Path(os.environ.get("MOLOTOV_CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
@@ -116,11 +123,9 @@ class Opened:
         return str(self.page.locator(selector).first.inner_text()).strip()
 
 
-def open_report(
-    browser: Any, path: Path, *, color_scheme: str = "light", width: int = WIDTH
-) -> Opened:
-    """Open ``path`` from disk (``file://``), collecting page errors, console errors and
-    every request the page makes."""
+def open_page(browser: Any, url: str, *, color_scheme: str = "light", width: int = WIDTH) -> Opened:
+    """Open ``url``, collecting page errors, console errors and every request the page
+    makes."""
     page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=color_scheme)
     # ms: a page from disk has nothing to wait for, but a loaded CI machine can be slow.
     page.set_default_timeout(30_000)
@@ -135,8 +140,15 @@ def open_report(
         ),
     )
     page.on("request", lambda request: opened.requests.append(request.url))
-    page.goto(path.resolve().as_uri(), wait_until="load")
+    page.goto(url, wait_until="load")
     return opened
+
+
+def open_report(
+    browser: Any, path: Path, *, color_scheme: str = "light", width: int = WIDTH
+) -> Opened:
+    """Open ``path`` from disk (``file://``), as :func:`open_page` does."""
+    return open_page(browser, path.resolve().as_uri(), color_scheme=color_scheme, width=width)
 
 
 def check_clean(opened: Opened, path: Path) -> None:
@@ -167,6 +179,103 @@ def wait_until(opened: Opened, condition: str, timeout_ms: int = 30_000) -> None
         }})""",
         timeout_ms,
     )
+
+
+def count(n: int) -> str:
+    return f"{n:,}"
+
+
+def ms(value: float) -> str:
+    return format_us(value * 1000)
+
+
+def check_charts(opened, doc: dict) -> list[dict]:
+    """Every chart the document has data for was drawn, with visible series."""
+    sampled = downsample(doc["series"], names=charts.request_names(doc))
+    planned = [
+        c["id"]
+        for c in charts.request_charts(doc, sampled)
+        + charts.time_charts(doc, sampled)
+        + charts.distributions(doc)
+    ]
+    drawn = opened.charts()
+    assert [c["id"] for c in drawn] == planned
+    assert opened.page.locator("figure.chart canvas").count() == len(planned)
+    for chart in drawn:
+        assert chart["ink"] > 0, chart["id"]
+    return drawn
+
+
+def check_numbers(opened, doc: dict, exit_code: int) -> None:
+    """The page says what the JSON report says."""
+    page = opened.page
+    totals = doc["totals"]
+    assert opened.text("[data-key=exit_code]") == str(exit_code)
+    assert opened.text("[data-key=stop_reason]") == doc["stop_reason"]
+    badge = opened.text(".verdict .badge")
+    assert badge == ("PASS" if exit_code == 0 else "FAIL")
+    assert opened.text("[data-key=steps]") == count(totals["steps"])
+    assert opened.text("[data-key=requests]") == count(totals["requests"])
+    assert opened.text("[data-key=failures]") == count(totals["failures"])
+    assert opened.text("[data-key=steps_per_s] .value") == f"{totals['steps_per_s']:,.1f}/s"
+    assert opened.text("[data-key=requests_per_s] .value") == f"{totals['requests_per_s']:,.1f}/s"
+    assert opened.text("[data-key=failure_rate] .value") == f"{100 * totals['failure_rate']:.2f}%"
+    assert opened.text("[data-key=request_errors] .value") == count(totals["request_errors"])
+    for key in ("request_latency", "scenario_durations"):
+        if not doc[key]["count"]:
+            assert opened.text(f"[data-key={key}] .value") == "—"
+            continue
+        for name in ("p50", "p95", "p99"):
+            shown = opened.text(f'[data-key="{key}.{name}"]')
+            assert shown.startswith(ms(doc[key][f"{name}_ms"])), (key, name, shown)
+
+    # Thresholds, in order, with their verdicts.
+    rows = page.locator("table.thresholds tbody tr")
+    assert rows.count() == len(doc["thresholds"])
+    for i, result in enumerate(doc["thresholds"]):
+        cells = rows.nth(i).locator("td")
+        assert cells.nth(0).inner_text() == result["expression"]
+        assert cells.nth(2).inner_text() == ("pass" if result["passed"] else "FAIL")
+
+    # One row per scenario, and the total.
+    table = page.locator("table.scenarios")
+    for name, stats in doc["scenarios"].items():
+        cells = table.locator(f'tbody tr[data-scenario="{name}"] td')
+        steps = stats["successes"] + stats["failures"]
+        assert cells.nth(0).get_attribute("data-value") == str(steps)
+        assert cells.nth(0).inner_text() == count(steps)
+        assert cells.nth(1).get_attribute("data-value") == str(stats["failures"])
+        # td 4..10: p50 p90 p95 p99 p99.9 max mean
+        assert float(cells.nth(7).get_attribute("data-value")) == stats["durations"]["p99_ms"]
+        assert cells.nth(7).inner_text() == ms(stats["durations"]["p99_ms"])
+    total = table.locator("tfoot td")
+    assert total.nth(0).inner_text() == count(totals["steps"])
+    assert total.nth(1).inner_text() == count(totals["failures"])
+
+    # Status classes and errors.
+    statuses = page.locator("table.statuses tbody tr")
+    shown = {
+        statuses.nth(i).locator("th").inner_text(): statuses.nth(i).locator("td").first.inner_text()
+        for i in range(statuses.count())
+    }
+    assert shown == {label: count(n) for label, n in doc["status_classes"].items()}
+    # Errors, under the group of their scenario and request.
+    errors = page.locator("table.errors tbody tr.error")
+    assert errors.count() == len(doc["errors"])
+    shown_errors = sorted(
+        (
+            row.locator("xpath=..").get_attribute("data-scenario"),
+            row.locator("xpath=..").get_attribute("data-request"),
+            row.locator("td").nth(1).inner_text(),
+            row.locator("td").nth(2).inner_text(),
+        )
+        for row in errors.all()
+    )
+    expected = sorted(
+        (e.get("scenario", ""), e.get("request", ""), e["message"], count(e["count"]))
+        for e in doc["errors"]
+    )
+    assert shown_errors == expected
 
 
 def screenshot_top(opened: Opened, path: Path) -> None:

@@ -20,13 +20,22 @@ from pathlib import Path
 
 import pytest
 
-from browser import check_clean, open_report, screenshot_top, wait_until
+from browser import (
+    check_charts,
+    check_clean,
+    check_numbers,
+    count,
+    ms,
+    open_report,
+    screenshot_top,
+    wait_until,
+)
 from molotov.reports import htmlreport
 from molotov.reports.fields import Fields
 from molotov.reports.htmlreport import charts
 from molotov.reports.htmlreport.downsample import LATENCY_PERCENTILES, downsample, resolution
 from molotov.reports.htmlreport.times import span
-from molotov.stats.histogram import Histogram, format_us, percentiles_us
+from molotov.stats.histogram import Histogram, percentiles_us
 from support import MIXED_SCENARIOS, moloreport, molotov_env, run_command
 from synthetic import synthetic_document
 
@@ -45,103 +54,6 @@ ALWAYS = {"throughput", "failures", "latency", "dist-request_latency", "dist-sce
 
 def load(path: Path) -> dict:
     return json.loads(path.read_text())
-
-
-def count(n: int) -> str:
-    return f"{n:,}"
-
-
-def ms(value: float) -> str:
-    return format_us(value * 1000)
-
-
-def check_charts(opened, doc: dict) -> list[dict]:
-    """Every chart the document has data for was drawn, with visible series."""
-    sampled = downsample(doc["series"], names=charts.request_names(doc))
-    planned = [
-        c["id"]
-        for c in charts.request_charts(doc, sampled)
-        + charts.time_charts(doc, sampled)
-        + charts.distributions(doc)
-    ]
-    drawn = opened.charts()
-    assert [c["id"] for c in drawn] == planned
-    assert opened.page.locator("figure.chart canvas").count() == len(planned)
-    for chart in drawn:
-        assert chart["ink"] > 0, chart["id"]
-    return drawn
-
-
-def check_numbers(opened, doc: dict, exit_code: int) -> None:
-    """The page says what the JSON report says."""
-    page = opened.page
-    totals = doc["totals"]
-    assert opened.text("[data-key=exit_code]") == str(exit_code)
-    assert opened.text("[data-key=stop_reason]") == doc["stop_reason"]
-    badge = opened.text(".verdict .badge")
-    assert badge == ("PASS" if exit_code == 0 else "FAIL")
-    assert opened.text("[data-key=steps]") == count(totals["steps"])
-    assert opened.text("[data-key=requests]") == count(totals["requests"])
-    assert opened.text("[data-key=failures]") == count(totals["failures"])
-    assert opened.text("[data-key=steps_per_s] .value") == f"{totals['steps_per_s']:,.1f}/s"
-    assert opened.text("[data-key=requests_per_s] .value") == f"{totals['requests_per_s']:,.1f}/s"
-    assert opened.text("[data-key=failure_rate] .value") == f"{100 * totals['failure_rate']:.2f}%"
-    assert opened.text("[data-key=request_errors] .value") == count(totals["request_errors"])
-    for key in ("request_latency", "scenario_durations"):
-        if not doc[key]["count"]:
-            assert opened.text(f"[data-key={key}] .value") == "—"
-            continue
-        for name in ("p50", "p95", "p99"):
-            shown = opened.text(f'[data-key="{key}.{name}"]')
-            assert shown.startswith(ms(doc[key][f"{name}_ms"])), (key, name, shown)
-
-    # Thresholds, in order, with their verdicts.
-    rows = page.locator("table.thresholds tbody tr")
-    assert rows.count() == len(doc["thresholds"])
-    for i, result in enumerate(doc["thresholds"]):
-        cells = rows.nth(i).locator("td")
-        assert cells.nth(0).inner_text() == result["expression"]
-        assert cells.nth(2).inner_text() == ("pass" if result["passed"] else "FAIL")
-
-    # One row per scenario, and the total.
-    table = page.locator("table.scenarios")
-    for name, stats in doc["scenarios"].items():
-        cells = table.locator(f'tbody tr[data-scenario="{name}"] td')
-        steps = stats["successes"] + stats["failures"]
-        assert cells.nth(0).get_attribute("data-value") == str(steps)
-        assert cells.nth(0).inner_text() == count(steps)
-        assert cells.nth(1).get_attribute("data-value") == str(stats["failures"])
-        # td 4..10: p50 p90 p95 p99 p99.9 max mean
-        assert float(cells.nth(7).get_attribute("data-value")) == stats["durations"]["p99_ms"]
-        assert cells.nth(7).inner_text() == ms(stats["durations"]["p99_ms"])
-    total = table.locator("tfoot td")
-    assert total.nth(0).inner_text() == count(totals["steps"])
-    assert total.nth(1).inner_text() == count(totals["failures"])
-
-    # Status classes and errors.
-    statuses = page.locator("table.statuses tbody tr")
-    shown = {
-        statuses.nth(i).locator("th").inner_text(): statuses.nth(i).locator("td").first.inner_text()
-        for i in range(statuses.count())
-    }
-    assert shown == {label: count(n) for label, n in doc["status_classes"].items()}
-    # Errors, under the group of their scenario and request.
-    errors = page.locator("table.errors tbody tr.error")
-    assert errors.count() == len(doc["errors"])
-    shown_errors = sorted(
-        (
-            row.locator("xpath=..").get_attribute("data-scenario"),
-            row.locator("xpath=..").get_attribute("data-request"),
-            row.locator("td").nth(1).inner_text(),
-            row.locator("td").nth(2).inner_text(),
-        )
-        for row in errors.all()
-    )
-    expected = sorted(
-        (e.get("scenario", ""), e.get("request", ""), e["message"], count(e["count"]))
-        for e in doc["errors"]
-    )
-    assert shown_errors == expected
 
 
 # -- a real run -----------------------------------------------------------------------------

@@ -10,12 +10,17 @@ forbids every fetch: the file opens from a USB stick in an air-gapped room.
 Tables and numbers are HTML written here (:mod:`.sections`; the per-request ones in
 :mod:`.byrequest`); the charts are drawn in the page from a JSON data block of downsampled
 columns (:mod:`.downsample`, :mod:`.charts`), so the page stays small and fast for a 24-hour run.
+
+A dashboard (:mod:`molotov.live.dashboard`) serves this same page while its run goes on: its
+:class:`Page` parts, rendered here from the document so far, replace the page's own as they
+come (``live.js``), and at the end the final report's, the page ``--html`` writes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -24,7 +29,7 @@ from typing import Any
 
 from molotov.reports.atomic import write_text
 from molotov.reports.htmlreport import byrequest, charts, sections
-from molotov.reports.htmlreport.downsample import downsample
+from molotov.reports.htmlreport.downsample import Downsampled, downsample
 from molotov.reports.htmlreport.times import moment, parse
 
 
@@ -69,14 +74,30 @@ def _header(doc: Mapping[str, Any]) -> str:
     )
 
 
-def render(doc: Mapping[str, Any], exit_code: int) -> str:
-    """The HTML page of a report document and the exit code of its run (or merge)."""
-    ended = parse(doc.get("ended_at"))
-    sampled = downsample(
-        doc.get("series") or [],
-        names=charts.request_names(doc),
-        end=ended.timestamp() if ended else None,
-    )
+@dataclass(frozen=True)
+class Page:
+    """A page's parts: its title, the content of its ``<main>`` and the charts' data block.
+    A dashboard sends these to its browsers whenever the run's numbers change."""
+
+    title: str
+    body: str
+    data: dict[str, Any]
+    version: str  # molotov's, in the page's generator tag
+
+
+def parts(
+    doc: Mapping[str, Any], exit_code: int | None, sampled: Downsampled | None = None
+) -> Page:
+    """The parts of the page of a report document and the exit code of its run (or merge);
+    ``exit_code`` None: a live run's numbers so far, ``sampled`` its series (by default, the
+    document's series, downsampled)."""
+    if sampled is None:
+        ended = parse(doc.get("ended_at"))
+        sampled = downsample(
+            doc.get("series") or [],
+            names=charts.request_names(doc),
+            end=ended.timestamp() if ended else None,
+        )
     request_charts = charts.request_charts(doc, sampled)
     time_charts = charts.time_charts(doc, sampled)
     distributions = charts.distributions(doc)
@@ -115,16 +136,49 @@ def render(doc: Mapping[str, Any], exit_code: int) -> str:
         "charts": time_charts,
         "distributions": distributions,
     }
+    title = f"molotov report: {(doc.get('options') or {}).get('scenario', '')}"
+    return Page(title, body, data, str(doc.get("tool_version")))
+
+
+CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+
+
+def page(part: Page, live: Mapping[str, Any] | None = None) -> str:
+    """The whole page. ``live``: a dashboard's page, which updates itself from the dashboard's
+    stream (``live["events"]``, the stream's URL; ``live["stop"]`` and ``live["token"]``, the
+    Stop button's POST, when it has one): it may then connect to its own origin, nothing else."""
+    banner = script = ""
+    if live is not None:
+        stop = (
+            '<button type="button" id="live-stop">Stop the run</button>' if live.get("stop") else ""
+        )
+        banner = (
+            f"<style>{_asset('live.css')}</style>"
+            '<div id="live" role="status"><span class="dot"></span>'
+            f'<span id="live-state">Live: connecting…</span>{stop}</div>\n'
+        )
+        script = (
+            f'\n<script type="application/json" id="molotov-live">{_script_json(live)}</script>'
+            f"\n<script>{_asset('live.js')}</script>"
+        )
     return Template(_asset("page.html")).substitute(
-        version=sections.esc(doc.get("tool_version")),
-        title=sections.esc(f"molotov report: {(doc.get('options') or {}).get('scenario', '')}"),
+        version=sections.esc(part.version),
+        title=sections.esc(part.title),
+        csp=CSP if live is None else CSP + "; connect-src 'self'",
         uplot_css=_asset("uplot/uPlot.min.css"),
         style=_asset("report.css"),
-        body=body,
-        data=_script_json(data),
+        banner=banner,
+        body=part.body,
+        data=_script_json(part.data),
         uplot_js=_asset("uplot/uPlot.iife.min.js"),
         script=_asset("report.js"),
+        live=script,
     )
+
+
+def render(doc: Mapping[str, Any], exit_code: int) -> str:
+    """The HTML page of a report document and the exit code of its run (or merge)."""
+    return page(parts(doc, exit_code))
 
 
 def write(path: str | Path, doc: Mapping[str, Any], exit_code: int) -> None:

@@ -22,6 +22,7 @@ from molotov.reports.htmlreport.downsample import (
     Column,
     Downsampled,
 )
+from molotov.reports.htmlreport.sections import RUNNING
 from molotov.reports.htmlreport.times import parse
 from molotov.reports.thresholdmetrics import PERCENTILES
 from molotov.stats.histogram import bucket_bounds
@@ -65,8 +66,8 @@ def tail_from(doc: Mapping[str, Any], sampled: Downsampled) -> dict[str, Any] | 
     take) when the run stopped at its duration, else the last, partial second. Its latency is
     often the run's worst (stalled steps, a second of few values): the page draws it, marked,
     and leaves it out of the y range."""
-    if not sampled.t:
-        return None
+    if not sampled.t or doc.get("stop_reason") == RUNNING:
+        return None  # a live run's latest seconds are ordinary ones
     first, last = sampled.t[0], sampled.t[-1]
     end = {"x": last, "label": "last second"}
     if doc.get("stop_reason") != "duration":

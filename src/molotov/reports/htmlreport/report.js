@@ -1,6 +1,8 @@
 /* molotov's HTML report: draws the charts of the data block with uPlot, sorts the tables.
  * Colours come from the page's CSS variables, so the charts follow light and dark mode; they
- * are redrawn when the scheme changes and, light and at the paper's width, around printing. */
+ * are redrawn when the scheme changes and, light and at the paper's width, around printing.
+ * A dashboard's page (live.js) hands it newer parts of the same page as the run goes on:
+ * window.molotovReport.show(body, data) draws them as the page drew its own. */
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("molotov-data").textContent);
@@ -231,9 +233,14 @@
   }
 
   var specs = {};
-  data.requests.forEach(function (c) { specs[c.id] = [timeChart, c]; });
-  data.charts.forEach(function (c) { specs[c.id] = [timeChart, c]; });
-  data.distributions.forEach(function (c) { specs[c.id] = [distributionChart, c]; });
+
+  function setData(value) {
+    data = value;
+    specs = {};
+    data.requests.forEach(function (c) { specs[c.id] = [timeChart, c]; });
+    data.charts.forEach(function (c) { specs[c.id] = [timeChart, c]; });
+    data.distributions.forEach(function (c) { specs[c.id] = [distributionChart, c]; });
+  }
 
   function build() {
     while (charts.length) charts.pop().destroy();
@@ -275,32 +282,63 @@
     return cell.textContent.trim().toLowerCase();
   }
 
-  document.querySelectorAll("table.sortable").forEach(function (table) {
-    var headers = table.querySelectorAll("thead th");
-    headers.forEach(function (th, column) {
-      var numeric = th.classList.contains("num");
-      function sort() {
-        var ascending = th.getAttribute("aria-sort") !== "ascending";
-        headers.forEach(function (h) { h.removeAttribute("aria-sort"); });
-        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-        var body = table.tBodies[0];
-        var rows = Array.prototype.slice.call(body.rows);
-        rows.sort(function (a, b) {
-          var x = sortKey(a.cells[column], numeric);
-          var y = sortKey(b.cells[column], numeric);
-          var order = x < y ? -1 : x > y ? 1 : 0;
-          return ascending ? order : -order;
-        });
-        rows.forEach(function (row) { body.appendChild(row); });
-      }
-      th.tabIndex = 0;
-      th.title = "Sort by " + th.textContent;
-      th.addEventListener("click", sort);
-      th.addEventListener("keydown", function (event) {
-        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
-      });
-    });
-  });
+  // The order a reader chose for each table (by its class), kept when the page is updated.
+  var chosen = {};
 
+  function sortBy(table, column, ascending) {
+    var headers = table.querySelectorAll("thead th");
+    var numeric = headers[column].classList.contains("num");
+    headers.forEach(function (h) { h.removeAttribute("aria-sort"); });
+    headers[column].setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = sortKey(a.cells[column], numeric);
+      var y = sortKey(b.cells[column], numeric);
+      var order = x < y ? -1 : x > y ? 1 : 0;
+      return ascending ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+
+  function sortable(root) {
+    root.querySelectorAll("table.sortable").forEach(function (table) {
+      var headers = table.querySelectorAll("thead th");
+      headers.forEach(function (th, column) {
+        function sort() {
+          var ascending = th.getAttribute("aria-sort") !== "ascending";
+          chosen[table.className] = { column: column, ascending: ascending };
+          sortBy(table, column, ascending);
+        }
+        th.tabIndex = 0;
+        th.title = "Sort by " + th.textContent;
+        th.addEventListener("click", sort);
+        th.addEventListener("keydown", function (event) {
+          if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
+        });
+      });
+      var order = chosen[table.className];
+      if (order) sortBy(table, order.column, order.ascending);
+    });
+  }
+
+  // Newer parts of this page (a dashboard's, see live.js): the <main>'s HTML and the data
+  // block, drawn as the page's own; the reader's table orders and open <details> stay.
+  function show(body, value) {
+    var main = document.querySelector("main");
+    var open = {};
+    main.querySelectorAll("details[id]").forEach(function (d) { open[d.id] = d.open; });
+    main.innerHTML = body;
+    main.querySelectorAll("details[id]").forEach(function (d) {
+      if (d.id in open) d.open = open[d.id];
+    });
+    setData(value);
+    sortable(main);
+    build();
+  }
+
+  window.molotovReport = { show: show };
+  setData(data);
+  sortable(document);
   build();
 })();

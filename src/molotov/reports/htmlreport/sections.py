@@ -20,6 +20,7 @@ from molotov.reports.thresholdmetrics import PERCENTILES
 from molotov.reports.thresholds import ThresholdError, ThresholdResult, parse_threshold
 from molotov.stats.histogram import format_us
 
+RUNNING = "running"  # the stop reason of a dashboard's document while its run goes on
 STOP_REASONS = {
     "duration": "the duration (-d) was reached",
     "signal": "stopped by a signal (Ctrl-C, SIGTERM)",
@@ -95,7 +96,18 @@ def _observed(expression: str, observed: Any) -> str:
         return f"{value:g}"
 
 
-def verdict(doc: Mapping[str, Any], exit_code: int) -> str:
+def _live_badge() -> str:
+    return (
+        '<p class="verdict live" data-key="verdict"><span class="badge">LIVE</span> '
+        "the run goes on: its numbers so far, the final report at its end.</p>"
+    )
+
+
+def verdict(doc: Mapping[str, Any], exit_code: int | None) -> str:
+    """The exit code and why the run stopped (None: a live run's numbers so far), then the
+    thresholds and their results."""
+    if exit_code is None:
+        return section("verdict", "Verdict", _live_badge())
     passed = exit_code == 0
     reason = str(doc.get("stop_reason") or "")
     explained = STOP_REASONS.get(reason, reason or "unknown")
@@ -149,7 +161,7 @@ def run_info(doc: Mapping[str, Any]) -> str:
     seconds = float(doc.get("duration_s") or 0)
     timing = [
         ("started", moment(doc.get("started_at"))),
-        ("ended", moment(doc.get("ended_at"))),
+        ("updated" if doc.get("stop_reason") == RUNNING else "ended", moment(doc.get("ended_at"))),
         (
             "duration",
             f'<span data-key="duration" title="{seconds:.3f} s">{esc(span(seconds))}</span>',
