@@ -56,6 +56,7 @@ def _check_values(ctx: typer.Context, config: RunConfig) -> None:
     "module name (default: loadtest.py); with --config, a test of that file (default: test)."
 )
 def molotov(
+    # Long on purpose: one parameter per option (typer declares the command from them).
     ctx: typer.Context,
     scenario: opt.Scenario = DEFAULT_SCENARIO,
     workers: opt.Workers = 1,
@@ -90,6 +91,9 @@ def molotov(
     max_lag: opt.MaxLag = "1s",
     iterations: opt.Iterations = None,
     stages: opt.Stages = None,
+    dashboard: opt.Dashboard = None,
+    dashboard_public: opt.DashboardPublic = False,
+    dashboard_linger: opt.DashboardLinger = "0s",
     start_at: opt.StartAt = None,
     uvloop: opt.Uvloop = True,
     use_extension: opt.UseExtension = None,

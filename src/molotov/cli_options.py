@@ -227,6 +227,30 @@ Stages = Annotated[
         help="Linear ramps DURATION:TARGET,... (workers; arrivals/s with --rate or '/s').",
     ),
 ]
+Dashboard = Annotated[
+    str | None,
+    typer.Option(
+        "--dashboard",
+        metavar="[HOST:]PORT",
+        help="Serve the run's report page, updating live, there (host: 127.0.0.1; port 0: any "
+        "free one); its URL is printed at the start.",
+    ),
+]
+DashboardPublic = Annotated[
+    bool,
+    typer.Option(
+        "--dashboard-public",
+        help="Let --dashboard listen beyond loopback; its URL then carries a random token.",
+    ),
+]
+DashboardLinger = Annotated[
+    str,
+    typer.Option(
+        "--dashboard-linger",
+        metavar="DURATION",
+        help="Keep serving the dashboard's final report this long after the run (Ctrl-C ends it).",
+    ),
+]
 StartAt = Annotated[
     str | None,
     typer.Option(
@@ -300,6 +324,7 @@ DURATIONS = (
     "step_timeout",
     "graceful_stop",
     "max_lag",
+    "dashboard_linger",
 )
 
 

@@ -11,6 +11,7 @@ merge as a local run is judged, writes the reports and releases the fleet.
 
 Ctrl-C: once, stop every agent, collect, merge, report; twice, release the agents now (no
 report); three times, exit at once (the agents stop by themselves: their dead-man's switch).
+The ``--dashboard`` gets the merged snapshot of each poll, and its Stop button is a Ctrl-C.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from molotov.config.load import rate_shape, worker_shape
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
+from molotov.live.dashboard import Dashboard
 from molotov.reports import jsonload, jsonreport
 from molotov.reports.fields import FieldError
 from molotov.reports.jsonreport import RunReport
@@ -103,9 +105,15 @@ class Interrupts:
 
 class Coordinator:
     def __init__(
-        self, config: RunConfig, fleet: Fleet, ready_timeout: float, console: Console
+        self,
+        config: RunConfig,
+        fleet: Fleet,
+        ready_timeout: float,
+        console: Console,
+        dashboard: Dashboard | None = None,
     ) -> None:
         self.config = config
+        self.dashboard = dashboard
         self.fleet = fleet
         self.ready_timeout = ready_timeout
         self.console = console
@@ -245,6 +253,7 @@ class Coordinator:
                     waiting.append(f"agent {view.name} not ready: still {view.state.value}")
             if not waiting:
                 return
+            self._dashboard_stop()
             if self.interrupts.stop.is_set():
                 raise Aborted(["Interrupted before the start: no load was sent"])
             if time.monotonic() >= deadline:
@@ -287,12 +296,20 @@ class Coordinator:
             target = worker_shape(config)
         shown, stopping = "", False
         tick = time.monotonic()
+        if self.dashboard is not None:
+            start_at = self.start_at
+            self.dashboard.begin(
+                start_at, None if target is None else lambda t: target.value_at(t - start_at)
+            )
         while True:
             await poll_all(self.views)
             await self._note_losses()
             totals = live_totals(self.views)
             now = time.monotonic()
             elapsed = max(0.0, now - started)
+            self._dashboard_stop()
+            if self.dashboard is not None:
+                self.dashboard.update_totals(totals, time.time(), self.start_at)
             if not stopping and self._should_stop(totals.failures):
                 stopping = True
                 await self._calls("POST", protocol.STOP, [{}] * len(self.views))
@@ -310,6 +327,15 @@ class Coordinator:
                 await asyncio.wait_for(self.interrupts.stop.wait(), max(0.0, tick - now))
             if self.interrupts.stop.is_set() and not stopping:
                 tick = time.monotonic()  # stop now, not at the next tick
+
+    def _dashboard_stop(self) -> None:
+        """The dashboard's Stop button, a Ctrl-C; and its lines for the console."""
+        if self.dashboard is None:
+            return
+        for line in self.dashboard.notices():
+            self.console.print(line)
+        if self.dashboard.stop_asked():
+            self.interrupts.handle()
 
     def _should_stop(self, failures: int) -> bool:
         config = self.config
@@ -396,10 +422,14 @@ class Coordinator:
             sys.stdout.write(_cluster_line(section) + "\n")
         print_summary(config, result, verdicts)
         doc = None
-        if (config.report, config.html, config.csv) != (None, None, None):
+        if (config.report, config.html, config.csv) != (
+            None,
+            None,
+            None,
+        ) or self.dashboard is not None:
             doc = jsonreport.document(merged, verdicts)
             doc["cluster"] = section
-        return conclude(config, doc, code, problems)
+        return conclude(config, doc, code, problems, self.dashboard)
 
 
 def _cluster_line(section: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from molotov.cluster.protocol import TokenError, read_token
 from molotov.config.errors import ConfigError
 from molotov.config.runconfig import RunConfig
 from molotov.live.console import make_console
+from molotov.live.dashboard import Dashboard
 from molotov.reports.thresholds import ThresholdError, parse_thresholds
 from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE
 from molotov.run.signals import Holder
@@ -27,8 +28,11 @@ def _err(line: str) -> int:
     return 0
 
 
-def run_cluster(config: RunConfig, options: ClusterOptions) -> int:
-    """Run as an agent, or coordinate agents; the exit code."""
+def run_cluster(
+    config: RunConfig, options: ClusterOptions, dashboard: Dashboard | None = None
+) -> int:
+    """Run as an agent, or coordinate agents; the exit code. ``dashboard``: the coordinator's
+    ``--dashboard`` (an agent serves none)."""
     if options.agent and options.agents is not None:
         _err("--agent serves a coordinator and --agents is one: give one of them")
         return EXIT_USAGE
@@ -46,7 +50,7 @@ def run_cluster(config: RunConfig, options: ClusterOptions) -> int:
         from molotov.cluster.kube.run import pod_fleet
 
         made = pod_fleet(config, options.pods, options.ready_timeout)
-        return made if isinstance(made, int) else _coordinate(config, made, options)
+        return made if isinstance(made, int) else _coordinate(config, made, options, dashboard)
     try:
         token = read_token(options.agent_token_file)
     except TokenError as exc:
@@ -70,10 +74,12 @@ def run_cluster(config: RunConfig, options: ClusterOptions) -> int:
         _err(str(exc))
         return EXIT_USAGE
     fleet = StaticFleet(urls, token)
-    return _coordinate(config, fleet, options)
+    return _coordinate(config, fleet, options, dashboard)
 
 
-def _coordinate(config: RunConfig, fleet: Fleet, options: ClusterOptions) -> int:
+def _coordinate(
+    config: RunConfig, fleet: Fleet, options: ClusterOptions, dashboard: Dashboard | None
+) -> int:
     """The coordinator's run on ``fleet``; the exit code."""
     try:
         parse_thresholds(config.threshold, open_model=config.open_model)
@@ -88,6 +94,7 @@ def _coordinate(config: RunConfig, fleet: Fleet, options: ClusterOptions) -> int
     console = make_console(
         config.quiet, config.console, config.verbose, open_model=config.open_model
     )
-    code = asyncio.run(Coordinator(config, fleet, options.ready_timeout, console).run())
+    coordinator = Coordinator(config, fleet, options.ready_timeout, console, dashboard)
+    code = asyncio.run(coordinator.run())
     Holder().hold()  # a late Ctrl-C, once everything is released, changes nothing
     return code

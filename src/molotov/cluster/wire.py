@@ -36,6 +36,7 @@ from molotov.stats.snapshot import (
 # extensions (no call uploads code), and where its output goes (it reports over the API).
 AGENT_OWN = frozenset(
     {"scenario", "use_extension", "config", "demo", "report", "html", "csv", "quiet", "console"}
+    | {"dashboard", "dashboard_public", "dashboard_linger"}  # the coordinator serves it
 )
 
 

@@ -148,6 +148,9 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "max_lag": _json_duration,
     "iterations": _optional(_json_int),
     "stages": _json_stages,
+    "dashboard": _optional(_json_str),
+    "dashboard_public": _json_bool,
+    "dashboard_linger": _json_duration,
 }
 
 

@@ -1,4 +1,5 @@
-"""Option values from their text: durations, start times, rates, stages, StatsD addresses.
+"""Option values from their text: durations, start times, rates, stages, StatsD addresses,
+the dashboard's address.
 
 The command line, the environment and molotov.json write these the same way; each parser
 takes the text (or, from JSON, the number) and returns the value RunConfig holds.
@@ -7,6 +8,7 @@ takes the text (or, from JSON, the number) and returns the value RunConfig holds
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -144,6 +146,38 @@ def parse_statsd_address(address: str) -> tuple[str, str, int]:
     if not parts.hostname or not port:
         raise ConfigError(f"statsd address {address!r}: expected {parts.scheme}://HOST:PORT")
     return parts.scheme, parts.hostname, port
+
+
+DASHBOARD_HOST = "127.0.0.1"
+
+
+def parse_dashboard(text: str) -> tuple[str, int]:
+    """``(host, port)`` of ``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT`` (the host defaults to
+    127.0.0.1; port 0: any free one); ValueError if not one."""
+    host, port = DASHBOARD_HOST, text
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+        port = port if sep else ""
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    elif ":" in text:
+        port = ""  # an IPv6 address without its brackets
+    if not host or not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        raise ValueError(
+            f"--dashboard {text!r}: use [HOST:]PORT (8089, 127.0.0.1:8089, [::1]:8089)"
+        )
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface: ``localhost``, 127.0.0.0/8,
+    ``::1`` (a name is not resolved: only ``localhost`` counts)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def job_completion_index() -> int:

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from molotov.config.errors import ConfigError, OptionValueError
-from molotov.config.parsers import MAX_RATE, job_completion_index, parse_statsd_address
+from molotov.config.parsers import (
+    MAX_RATE,
+    is_loopback,
+    job_completion_index,
+    parse_dashboard,
+    parse_statsd_address,
+)
 from molotov.config.shape import Stage
 
 DEFAULT_SCENARIO = "loadtest.py"
@@ -89,6 +95,7 @@ BOUNDS: Mapping[str, Bound] = {
     "iterations": Bound(1, MAX_COUNT),
     "agent_index": Bound(0, MAX_AGENTS - 1),
     "agent_count": Bound(1, MAX_AGENTS),
+    "dashboard_linger": Bound(0, YEAR, unit=_TIME),
 }
 
 
@@ -142,6 +149,12 @@ class RunConfig:
     max_lag: float = 1.0
     iterations: int | None = None
     stages: tuple[Stage, ...] = ()
+    # --dashboard [HOST:]PORT: the live page of the run (molotov.live.dashboard); a host
+    # beyond loopback only with dashboard_public (then a token in the URL); the final page
+    # stays served for dashboard_linger seconds after the run.
+    dashboard: str | None = None
+    dashboard_public: bool = False
+    dashboard_linger: float = 0.0
     # A cluster run (molotov.cluster): this load generator is agent ``agent_index`` of
     # ``agent_count``, each with ``processes`` processes. --rate, --stages and --iterations
     # are the cluster's totals: process p here is process agent_index * processes + p of
@@ -242,7 +255,23 @@ class RunConfig:
         if self.single_mode and self.single_run:
             raise ConfigError("You can't use --single-mode and --single-run at the same time")
         parse_statsd_address(self.statsd_address)
+        self.check_dashboard()
         self.check_model()
+
+    def check_dashboard(self) -> None:
+        """``--dashboard``'s address, on loopback unless ``--dashboard-public`` says otherwise."""
+        if self.dashboard is None:
+            return
+        try:
+            host, _ = parse_dashboard(self.dashboard)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if not self.dashboard_public and not is_loopback(host):
+            raise ConfigError(
+                f"--dashboard {self.dashboard!r} would serve the run beyond this machine: add "
+                "--dashboard-public to mean it (its URL then carries a token), or use a "
+                "loopback address (127.0.0.1, the default)"
+            )
 
     def check_model(self) -> None:
         """The open model's options, and what each model cannot take."""

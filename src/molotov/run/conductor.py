@@ -20,6 +20,7 @@ from molotov.config.errors import ConfigError
 from molotov.config.load import process_workers
 from molotov.config.runconfig import RunConfig
 from molotov.live.console import make_console
+from molotov.live.dashboard import Dashboard
 from molotov.reports import jsonreport
 from molotov.reports.jsonreport import RunReport
 from molotov.reports.outputs import write_reports
@@ -221,8 +222,9 @@ def print_summary(config: RunConfig, result: RunResult, verdicts: list[Threshold
         _out(config, line)
 
 
-def execute(config: RunConfig) -> int:
-    """Run a load test as configured; return the process exit code.
+def execute(config: RunConfig, dashboard: Dashboard | None = None) -> int:
+    """Run a load test as configured; return the process exit code. ``dashboard``: the
+    ``--dashboard`` that follows the run (its final page is the report's).
 
     From the start of the run, stop signals are held until the process exits: the run's
     results are written, and then its exit code is the process's, whatever comes late (a
@@ -257,7 +259,7 @@ def execute(config: RunConfig) -> int:
             start_resource_tracker()
             Holder().hold()
             try:
-                result = Runner(config, registry, console).run()
+                result = Runner(config, registry, console, dashboard=dashboard).run()
                 results.append(result)
             finally:
                 console.stop()
@@ -274,9 +276,9 @@ def execute(config: RunConfig) -> int:
     code, problems, verdicts = judge(config, result, thresholds)
     print_summary(config, result, verdicts)
     doc = None
-    if (config.report, config.html, config.csv) != (None, None, None):
+    if (config.report, config.html, config.csv) != (None, None, None) or dashboard is not None:
         doc = jsonreport.document(report_of(config, result), verdicts)
-    return conclude(config, doc, code, problems)
+    return conclude(config, doc, code, problems, dashboard)
 
 
 def judge(
@@ -308,13 +310,19 @@ def report_of(config: RunConfig, result: RunResult) -> RunReport:
     )
 
 
-def conclude(config: RunConfig, doc: dict[str, Any] | None, code: int, problems: list[str]) -> int:
+def conclude(
+    config: RunConfig,
+    doc: dict[str, Any] | None,
+    code: int,
+    problems: list[str],
+    dashboard: Dashboard | None = None,
+) -> int:
     """The end of a run (or of a cluster's merge) once its summary is printed: the report
-    files of ``doc`` (None: none asked for), then the lines that explain the exit code,
-    last, after any file's error; only ``--report -``'s line comes later, the very last
-    line of stdout (for ``kubectl logs | tail -1``). The exit code: ``code``, or
-    :func:`failure_code`'s when a file could not be written. ``code`` is also the verdict
-    the HTML page shows."""
+    files of ``doc`` (None: none asked for) and the dashboard's final page, then the lines
+    that explain the exit code, last, after any file's error; only ``--report -``'s line
+    comes later, the very last line of stdout (for ``kubectl logs | tail -1``). The exit
+    code: ``code``, or :func:`failure_code`'s when a file could not be written. ``code`` is
+    also the verdict the HTML page shows."""
     to_stdout = config.report == "-"
     if doc is not None:
         unwritten = write_reports(
@@ -325,6 +333,8 @@ def conclude(config: RunConfig, doc: dict[str, Any] | None, code: int, problems:
             csv=config.csv,
             html=config.html,
         )
+        if dashboard is not None:
+            dashboard.finish(doc, code)  # once the files are there: the same page as --html's
         if unwritten:
             code = failure_code(code)
         problems = [*unwritten, *problems]

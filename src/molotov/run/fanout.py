@@ -1,8 +1,11 @@
-"""The tick fan-out: each snapshot the parent reads goes to the series, StatsD and the console.
+"""The tick fan-out: each snapshot the parent reads goes to the series, StatsD, the console
+and the dashboard.
 
 The series recorder gets every tick (at least two a second); StatsD every
-``--statsd-interval`` and the console every ``--console-update`` seconds. At the end, both get
-the final numbers and the series its last, partial second.
+``--statsd-interval`` and the console every ``--console-update`` seconds; the dashboard
+(``--dashboard``) each tick that closes a second of the series, with the rows it closed. At
+the end, StatsD and the console get the final numbers and the series its last, partial
+second (the dashboard gets the final report from the conductor).
 
 A tick's snapshot holds every request name's counters; the latency of the names a
 :class:`~molotov.stats.watch.NameWatch` picks (the series' and the busiest) only at the ticks
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
+from molotov.live.dashboard import Dashboard
 from molotov.live.statsd import StatsdEmitter
 from molotov.run.handshake import Start
 from molotov.stats.bus import StatsBus
@@ -31,12 +35,19 @@ def _no_name(name: str) -> bool:
 
 
 class TickFanout:
-    """Hands each tick's snapshot to the series recorder, the StatsD emitter and the console."""
+    """Hands each tick's snapshot to the series recorder, the StatsD emitter, the console and
+    the dashboard."""
 
     def __init__(
-        self, config: RunConfig, bus: StatsBus, console: Console, target: LoadShape | None
+        self,
+        config: RunConfig,
+        bus: StatsBus,
+        console: Console,
+        target: LoadShape | None,
+        dashboard: Dashboard | None = None,
     ) -> None:
         self.config = config
+        self.dashboard = dashboard
         self.bus = bus
         self.console = console
         self.target = target  # what the stages or the rate ask for (None: nothing asked)
@@ -61,6 +72,8 @@ class TickFanout:
             self.bus.snapshot(self.watch.wants), start.wall, self._target_at, self.watch.series
         )
         self._next_flush = start.monotonic + self.config.statsd_interval
+        if self.dashboard is not None:
+            self.dashboard.begin(start.wall)
 
     def read(self, now: float) -> Snapshot:
         """This tick's snapshot: every name's latency when StatsD flushes now, the watched
@@ -87,7 +100,11 @@ class TickFanout:
         """One look at the bus, ``now`` on the monotonic clock (after :meth:`begin`)."""
         start, series = self._start, self._series
         assert start is not None and series is not None
+        closed = len(series.rows)
         series.update(snapshot, self._wall)
+        if self.dashboard is not None and len(series.rows) > closed:
+            # A second closed: its snapshot read the series' names' latency.
+            self.dashboard.update(snapshot, series.rows[closed:], self._wall)
         if self.statsd is not None and now >= self._next_flush:
             self._next_flush = now + self.config.statsd_interval
             self.statsd.flush(snapshot, self._target_at(time.time()))
@@ -96,6 +113,14 @@ class TickFanout:
             remaining = max(0.0, start.deadline - now) if start.deadline is not None else None
             target = self._target_at(time.time())
             self.console.update(snapshot, now - start.monotonic, remaining, target)
+
+    def stop_asked(self) -> bool:
+        """Whether the dashboard's Stop button was pressed (said on the console)."""
+        if self.dashboard is None:
+            return False
+        for line in self.dashboard.notices():
+            self.console.print(line)
+        return self.dashboard.stop_asked()
 
     def finish(self, snapshot: Snapshot, elapsed: float) -> list[Second]:
         """The final numbers to the console and StatsD; the series' rows (none if never begun)."""

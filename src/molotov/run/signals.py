@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from multiprocessing import resource_tracker, spawn
 from types import FrameType
 from typing import Any
@@ -72,6 +73,23 @@ def _try_tracker_interpreter() -> None:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
         why = lines[-1] if lines else f"exit code {done.returncode}"
         raise RunError(f"{TRACKER}: {executable!r}: {why}")
+
+
+def sleep_unless_signalled(seconds: float) -> None:
+    """Sleep up to ``seconds``; a stop signal ends the sleep (the dashboard's linger), and the
+    handlers are then what they were."""
+    signalled: list[int] = []
+    previous = {sig: signal.signal(sig, lambda s, f: signalled.append(s)) for sig in STOP_SIGNALS}
+    try:
+        deadline = time.monotonic() + seconds
+        while not signalled and time.monotonic() < deadline:
+            time.sleep(min(LINGER_LOOK, max(0.0, deadline - time.monotonic())))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+LINGER_LOOK = 0.1  # seconds between two looks for a signal while sleeping
 
 
 class Holder:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import multiprocessing.connection
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from molotov.config.load import rate_shape, worker_shape
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
+from molotov.live.dashboard import Dashboard
 from molotov.run.errors import RunError
 from molotov.run.fanout import TickFanout
 from molotov.run.handshake import Start, StartGate, StartHandshake
@@ -75,6 +77,7 @@ class _Watch:
         console: Console,
         teardown_in_worker: bool,
         gate: StartGate | None = None,
+        dashboard: Dashboard | None = None,
     ) -> None:
         self.config = config
         self.teardown_in_worker = teardown_in_worker
@@ -87,7 +90,7 @@ class _Watch:
         elif config.stages:
             target = worker_shape(config)
         self.guard = StopGuard(config, bus, console, self.processes)
-        self.fanout = TickFanout(config, bus, console, target)
+        self.fanout = TickFanout(config, bus, console, target, dashboard)
         self.handshake = StartHandshake(config, bus, console, self.processes, gate)
         self.start: Start | None = None
         self._begin_if_ready()
@@ -109,6 +112,8 @@ class _Watch:
             self.guard.report_deaths()
             if not alive:
                 return
+            if self.fanout.stop_asked():
+                self.guard.signals.handle(signal.SIGINT, None)  # the Stop button: a Ctrl-C
             self.guard.enforce(alive)
             self._release_teardown()
             if self.start is None:
@@ -171,11 +176,13 @@ class Runner:
         registry: Registry,
         console: Console,
         gate: StartGate | None = None,
+        dashboard: Dashboard | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
         self.console = console
         self.gate = gate  # a held run's start (a cluster agent): see run.handshake
+        self.dashboard = dashboard  # --dashboard: fed each tick by the fan-out
 
     def run(self) -> RunResult:
         names = [s.name for s in self.registry.sorted_scenarios()]
@@ -202,7 +209,7 @@ class Runner:
         # Fork, so children inherit the loaded scenario module and the bus without pickling.
         context = multiprocessing.get_context("fork")
         teardown = fixtures.teardown_in_worker(self.registry, config.processes)
-        watch = _Watch(config, bus, self.console, teardown, self.gate)
+        watch = _Watch(config, bus, self.console, teardown, self.gate, self.dashboard)
         sys.stdout.flush()
         sys.stderr.flush()
         # What the children inherit (aiohttp, the scenario module, ...) lives as long as they

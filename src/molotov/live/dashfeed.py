@@ -1,0 +1,114 @@
+"""What a running run hands its dashboard, and the one structure its two threads share.
+
+The run's side (the parent's tick, or a cluster coordinator's poll) is a synchronous loop that
+must never wait on the dashboard's web thread: each tick it hands over references to values
+it already has (the snapshot, which is immutable, and the series rows its recorder just
+closed), under a lock held for a few assignments. Everything costly (encoding the rows,
+rendering the page, writing to sockets) happens in the web thread, on demand.
+
+The web thread's side reads the latest state, the rows from an index on, the final page once
+the run's report exists, and says when a browser asked to stop the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from molotov.reports.htmlreport import Page
+from molotov.stats.series import Second
+from molotov.stats.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class View:
+    """The state at one look: ``version`` changes with every update."""
+
+    version: int
+    started_at: float  # epoch seconds: the run's start (the dashboard's, before it)
+    snapshot: Snapshot | None  # the latest (None: no look at the run yet)
+    taken_at: float  # epoch seconds: when ``snapshot`` was read
+    rows: int  # series rows handed over so far
+    final: Page | None  # the final report's page, once the run has one
+
+
+class LiveFeed:
+    """The run's state for the dashboard: written by the run's loop, read by the web thread."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options  # the run's options, as its report will say them
+        self._lock = threading.Lock()
+        self._version = 0
+        self._started_at = time.time()
+        self._snapshot: Snapshot | None = None
+        self._taken_at = self._started_at
+        self._rows: list[Second] = []
+        self._final: Page | None = None
+        self._stop_asked = False
+        self._notices: list[str] = []
+
+    # -- the run's side --------------------------------------------------------------------
+
+    def begin(self, started_at: float) -> None:
+        with self._lock:
+            self._started_at = started_at
+            self._version += 1
+
+    def update(self, snapshot: Snapshot, rows: Sequence[Second], taken_at: float) -> None:
+        """A newer snapshot, read at ``taken_at`` (epoch seconds), and the rows closed since
+        the last update."""
+        with self._lock:
+            self._snapshot = snapshot
+            self._taken_at = taken_at
+            self._rows.extend(rows)
+            self._version += 1
+
+    def finish(self, page: Page) -> None:
+        with self._lock:
+            self._final = page
+            self._stop_asked = False  # too late: the run is over
+            self._version += 1
+
+    def stop_asked(self) -> bool:
+        """Whether a browser asked to stop the run since the last call (once per ask)."""
+        with self._lock:
+            asked, self._stop_asked = self._stop_asked, False
+            return asked
+
+    def notices(self) -> list[str]:
+        """The web thread's lines for the run's console, each said once."""
+        with self._lock:
+            lines, self._notices = self._notices, []
+            return lines
+
+    # -- the web thread's side -------------------------------------------------------------
+
+    def view(self) -> View:
+        with self._lock:
+            return View(
+                self._version,
+                self._started_at,
+                self._snapshot,
+                self._taken_at,
+                len(self._rows),
+                self._final,
+            )
+
+    def rows(self, start: int, end: int) -> list[Second]:
+        with self._lock:
+            return self._rows[start:end]
+
+    def ask_stop(self) -> bool:
+        """A browser's Stop; False once the run is over."""
+        with self._lock:
+            if self._final is not None:
+                return False
+            self._stop_asked = True
+            return True
+
+    def notice(self, line: str) -> None:
+        with self._lock:
+            self._notices.append(line)
