@@ -8,8 +8,9 @@ the page from it (:mod:`.dashpage`) and sends it:
 * ``GET /``: the page, as it is now; once the run has its report, the final page, byte for
   byte what ``--html`` writes;
 * ``GET /events``: server-sent events, ``page`` with the page's newer parts (the first at
-  once: a browser that comes late sees the run so far), then at most one a second while
-  the numbers change, the final report last; ``end`` when the dashboard stops without one;
+  once: a browser that comes late sees the run so far), then one every
+  :data:`UPDATE_INTERVAL` while the numbers change, the final report last; ``end`` when the
+  dashboard stops without one;
 * ``POST /stop`` with the page's token in ``X-Molotov-Token``: stop the run as Ctrl-C does.
 
 The page is rendered once per change for every browser, only while one follows the stream,
@@ -42,7 +43,9 @@ from molotov.live.dashpage import LivePage
 from molotov.reports import htmlreport
 from molotov.reports.htmlreport import Page
 
-UPDATE_INTERVAL = 1.0  # seconds between two renders of the page, at least
+# Seconds between two renders of the page, at least: a render is a few ms of the parent's
+# CPU, whatever the number of browsers (benchmarks/README.md, "The live dashboard").
+UPDATE_INTERVAL = 2.0
 RENDER_SHARE = 0.05  # of this thread's time, at most, for rendering (a long run's page)
 MAX_CLIENTS = 32  # browsers following the stream at once
 WRITE_TIMEOUT = 10.0  # seconds a browser gets to take a message, else it is disconnected
