@@ -340,6 +340,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "folder, optionally with extra arguments after a colon ('floor:--no-timeout')",
     )
     parser.add_argument(
+        "--ab-sse",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --ab: B serves --dashboard, which N idle browsers (server-sent event "
+        "streams) follow for the whole round",
+    )
+    parser.add_argument(
         "--scenario",
         choices=("one", "ten"),
         default="one",
