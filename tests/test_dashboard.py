@@ -244,6 +244,18 @@ def test_a_dashboard_beyond_loopback_needs_asking(
     assert target.total == 0
 
 
+def test_a_molotov_json_test_serves_a_dashboard(write_scenario, run_molotov, target, tmp_path):
+    """molotov.json takes the port as a number; the URL is the run's first line."""
+    write_scenario(MIXED_SCENARIOS)
+    tests = {"live": {"scenario": "loadtest.py", "max_runs": 1, "dashboard": 0}}
+    (tmp_path / "molotov.json").write_text(json.dumps({"molotov": {"tests": tests}}))
+    result = run_molotov("--config", "molotov.json", "live")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    first = result.stdout.splitlines()[0]
+    assert re.fullmatch(r"Dashboard: http://127\.0\.0\.1:\d+/ \(the run, live\)", first), first
+    assert target.total > 0
+
+
 def test_a_dashboard_that_cannot_listen_is_one_line(write_scenario, run_molotov, target):
     write_scenario(MIXED_SCENARIOS)
     taken = socket.socket()

@@ -57,6 +57,11 @@ def _json_duration(value: Any) -> float:
         raise TypeError("a duration (seconds, or a string like '500ms', '30s', '5m')") from None
 
 
+def _json_address(value: Any) -> str:
+    """``"[HOST:]PORT"``, or a port as a number (``"dashboard": 8089``)."""
+    return str(_json_int(value)) if isinstance(value, int) else _json_str(value)
+
+
 def _json_verbose(value: Any) -> int:
     return int(value) if isinstance(value, bool) else _json_int(value)
 
@@ -148,7 +153,7 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "max_lag": _json_duration,
     "iterations": _optional(_json_int),
     "stages": _json_stages,
-    "dashboard": _optional(_json_str),
+    "dashboard": _optional(_json_address),
     "dashboard_public": _json_bool,
     "dashboard_linger": _json_duration,
 }

@@ -154,6 +154,7 @@ class DashServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/events", self._events)
         app.router.add_post("/stop", self._stop)
+        app.router.add_get("/favicon.ico", _no_icon)  # asked by every browser
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
@@ -295,6 +296,10 @@ class DashServer:
         self._stopping = True
         self.feed.notice("Dashboard: Stop pressed, stopping the run as Ctrl-C does")
         return _text(202, "Stopping the run, as Ctrl-C does: the final report follows.")
+
+
+async def _no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers=HEADERS)
 
 
 def _host_of(header: str) -> str:

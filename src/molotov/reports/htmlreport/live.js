@@ -39,8 +39,12 @@
   });
   source.addEventListener("end", function (event) { over(event.data); });
   source.addEventListener("error", function () {
-    // The browser reconnects by itself, and the dashboard then sends the run so far.
-    if (!status.final) say("Live: the connection was lost, reconnecting…", "lost");
+    if (status.final) return;
+    // The browser reconnects by itself, and the dashboard then sends the run so far; it
+    // gives up when the dashboard refused the stream (it follows 32 browsers at most).
+    say(source.readyState === EventSource.CLOSED
+      ? "Live: the dashboard refused the stream or is gone: reload to try again"
+      : "Live: the connection was lost, reconnecting…", "lost");
   });
 
   if (stop) {
