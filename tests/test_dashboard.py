@@ -24,10 +24,17 @@ import pytest
 from agents import Proc, agents, coordinator
 from agents import target as cluster_target
 from browser import check_charts, check_numbers, open_page, open_report, wait_until
+from molotov.live.dashfeed import LiveFeed
+from molotov.live.dashpage import LivePage
 from molotov.reports.htmlreport.downsample import Downsampler, downsample
+from molotov.reports.jsonreport import row_json
+from molotov.stats.histogram import Histogram
+from molotov.stats.series import Second, Sparse
+from molotov.stats.snapshot import Snapshot
 from support import MIXED_SCENARIOS, Target, molotov_env
 from synthetic import synthetic_document
 
+SPARSE = Sparse.of(Histogram((0,) * 300 + (2,) + (0,) * 2387, 2, 700, 400))
 SHOWN_REQUESTS = (
     "Number(document.querySelector('[data-key=requests]').textContent.replace(/,/g, ''))"
 )
@@ -332,3 +339,29 @@ def test_the_live_sampler_draws_what_the_report_will():
             assert sampler.result(()) == expected, i
     with pytest.raises(ValueError, match="time order"):
         sampler.add(rows[0])
+
+
+def test_a_long_run_s_live_charts_are_the_report_s():
+    """Past 25 minutes the charts' points are 2 s: a sampler of the new resolution takes the
+    rows from the first, a slice at a time, and the page then draws what the final report
+    will, from every row."""
+    start = 1_767_225_600
+    rows = [
+        Second(t=start + i, steps=i % 7, failures=i % 2, requests=3 * (i % 7), durations=SPARSE)
+        for i in range(1600)
+    ]
+    feed = LiveFeed({"scenario": "loadtest.py"})
+    feed.begin(start)
+    page = LivePage(feed)
+    for chunk in (rows[:1400], rows[1400:]):  # the second one crosses 1,500 seconds
+        feed.update(Snapshot(taken_at=0.0, scenarios=()), chunk, chunk[-1].t + 1.0)
+        slices = 1
+        while not page.advance(feed.view().rows):
+            slices += 1
+    assert slices > 1  # the rebuild went a slice at a time
+    drawn = page.parts(feed.view()).data
+    expected = downsample([row_json(row) for row in rows], end=start + 1600.0)
+    assert expected.k == 2 and drawn["t"] == expected.t
+    throughput = next(c for c in drawn["charts"] if c["id"] == "throughput")
+    steps = next(s for s in throughput["series"] if s["label"] == "steps/s")
+    assert steps["values"] == expected.columns["steps"]

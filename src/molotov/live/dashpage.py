@@ -4,9 +4,14 @@ The document is the one ``--report`` will write (:func:`molotov.reports.jsonrepo
 of the latest snapshot, without its series; the charts come from a
 :class:`~molotov.reports.htmlreport.downsample.Downsampler` that takes each series row once,
 as it comes (encoded as the report encodes it), so that drawing the page costs the same at
-the first minute of a run and at its tenth hour. The sampler is made anew only when the run
-outgrows its resolution (one point a second up to 25 minutes, then 2 s, 5 s, ...: a few
-times in a day).
+the first minute of a run and at its tenth hour, and a browser that comes at the tenth hour
+waits for nothing. The rows go in as they come whether a browser looks or not
+(:meth:`LivePage.advance`, a few hundred µs a row), at most :data:`CATCH_UP_ROWS` at a time.
+
+When the run outgrows the charts' resolution (one point a second up to 25 minutes, then 2 s,
+5 s, ...: a few times in a day), a sampler of the new resolution takes every row from the
+first, a slice at a time, while the current one goes on serving the page; it replaces it once
+it has caught up.
 
 Runs in the dashboard's web thread only.
 """
@@ -22,6 +27,17 @@ from molotov.reports.jsonreport import RunReport
 from molotov.stats.snapshot import Snapshot
 
 NOTHING_YET = Snapshot(taken_at=0.0, scenarios=())
+CATCH_UP_ROWS = 200  # rows a sampler takes in one go (a busy row takes up to ~1 ms)
+
+
+class _Sampling:
+    """A sampler and how many of the run's rows it has taken."""
+
+    def __init__(self, first: int, k: int) -> None:
+        # names=None: every name the rows have the latency of (the series' names: at most
+        # 20, see molotov.stats.watch); the page charts the busiest of them.
+        self.sampler = Downsampler(first, k, "request_latency", names=None)
+        self.taken = 0
 
 
 class LivePage:
@@ -29,15 +45,42 @@ class LivePage:
 
     def __init__(self, feed: LiveFeed) -> None:
         self.feed = feed
-        self._sampler: Downsampler | None = None
         self._first = 0  # the first row's second
-        self._fed = 0  # rows the sampler has
+        self._current: _Sampling | None = None
+        self._next: _Sampling | None = None  # the same rows at a coarser resolution
+
+    def advance(self, rows: int, rebuild: bool = True) -> bool:
+        """Let the samplers take up to :data:`CATCH_UP_ROWS` of the run's first ``rows`` rows
+        they have not taken (``rebuild``: the one of a coarser resolution too); whether they
+        have taken them all."""
+        if rows == 0:
+            return True
+        if self._current is None:
+            self._first = self.feed.rows(0, 1)[0].t
+        last = self.feed.rows(rows - 1, rows)[0].t
+        k = resolution(last - self._first + 1)
+        if self._current is None:
+            self._current = _Sampling(self._first, k)
+        elif self._current.sampler.k != k and (self._next is None or self._next.sampler.k != k):
+            self._next = _Sampling(self._first, k)
+        self._take(self._current, rows)
+        if self._next is not None and rebuild:
+            self._take(self._next, rows)
+            if self._next.taken == rows:
+                self._current, self._next = self._next, None
+        return self._current.taken == rows and self._next is None
+
+    def _take(self, sampling: _Sampling, rows: int) -> None:
+        end = min(rows, sampling.taken + CATCH_UP_ROWS)
+        for row in self.feed.rows(sampling.taken, end):
+            sampling.sampler.add(jsonreport.row_json(row))
+        sampling.taken = end
 
     def parts(self, view: View) -> Page:
         """The page of the run so far (its final report's, once there is one)."""
         if view.final is not None:
             return view.final
-        sampler = self._sample(view.rows)
+        self.advance(view.rows, rebuild=False)  # a second's row or two, as a rule
         report = RunReport(
             snapshot=view.snapshot or NOTHING_YET,
             started_at=view.started_at,
@@ -47,26 +90,8 @@ class LivePage:
             stop_reason=RUNNING,
         )
         doc = jsonreport.document(report)
-        if sampler is None:
+        if self._current is None:
             return htmlreport.parts(doc, None, Downsampled(1, []))
+        sampler = self._current.sampler
         # The busiest names the series has, as the final report picks them.
         return htmlreport.parts(doc, None, sampler.result(charts.request_names(doc, sampler.names)))
-
-    def _sample(self, rows: int) -> Downsampler | None:
-        """The sampler of the series so far (None: no row yet): the rows it has not seen go
-        in, into a new one when the run outgrew the resolution of the one it had."""
-        if rows == 0:
-            return None
-        if self._sampler is None:
-            self._first = self.feed.rows(0, 1)[0].t
-        last = self.feed.rows(rows - 1, rows)[0].t
-        k = resolution(last - self._first + 1)
-        if self._sampler is None or self._sampler.k != k:
-            # names=None: every name the rows have the latency of (the series' names: at most
-            # 20, see molotov.stats.watch).
-            self._sampler = Downsampler(self._first, k, "request_latency", names=None)
-            self._fed = 0
-        for row in self.feed.rows(self._fed, rows):
-            self._sampler.add(jsonreport.row_json(row))
-        self._fed = rows
-        return self._sampler

@@ -14,7 +14,8 @@ the page from it (:mod:`.dashpage`) and sends it:
 * ``POST /stop`` with the page's token in ``X-Molotov-Token``: stop the run as Ctrl-C does.
 
 The page is rendered once per change for every browser, only while one follows the stream,
-and a render may use at most :data:`RENDER_SHARE` of this thread's time. A browser holds at
+and a render may use at most :data:`RENDER_SHARE` of this thread's time (the series' rows
+go into its charts as they come, browser or not: :mod:`.dashpage`). A browser holds at
 most one message waiting (a newer one replaces it: a slow browser skips updates, it never
 queues them), and one that takes nothing for :data:`WRITE_TIMEOUT` is disconnected: its
 browser reconnects when it can and gets the run so far.
@@ -185,6 +186,11 @@ class DashServer:
     async def _updates(self) -> None:
         while True:
             await asyncio.sleep(max(UPDATE_INTERVAL, self._cost / RENDER_SHARE))
+            # The rows go into the charts as they come, a slice at a time (the loop answers
+            # in between), whether a browser looks or not: a late one waits for nothing.
+            rows = self.feed.view().rows
+            while not self._page.advance(rows):
+                await asyncio.sleep(0)
             if self._clients:
                 self._broadcast()
 
