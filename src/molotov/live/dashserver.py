@@ -109,6 +109,7 @@ class DashServer:
         self._cost = 0.0  # seconds the last render took
         self._stopping = False
         self._dropped = 0
+        self._broken = False  # a page failed to render (said once)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed: asyncio.Event | None = None
         self._started = threading.Event()
@@ -171,17 +172,19 @@ class DashServer:
             await runner.cleanup()
 
     async def _shutdown(self) -> None:
-        self._broadcast()
-        if not self._final:
-            end = _event("end", "The dashboard has stopped: the run ended without a report.")
-            for client in self._clients:
-                client.offer(end, last=True)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + FLUSH_TIMEOUT
-        while self._clients and loop.time() < deadline:
-            await asyncio.sleep(0.05)
         assert self._closed is not None
-        self._closed.set()
+        try:
+            self._broadcast()
+            if not self._final:
+                end = _event("end", "The dashboard has stopped: the run ended without a report.")
+                for client in self._clients:
+                    client.offer(end, last=True)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + FLUSH_TIMEOUT
+            while self._clients and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            self._closed.set()
 
     async def _updates(self) -> None:
         while True:
@@ -189,18 +192,32 @@ class DashServer:
             # The rows go into the charts as they come, a slice at a time (the loop answers
             # in between), whether a browser looks or not: a late one waits for nothing.
             rows = self.feed.view().rows
-            while not self._page.advance(rows):
-                await asyncio.sleep(0)
+            try:
+                while not self._page.advance(rows):
+                    await asyncio.sleep(0)
+            except Exception as exc:  # a bug: said once, and the run goes on
+                self._failed(exc)
             if self._clients:
                 self._broadcast()
 
+    def _failed(self, exc: Exception) -> None:
+        if not self._broken:
+            self._broken = True
+            self.feed.notice(f"Dashboard: cannot draw the page ({exc!r}); the run goes on")
+
     def _refresh(self) -> None:
-        """Render the page again if the run's state changed since."""
+        """Render the page again if the run's state changed since (if it cannot be, the
+        browsers keep the last page)."""
         view = self.feed.view()
         if view.version == self._version:
             return
         started = time.perf_counter()
-        part = self._part = self._page.parts(view)
+        try:
+            part = self._page.parts(view)
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self._part = part
         self._final = view.final is not None
         data = {"title": part.title, "body": part.body, "data": part.data, "final": self._final}
         self._message = _event("page", json.dumps(data, separators=(",", ":"), allow_nan=False))
@@ -230,7 +247,8 @@ class DashServer:
         if denied is not None:
             return denied
         self._refresh()
-        assert self._part is not None
+        if self._part is None:
+            return _text(503, "The dashboard cannot draw its page: see molotov's output.")
         # The final report's page is the --html file's: no stream, no Stop button.
         html = htmlreport.page(self._part, None if self._final else self._live)
         return web.Response(text=html, content_type="text/html", headers=HEADERS)
