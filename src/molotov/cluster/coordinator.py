@@ -4,7 +4,8 @@ It provisions the fleet, checks every agent runs this version and is idle, prepa
 parallel (each runs ``global_setup``, forks, sets up its first workers, holds), waits until
 all hold (``--ready-timeout``), measures each clock offset, sends one start instant to all in
 parallel (:mod:`.clock`), then polls every agent's cumulative snapshot once a second
-(:mod:`.follow`) for the usual console on the summed numbers, plus a line of agent states.
+(:mod:`.follow`) for the usual console on the summed numbers, plus a line of agent states
+(and, with ``--prometheus-rw``, the same numbers by remote write: the agents never send).
 It stops the agents on ``--fail``, ``-x`` or Ctrl-C (they stop at ``-d`` by themselves),
 collects their reports, merges them as ``moloreport`` does (:mod:`.merge`), judges the
 merge as a local run is judged, writes the reports and releases the fleet.
@@ -38,6 +39,7 @@ from molotov.config.load import rate_shape, worker_shape
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
+from molotov.live.prometheus import RemoteWriter, remote_writer
 from molotov.reports import jsonload, jsonreport
 from molotov.reports.fields import FieldError
 from molotov.reports.jsonreport import RunReport
@@ -112,6 +114,7 @@ class Coordinator:
         self.run_id = secrets.token_hex(6)
         self.views: list[AgentView] = []
         self.start_at: float | None = None  # epoch seconds, our clock
+        self.prometheus: RemoteWriter | None = None  # sends the merged numbers (--prometheus-rw)
         # A fleet that creates objects (Kubernetes) says how to delete them by hand.
         self.interrupts = Interrupts(console, getattr(fleet, "delete_command", None))
 
@@ -161,6 +164,8 @@ class Coordinator:
         await self._follow()
         reports, partial = await self._collect()
         merged = final_report(reports, partial, options_to_wire(config), self.start_at or 0.0)
+        if self.prometheus is not None:
+            self.prometheus.close(merged.snapshot)
         return self._conclude(merged)
 
     def _banner(self) -> str:
@@ -287,6 +292,9 @@ class Coordinator:
             target = worker_shape(config)
         shown, stopping = "", False
         tick = time.monotonic()
+        self.prometheus = remote_writer(config, self.console.print, self.run_id)
+        if self.prometheus is not None:
+            self.prometheus.begin(started)
         while True:
             await poll_all(self.views)
             await self._note_losses()
@@ -299,6 +307,8 @@ class Coordinator:
             remaining = max(0.0, started + length - now) if length else None
             wanted = target.value_at(elapsed) if target is not None else None
             self.console.update(totals, elapsed, remaining, wanted)
+            if self.prometheus is not None and self.prometheus.due(now):
+                self.prometheus.push(totals, wanted, now)
             line = states_line(self.views)
             if line != shown:
                 shown = line

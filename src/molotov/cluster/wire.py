@@ -33,9 +33,13 @@ from molotov.stats.snapshot import (
 )
 
 # What an agent takes from its own command line, never from the coordinator: its scenario and
-# extensions (no call uploads code), and where its output goes (it reports over the API).
+# extensions (no call uploads code), and where its output goes (it reports over the API; the
+# coordinator sends the cluster's numbers by Prometheus remote write, an agent never does).
 AGENT_OWN = frozenset(
-    {"scenario", "use_extension", "config", "demo", "report", "html", "csv", "quiet", "console"}
+    {
+        *("scenario", "use_extension", "config", "demo", "report", "html", "csv", "quiet"),
+        *("console", "prometheus_rw", "prometheus_rw_interval"),
+    }
 )
 
 

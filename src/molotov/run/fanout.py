@@ -1,8 +1,10 @@
-"""The tick fan-out: each snapshot the parent reads goes to the series, StatsD and the console.
+"""The tick fan-out: each snapshot the parent reads goes to the series, StatsD, Prometheus
+remote write and the console.
 
 The series recorder gets every tick (at least two a second); StatsD every
-``--statsd-interval`` and the console every ``--console-update`` seconds. At the end, both get
-the final numbers and the series its last, partial second.
+``--statsd-interval``, Prometheus every ``--prometheus-rw-interval`` and the console every
+``--console-update`` seconds. At the end, they get the final numbers and the series its last,
+partial second.
 
 A tick's snapshot holds every request name's counters; the latency of the names a
 :class:`~molotov.stats.watch.NameWatch` picks (the series' and the busiest) only at the ticks
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
+from molotov.live.prometheus import remote_writer
 from molotov.live.statsd import StatsdEmitter
 from molotov.run.handshake import Start
 from molotov.stats.bus import StatsBus
@@ -31,7 +34,8 @@ def _no_name(name: str) -> bool:
 
 
 class TickFanout:
-    """Hands each tick's snapshot to the series recorder, the StatsD emitter and the console."""
+    """Hands each tick's snapshot to the series recorder, the StatsD emitter, the remote
+    writer and the console."""
 
     def __init__(
         self, config: RunConfig, bus: StatsBus, console: Console, target: LoadShape | None
@@ -48,6 +52,7 @@ class TickFanout:
                 config.generator_index,
                 console.print,
             )
+        self.prometheus = remote_writer(config, console.print)
         self.watch = NameWatch()
         self._wall = 0.0  # time.time() of the last read: its tick's second in the series
         self._start: Start | None = None
@@ -61,14 +66,19 @@ class TickFanout:
             self.bus.snapshot(self.watch.wants), start.wall, self._target_at, self.watch.series
         )
         self._next_flush = start.monotonic + self.config.statsd_interval
+        if self.prometheus is not None:
+            self.prometheus.begin(start.monotonic)
 
     def read(self, now: float) -> Snapshot:
-        """This tick's snapshot: every name's latency when StatsD flushes now, the watched
-        names' when the series closes a second or the console redraws, else none."""
+        """This tick's snapshot: every name's latency when StatsD flushes or a remote write is
+        due now, the watched names' when the series closes a second or the console redraws,
+        else none."""
         self._wall = time.time()
         series = self._series
         latency_of: Callable[[str], bool] | None = _no_name
-        if self.statsd is not None and now >= self._next_flush:
+        if (self.statsd is not None and now >= self._next_flush) or (
+            self.prometheus is not None and self.prometheus.due(now)
+        ):
             latency_of = None
         elif now >= self._next_console or (series is not None and series.closes(self._wall)):
             latency_of = self.watch.wants
@@ -91,6 +101,8 @@ class TickFanout:
         if self.statsd is not None and now >= self._next_flush:
             self._next_flush = now + self.config.statsd_interval
             self.statsd.flush(snapshot, self._target_at(time.time()))
+        if self.prometheus is not None and self.prometheus.due(now):
+            self.prometheus.push(snapshot, self._target_at(time.time()), now)
         if now >= self._next_console:
             self._next_console = now + self.config.console_update
             remaining = max(0.0, start.deadline - now) if start.deadline is not None else None
@@ -98,8 +110,11 @@ class TickFanout:
             self.console.update(snapshot, now - start.monotonic, remaining, target)
 
     def finish(self, snapshot: Snapshot, elapsed: float) -> list[Second]:
-        """The final numbers to the console and StatsD; the series' rows (none if never begun)."""
+        """The final numbers to the console, StatsD and Prometheus; the series' rows (none if
+        never begun)."""
         self.console.update(snapshot, elapsed, None, None)
         if self.statsd is not None:
             self.statsd.flush(snapshot, None)
+        if self.prometheus is not None:
+            self.prometheus.close(snapshot)
         return self._series.finish(snapshot) if self._series is not None else []

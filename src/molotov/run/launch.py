@@ -3,7 +3,8 @@
 ``--config`` lays a test entry of a ``molotov.json`` over the flags (SCENARIO then names the
 test, ``test`` by default), ``--sizing`` fills in its worker and ramp-up defaults, the report
 files' destinations are checked (exit 2 when one cannot be written, local run or cluster
-coordinator alike), and ``--demo`` starts the built-in target server around the run.
+coordinator alike), so is the ``prometheus`` extra that ``--prometheus-rw`` needs, and
+``--demo`` starts the built-in target server around the run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from molotov.config.errors import ConfigError
 from molotov.config.jsonconfig import DEFAULT_TEST, apply_config_file
 from molotov.config.runconfig import RunConfig, apply_sizing_defaults
+from molotov.live.promwire import missing_extra
 from molotov.reports.outputs import unwritable_outputs
 
 if TYPE_CHECKING:
@@ -40,6 +42,10 @@ def start(config: RunConfig, explicit: set[str], cluster: ClusterOptions | None 
         )
         if unwritable:
             sys.stderr.write("".join(line + "\n" for line in unwritable))
+            return 2
+        missing = missing_extra() if config.prometheus_rw is not None else ""
+        if missing:
+            sys.stderr.write(missing + "\n")
             return 2
     if cluster is not None:
         # The one place where a run turns into a cluster one (molotov.cluster is above run).
