@@ -4,15 +4,19 @@ The parent hands a snapshot to :meth:`RemoteWriter.push` when :meth:`RemoteWrite
 so (the tick fan-out of a local run, the coordinator's loop of a cluster run: both send the
 same series), and the final one to :meth:`RemoteWriter.close`. Everything else happens in a
 daemon thread: the series (:mod:`.promseries`), their encoding (:mod:`.promwire`) and the
-POST. The parent never waits for the network, nor for the encoding:
+POST; and, for a local run, reading every request name's stats and latency from the bus (a
+tick reads only the watched names' latency), so that the tick never pays for it. The parent
+never waits for the network, nor for the encoding:
 
 * the queue holds at most :data:`QUEUE` snapshots; a full one drops its oldest (counted):
   the numbers are cumulative, so the newest carries everything the dropped one did;
 * a Prometheus that is down, slow or answers an error costs the run nothing: the send is
   counted as failed, the first failure is said once on the console, the next send tries
   again (no retry of an old one: the next is newer);
-* at the end, the final snapshot gets :data:`FLUSH_TIMEOUT` seconds to be sent, then the
-  run goes on to its summary whatever happened; a tally line says what failed, if anything.
+* at the end, the final snapshot replaces what is still queued (it carries all of it) and
+  gets :data:`FLUSH_TIMEOUT` seconds to be sent, then the run goes on to its summary whatever
+  happened; a tally line says what failed, if anything. From then on the thread never reads
+  the bus (which the run closes).
 """
 
 from __future__ import annotations
@@ -25,14 +29,14 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit, urlunsplit
 
 from molotov._version import __version__
 from molotov.config.runconfig import RunConfig
 from molotov.live.promseries import FAMILIES, Context, RequestLabels, snapshot_series
 from molotov.live.promwire import write_request
-from molotov.stats.snapshot import Snapshot
+from molotov.stats.snapshot import RequestStats, Snapshot
 
 QUEUE = 4
 SEND_TIMEOUT = 5.0  # seconds a POST may take
@@ -64,11 +68,15 @@ def remote_writer(
     return writer
 
 
+RequestsReader = Callable[[], tuple[RequestStats, ...]]  # every name's, with its latency
+
+
 @dataclass(frozen=True)
 class _Push:
     snapshot: Snapshot
     target: float | None
     timestamp_ms: int
+    requests: RequestsReader | None = None  # for the names whose latency the tick did not read
 
 
 class _Endpoint:
@@ -121,6 +129,7 @@ class RemoteWriter:
         self._names = RequestLabels()  # the sending thread's alone
         self._queue: deque[_Push] = deque()
         self._wake = threading.Condition()
+        self._reading = threading.Lock()  # held while the thread reads the bus
         self._closing = False
         self._last_ms = 0
         self._next = 0.0
@@ -142,21 +151,31 @@ class RemoteWriter:
         self._next = now + self.interval
 
     def due(self, now: float) -> bool:
-        """Whether a send is due at ``now`` (monotonic): its snapshot needs every name's
-        latency."""
+        """Whether a send is due at ``now`` (monotonic)."""
         return now >= self._next
 
-    def push(self, snapshot: Snapshot, target: float | None, now: float) -> None:
-        """Queue ``snapshot`` (read with every name's latency) to be sent; never blocks."""
+    def push(
+        self,
+        snapshot: Snapshot,
+        target: float | None,
+        now: float,
+        requests: RequestsReader | None = None,
+    ) -> None:
+        """Queue ``snapshot`` to be sent; never blocks. ``requests`` reads every request
+        name's stats with its latency, for the names whose latency ``snapshot`` lacks (it is
+        called by the sending thread, never after :meth:`close`)."""
         self._next = now + self.interval
-        self._enqueue(snapshot, target)
+        self._enqueue(_Push(snapshot, target, self._stamp(), requests))
         self._say_failure()
 
     def close(self, snapshot: Snapshot, target: float | None = None) -> None:
-        """Send the final numbers, waiting at most :data:`FLUSH_TIMEOUT` seconds, then stop."""
-        self._enqueue(snapshot, target)
-        with self._wake:
+        """Send the final numbers (every name's latency read), waiting at most
+        :data:`FLUSH_TIMEOUT` seconds, then stop."""
+        final = _Push(snapshot, target, self._stamp())
+        with self._reading, self._wake:  # a read of the bus in progress ends first
             self._closing = True
+            self._queue.clear()  # the final numbers carry everything these did
+            self._queue.append(final)
             self._wake.notify()
         self._thread.join(FLUSH_TIMEOUT)
         self._say_failure()
@@ -170,15 +189,18 @@ class RemoteWriter:
             last = f" (first failure: {self.failure})" if self.failure else ""
             self._warn(f"Prometheus remote write: {', '.join(parts)}{last}")
 
-    def _enqueue(self, snapshot: Snapshot, target: float | None) -> None:
-        # Strictly increasing timestamps: Prometheus refuses a second sample at the same one.
-        stamp = max(int(time.time() * 1000), self._last_ms + 1)
-        self._last_ms = stamp
+    def _stamp(self) -> int:
+        """Now in epoch ms, strictly increasing: Prometheus refuses a second sample of a
+        series at the same timestamp."""
+        self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
+        return self._last_ms
+
+    def _enqueue(self, push: _Push) -> None:
         with self._wake:
             if len(self._queue) >= QUEUE:
                 self._queue.popleft()
                 self.dropped += 1
-            self._queue.append(_Push(snapshot, target, stamp))
+            self._queue.append(push)
             self._wake.notify()
 
     def _say_failure(self) -> None:
@@ -200,10 +222,27 @@ class RemoteWriter:
                 push = self._queue.popleft()
             self._send(push)
 
+    def _complete(self, push: _Push) -> Snapshot | None:
+        """The push's snapshot with every name's latency; None when it can no longer be read
+        (the run is closing: the final numbers carry it)."""
+        snapshot = push.snapshot
+        if push.requests is None:
+            return snapshot
+        # Read even when the tick read every name's latency (a StatsD flush): the requests'
+        # counters then always come from this thread's reads, in order, so they never go
+        # back (a tick's snapshot can be older than the previous send's read).
+        with self._reading:
+            if self._closing:
+                return None
+            return replace(snapshot, by_request=push.requests())
+
     def _send(self, push: _Push) -> None:
         context = Context(self._common, self._open_model, push.target)
         try:
-            series = snapshot_series(push.snapshot, context, self._names)
+            snapshot = self._complete(push)
+            if snapshot is None:
+                return
+            series = snapshot_series(snapshot, context, self._names)
             body = write_request(series, push.timestamp_ms, FAMILIES)
             request = urllib.request.Request(
                 self.endpoint.url, data=body, headers=self.endpoint.headers, method="POST"

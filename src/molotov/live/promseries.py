@@ -29,6 +29,7 @@ counter moves from one label to another (which Prometheus would read as a reset)
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -132,8 +133,13 @@ def _series(name: str, context: Context, value: float, **labels: str) -> Series:
 
 
 def _histogram(name: str, context: Context, coarse: Coarse, **labels: str) -> Iterator[Series]:
+    # The labels sorted once, ``le`` put in its place: most series of a send are buckets.
+    pairs = sorted((*context.common, *labels.items()))
+    at = bisect.bisect(pairs, ("le",))
+    before, after = tuple(pairs[:at]), tuple(pairs[at:])
+    bucket = ("__name__", f"{name}_bucket")
     for le, count in zip(_LE, coarse.cumulative, strict=True):
-        yield _series(f"{name}_bucket", context, count, le=le, **labels)
+        yield ((bucket, *before, ("le", le), *after), float(count))
     yield _series(f"{name}_sum", context, coarse.sum_seconds, **labels)
     yield _series(f"{name}_count", context, coarse.cumulative[-1], **labels)
 

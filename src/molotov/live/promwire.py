@@ -122,10 +122,12 @@ def write_request(
     if not _CLASSES:
         _CLASSES.update(_message_classes())
     request = _CLASSES["WriteRequest"]()
+    add_series = request.timeseries.add  # bound once: a send can have thousands of series
     for labels, value in series:
-        one = request.timeseries.add()
+        one = add_series()
+        add_label = one.labels.add
         for name, text in labels:
-            one.labels.add(name=name, value=text)
+            add_label(name=name, value=text)
         one.samples.add(value=value, timestamp=timestamp_ms)
     for family, kind, text in metadata:
         request.metadata.add(type=kind, metric_family_name=family, help=text)

@@ -9,7 +9,8 @@ partial second.
 A tick's snapshot holds every request name's counters; the latency of the names a
 :class:`~molotov.stats.watch.NameWatch` picks (the series' and the busiest) only at the ticks
 that use it (one that closes a second of the series, or redraws the console); a StatsD flush
-reads every name's, since it sends each name's timings.
+reads every name's, since it sends each name's timings. A remote write needs them too, but
+its sending thread reads them from the bus itself: the tick only hands the snapshot over.
 """
 
 from __future__ import annotations
@@ -70,15 +71,12 @@ class TickFanout:
             self.prometheus.begin(start.monotonic)
 
     def read(self, now: float) -> Snapshot:
-        """This tick's snapshot: every name's latency when StatsD flushes or a remote write is
-        due now, the watched names' when the series closes a second or the console redraws,
-        else none."""
+        """This tick's snapshot: every name's latency when StatsD flushes now, the watched
+        names' when the series closes a second or the console redraws, else none."""
         self._wall = time.time()
         series = self._series
         latency_of: Callable[[str], bool] | None = _no_name
-        if (self.statsd is not None and now >= self._next_flush) or (
-            self.prometheus is not None and self.prometheus.due(now)
-        ):
+        if self.statsd is not None and now >= self._next_flush:
             latency_of = None
         elif now >= self._next_console or (series is not None and series.closes(self._wall)):
             latency_of = self.watch.wants
@@ -102,7 +100,8 @@ class TickFanout:
             self._next_flush = now + self.config.statsd_interval
             self.statsd.flush(snapshot, self._target_at(time.time()))
         if self.prometheus is not None and self.prometheus.due(now):
-            self.prometheus.push(snapshot, self._target_at(time.time()), now)
+            target = self._target_at(time.time())
+            self.prometheus.push(snapshot, target, now, self.bus.read_requests)
         if now >= self._next_console:
             self._next_console = now + self.config.console_update
             remaining = max(0.0, start.deadline - now) if start.deadline is not None else None
