@@ -38,7 +38,7 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench``, ``nox -s bench -- --quick`` (smoke run), ``nox -s bench -- --soak 600``,
     ``nox -s bench -- --profile`` (py-spy: where a request's CPU goes).
     """
-    session.install(".")
+    session.install(".[prometheus]")  # --ab "molotov:--prometheus-rw {prometheus}"
     if "--profile" in session.posargs:
         session.install("py-spy")
     session.run("python", "benchmarks/bench.py", *session.posargs)

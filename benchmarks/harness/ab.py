@@ -1,7 +1,8 @@
 """Paired A/B (``bench.py --ab A B``): two clients at once on the client core, one target each.
 
 The machine's noise hits both alike, so the ratio of their CPU per request is steady even when
-the absolute figures are not (see README.md, "Paired A/B").
+the absolute figures are not (see README.md, "Paired A/B"). ``{prometheus}`` in a client's
+arguments is the remote-write URL of a real Prometheus started for the comparison.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from harness.clients import HERE, MOLOTOV26, SCENARIOS, molotov_cmd
 from harness.measure import med
 from harness.output import machine, print_table
 from harness.processes import Pinning, cpu_seconds, process_tree, spawn, stop_tree
-from harness.servers import Target
+from harness.servers import Prometheus, Target
 
 
 def ab_client(
@@ -52,12 +53,15 @@ def ab(options: argparse.Namespace) -> int:
     print(f"pinning: {pinning.how}; both clients on the client core, one target each")
     print(f"scenario: {options.scenario} (--scenario one: one GET; ten: 10 paths, 10 names)")
     safety = str(int(options.warmup + options.window + 60))
+    prometheus = Prometheus(pinning) if any("{prometheus}" in s for s in options.ab) else None
     targets = [Target(pinning), Target(pinning)]
     workdir = Path(tempfile.mkdtemp(prefix="molotov-ab-"))
     clients = []
     for side, (spec, target) in enumerate(zip(options.ab, targets, strict=True)):
         scenario = workdir / f"bench_scenario_{side}.py"
         scenario.write_text(SCENARIOS[options.scenario].format(url=target.url))
+        if prometheus is not None:
+            spec = spec.replace("{prometheus}", prometheus.write_url)  # noqa: PLW2901
         clients.append(ab_client(spec, target.url, scenario, safety))
     us: list[list[float]] = [[], []]
     rps: list[list[float]] = [[], []]
@@ -102,9 +106,13 @@ def ab(options: argparse.Namespace) -> int:
                 f"B {per[1]:6.1f} us/req {rps[1][-1]:7.0f} req/s | B/A {ratios[-1]:.3f}",
                 flush=True,
             )
+        if prometheus is not None:
+            print(f"  Prometheus took {prometheus.writes()} remote writes in all")
     finally:
         for target in targets:
             target.close()
+        if prometheus is not None:
+            prometheus.close()
         shutil.rmtree(workdir, ignore_errors=True)
     print()
     print_table(
