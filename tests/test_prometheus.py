@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import socket
 import sys
@@ -190,6 +191,16 @@ def test_prometheus_holds_the_reports_totals(
     assert buckets == cumulative(latency["buckets"])
     total_s = query.one(f"sum(molotov_request_latency_seconds_sum{run})")
     assert total_s == pytest.approx(latency["sum_us"] / 1e6, rel=1e-9)
+    # The README's p95: within the coarse bucket that holds the 95th percentile's rank.
+    counts = list(cumulative(latency["buckets"]).values())  # by bound, +Inf last
+    first = next(i for i, n in enumerate(counts) if n >= 0.95 * latency["count"])
+    edges = [0.0, *map(float, BOUNDS), math.inf]
+    selected = f"molotov_request_latency_seconds_bucket{run}"
+    p95 = query.one(f"histogram_quantile(0.95, sum by (le) ({selected}))")
+    assert edges[first] <= p95 <= edges[first + 1]
+    p95 = query.one(f"histogram_quantile(0.95, sum by (le) (rate({selected}[1m])))")
+    assert 0 < p95 <= float(BOUNDS[-1])
+    assert query.one(f"sum(rate(molotov_requests_total{run}[1m]))") > 0
 
     # The first 20 names keep their label (the busiest when they came at once), the rest
     # are "other": the sums stay exact.
@@ -205,6 +216,32 @@ def test_prometheus_holds_the_reports_totals(
     # Sent every 0.3 s during the run, not only at the end.
     assert query.one(f"count_over_time(molotov_workers{run}[10m])") >= 3
     assert query.by(f"molotov_workers{run}", "index") == {"0": 0.0}
+
+
+def test_the_open_model_sends_response_times_drops_and_its_target(
+    prometheus: Prometheus, target: Target, tmp_path: Path
+) -> None:
+    (tmp_path / "loadtest.py").write_text(SIMPLE)
+    done = molotov(
+        tmp_path,
+        target,
+        *("--rate", "40", "-d", "1.5", "--report", "r.json"),
+        *("--prometheus-rw", prometheus.write_url, "--prometheus-rw-interval", "0.3s"),
+        "loadtest.py",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    run = f'{{run_id="{run_id(done.stdout)}"}}'
+    times = doc["scenarios"]["hit"]["response_times"]
+    assert prometheus.by(f"molotov_response_time_seconds_count{run}", "scenario") == {
+        "hit": float(times["count"])
+    }
+    assert times["count"] == doc["totals"]["steps"] > 0
+    le = prometheus.by(f"molotov_response_time_seconds_bucket{run}", "le")
+    assert le == cumulative(times["buckets"])
+    assert prometheus.one(f"molotov_dropped_arrivals_total{run}") == doc["totals"]["dropped"]
+    # What the rate asks for, sent while the run went on.
+    assert prometheus.one(f"molotov_target_arrivals_per_second{run}") == 40.0
 
 
 @dataclass
