@@ -54,6 +54,30 @@ def test_invalid_http_is_a_counted_protocol_error(
     assert [e["kind"] for e in doc["errors"]] == ["protocol"]
 
 
+def test_random_garbage_is_one_error_row_with_an_escaped_sample(
+    scenario_file, run_molotov, hostile, tmp_path
+):
+    """Each answer's status line is different random bytes: one row, by kind, not one per
+    answer, and a bounded, escaped sample of the first one."""
+    scenario_file(GET_PATH)
+    result = run_molotov(
+        "-w", "1", "-r", "5", "--report", "r.json", "loadtest.py",
+        TARGET_URL=hostile.url, HOSTILE_PATH="/random-status",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert hostile.hits["/random-status"] == 5
+    doc = report(tmp_path)
+    [error] = doc["errors"]
+    assert (error["kind"], error["count"]) == ("protocol", 5)
+    host, _, invalid = error["message"].partition(", ")
+    assert host == hostile.url.removeprefix("http://") and invalid.isidentifier(), error
+    lines = result.stdout.splitlines()
+    row = lines.index(f"  get_path: GET /random-status: protocol error ({error['message']}): 5")
+    sample = lines[row + 1]
+    assert sample.startswith("    received: ") and len(sample) <= 4 + 140, sample
+    assert sample.isprintable() and sample.isascii(), sample
+
+
 def test_a_status_outside_100_599_is_counted(scenario_file, run_molotov, hostile, tmp_path):
     scenario_file(GET_PATH)
     result = run_molotov(

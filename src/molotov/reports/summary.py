@@ -15,7 +15,7 @@ from molotov._version import __version__
 from molotov.reports.requesttables import checks_headline, request_tables
 from molotov.reports.tables import ms, table
 from molotov.stats.histogram import Histogram, format_percentiles, format_us
-from molotov.stats.snapshot import REQUEST_ERROR_KINDS, Snapshot
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind, Snapshot
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99, 99.9)
 LATENCY_PERCENTILES = (50, 95, 99)
@@ -59,6 +59,7 @@ def durations_text(histogram: Histogram, percents: tuple[float, ...] = SUMMARY_P
 
 
 TABLE_PERCENTILES = (50, 90, 95, 99, 99.9)
+SAMPLE_WIDTH = 140  # an invalid answer's sample, under its error line
 DRAIN_WORTH_SAYING = 0.005  # seconds: below, the summary shows no drain
 HTTP_FAILURES_WORTH_SAYING = 0.01  # a share of 4xx/5xx responses worth a hint
 
@@ -112,7 +113,11 @@ def summary_lines(
     errors = snapshot.top_errors()
     if errors:
         lines.append("Errors:")
-        lines += [f"  {error.line()}" for error in errors]
+        for error in errors:
+            lines.append(f"  {error.line()}")
+            if error.kind is ErrorKind.PROTOCOL and error.traceback:
+                # The first invalid answer (with -v, the last line of its traceback).
+                lines.append(f"    {error.traceback.strip().splitlines()[-1][:SAMPLE_WIDTH]}")
         if snapshot.errors_dropped:
             lines.append(f"  more errors of other kinds, not listed: {snapshot.errors_dropped}")
     return lines
