@@ -5,6 +5,7 @@ It reads each request's head and answers by its path (``GET /PATH``), counting w
 * ``/garbage-status``: ``HTTP/1.1 OK-ish`` as a status line;
 * ``/garbage``: bytes that are not HTTP at all;
 * ``/random-status``: a status line of random bytes, different each time;
+* ``/reset``: the request read, then the connection closed without an answer;
 * ``/bad-length``, ``/negative-length``, ``/double-length``: ``Content-Length: abc``,
   ``-5``, or two different ones;
 * ``/broken-chunk``: a chunked body whose chunk size is not hexadecimal;
@@ -58,6 +59,8 @@ async def _handle(server: Hostile, reader: asyncio.StreamReader, writer: asyncio
             head = await reader.readuntil(b"\r\n\r\n")
             path = head.split(b" ", 2)[1].decode().split("?")[0]
             server.hits[path] += 1
+            if path == "/reset":
+                break  # the request was read: no answer, the connection closed
             if path == "/random-status":
                 # A different garbage status line each time (never a line break).
                 noise = bytes(b for b in os.urandom(24) if b not in b"\r\n")

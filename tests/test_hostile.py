@@ -94,7 +94,27 @@ def test_a_status_outside_100_599_is_counted(scenario_file, run_molotov, hostile
     assert "threshold(s) failed: status_other<1" in result.stderr
 
 
-def test_a_request_aiohttp_retries_on_a_stale_connection_counts_once(
+def test_a_request_aiohttp_retries_counts_each_attempt(
+    scenario_file, run_molotov, hostile, tmp_path
+):
+    """The server reads each request and closes without an answer: aiohttp sends a GET again
+    at once. Both attempts reached the server, both count, and the retries are said."""
+    scenario_file(GET_PATH)
+    result = run_molotov(
+        "-w", "1", "-r", "5", "--report", "r.json", "loadtest.py",
+        TARGET_URL=hostile.url, HOSTILE_PATH="/reset",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr  # failed steps: no failure of the run
+    doc = report(tmp_path)
+    assert hostile.hits["/reset"] == 10
+    assert doc["totals"]["requests"] == 10
+    assert doc["totals"]["retried"] == 5
+    assert doc["request_errors"]["connection reset"] == 10
+    assert doc["by_request"]["GET /reset"]["requests"] == 10
+    assert "Request errors: connection reset=10 (5 retried)" in result.stdout
+
+
+def test_a_request_aiohttp_retries_on_a_stale_connection_counts_every_attempt(
     scenario_file, run_molotov, hostile, tmp_path
 ):
     scenario_file(
@@ -115,8 +135,10 @@ def test_a_request_aiohttp_retries_on_a_stale_connection_counts_once(
     doc = report(tmp_path)
     assert closing(result.stdout) == (8, 0)
     assert hostile.hits["/stale"] == 8
-    assert doc["totals"]["requests"] == 8
-    assert doc["totals"]["request_errors"] == 0
+    # Each attempt on a connection the server had closed is a request, a reset, a retry.
+    retried = doc["totals"]["retried"]
+    assert doc["totals"]["requests"] == 8 + retried
+    assert doc["totals"]["request_errors"] == doc["request_errors"]["connection reset"] == retried
 
 
 def test_http_failures_the_scenarios_do_not_check_can_gate_a_run(

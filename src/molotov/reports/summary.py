@@ -96,7 +96,7 @@ def summary_lines(
     lines += fold(
         [
             f"Responses: {statuses_text(snapshot)}",
-            f"Request errors: {request_errors_text(snapshot)}",
+            f"Request errors: {request_errors_text(snapshot)}{_retried_words(snapshot)}",
             f"Received: {format_bytes(snapshot.response_bytes)}",
             f"HTTP failures: {100 * snapshot.http_failure_rate:.2f}%",
         ],
@@ -121,6 +121,11 @@ def summary_lines(
         if snapshot.errors_dropped:
             lines.append(f"  more errors of other kinds, not listed: {snapshot.errors_dropped}")
     return lines
+
+
+def _retried_words(snapshot: Snapshot) -> str:
+    """`` (3 retried)``: the failed attempts aiohttp sent again, when there were some."""
+    return f" ({snapshot.retried} retried)" if snapshot.retried else ""
 
 
 def _drain_words(drain: float) -> str:
