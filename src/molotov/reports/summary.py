@@ -59,6 +59,10 @@ def durations_text(histogram: Histogram, percents: tuple[float, ...] = SUMMARY_P
 
 
 TABLE_PERCENTILES = (50, 90, 95, 99, 99.9)
+# The step errors that say the target did not answer (see OpenModel._dropped_words).
+_UNANSWERED = frozenset(
+    {ErrorKind.CUT, ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.REFUSED, ErrorKind.RESET}
+)
 SAMPLE_WIDTH = 140  # an invalid answer's sample, under its error line
 DRAIN_WORTH_SAYING = 0.005  # seconds: below, the summary shows no drain
 HTTP_FAILURES_WORTH_SAYING = 0.01  # a share of 4xx/5xx responses worth a hint
@@ -247,8 +251,16 @@ class OpenModel:
         return lines
 
     def _dropped_words(self, snapshot: Snapshot) -> str:
-        """Say it in words: the generator, not the target, was the limit."""
+        """Say it in words which was the limit: a target that did not answer (most steps
+        timed out, were cut off at the stop or could not connect), or the load generator."""
         text = f"{snapshot.dropped:,} arrivals dropped: "
+        unanswered = sum(e.count for e in snapshot.errors if e.kind in _UNANSWERED)
+        if snapshot.steps and 2 * unanswered >= snapshot.steps:
+            return text + (
+                f"the workers waited on a target that did not answer ({unanswered:,} of "
+                f"{snapshot.steps:,} steps timed out, were cut off or could not connect): the "
+                "target, not the load generator, was the limit"
+            )
         if snapshot.workers_started >= self.pool_limit:
             return text + (
                 f"all {self.pool_limit} workers busy; the load generator, not the target, was "
