@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -166,8 +167,9 @@ def test_http_failures_the_scenarios_do_not_check_can_gate_a_run(
     assert report(tmp_path)["status_classes"]["5xx"] == 5
 
 
-def test_connect_timeouts_mean_an_unreachable_target(scenario_file, run_molotov, tmp_path):
-    # A black hole: a listener whose accept queue is full drops new connection attempts.
+@contextmanager
+def black_hole() -> Iterator[int]:
+    """A port whose listener's accept queue is full: new connection attempts get no answer."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(0)
@@ -180,6 +182,14 @@ def test_connect_timeouts_mean_an_unreachable_target(scenario_file, run_molotov,
             filler.connect_ex(("127.0.0.1", port))
             fillers.append(filler)
         time.sleep(0.2)
+        yield port
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+
+
+def test_connect_timeouts_mean_an_unreachable_target(scenario_file, run_molotov, tmp_path):
+    with black_hole() as port:
         scenario_file(
             """
             @molotov.setup()
@@ -197,9 +207,6 @@ def test_connect_timeouts_mean_an_unreachable_target(scenario_file, run_molotov,
             "-w", "2", "-r", "2", "--report", "r.json", "loadtest.py",
             TARGET_URL=f"http://127.0.0.1:{port}",
         )  # fmt: skip
-    finally:
-        for sock in [*fillers, listener]:
-            sock.close()
     assert result.returncode == 1, result.stdout
     assert f"cannot connect to 127.0.0.1:{port}" in result.stderr
     doc = report(tmp_path)
@@ -216,18 +223,7 @@ def test_connects_cut_short_mean_an_unreachable_target(scenario_file, run_moloto
     """No connect timeout of the session's: the stop, or --step-timeout, cuts the connects
     that never got an answer; they are connection errors all the same, and the run says the
     target was unreachable (exit 1), as with a refused port."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    try:
-        for _ in range(4):
-            filler = socket.socket()
-            filler.setblocking(False)
-            filler.connect_ex(("127.0.0.1", port))
-            fillers.append(filler)
-        time.sleep(0.2)
+    with black_hole() as port:
         scenario_file(
             """
             @molotov.scenario()
@@ -240,9 +236,6 @@ def test_connects_cut_short_mean_an_unreachable_target(scenario_file, run_moloto
             "-w", "2", *bound, "--report", "r.json", "loadtest.py",
             TARGET_URL=f"http://127.0.0.1:{port}",
         )  # fmt: skip
-    finally:
-        for sock in [*fillers, listener]:
-            sock.close()
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert f"cannot connect to 127.0.0.1:{port}" in result.stderr
     doc = report(tmp_path)
