@@ -42,6 +42,7 @@ from molotov.live.console import Console
 from molotov.live.prometheus import RemoteWriter, remote_writer
 from molotov.reports import jsonload, jsonreport
 from molotov.reports.fields import FieldError
+from molotov.reports.jsonmerge import MergeError
 from molotov.reports.jsonreport import RunReport
 from molotov.reports.thresholds import ThresholdError, parse_thresholds
 from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE, conclude, judge, print_summary
@@ -163,7 +164,12 @@ class Coordinator:
         await self._start()
         await self._follow()
         reports, partial = await self._collect()
-        merged = final_report(reports, partial, options_to_wire(config), self.start_at or 0.0)
+        try:
+            merged = final_report(reports, partial, options_to_wire(config), self.start_at or 0.0)
+        except MergeError as exc:
+            self.console.stop()
+            _err(f"cannot merge the agents' reports: {exc}")
+            return EXIT_FAILED
         if self.prometheus is not None:
             self.prometheus.close(merged.snapshot)
         return self._conclude(merged)

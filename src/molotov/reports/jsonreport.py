@@ -199,6 +199,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
             "requests_per_s": _rate(snap.requests, seconds),
             "response_bytes": snap.response_bytes,
             "request_errors": snap.request_errors,
+            "retried": snap.retried,
             "workers_started": snap.workers_started,
             "pick_failures": snap.pick_failures,
             "connection_failures": snap.connection_failures,

@@ -72,14 +72,17 @@ class TickFanout:
 
     def read(self, now: float) -> Snapshot:
         """This tick's snapshot: every name's latency when StatsD flushes now, the watched
-        names' when the series closes a second or the console redraws, else none."""
+        names' when the series closes a second, the busiest names' when a console that shows
+        them redraws, else none."""
         self._wall = time.time()
         series = self._series
         latency_of: Callable[[str], bool] | None = _no_name
         if self.statsd is not None and now >= self._next_flush:
             latency_of = None
-        elif now >= self._next_console or (series is not None and series.closes(self._wall)):
+        elif series is not None and series.closes(self._wall):
             latency_of = self.watch.wants
+        elif now >= self._next_console and self.console.SHOWS_REQUESTS:
+            latency_of = self.watch.top
         snapshot = self.bus.snapshot(latency_of)
         self.watch.observe(snapshot)
         return snapshot
@@ -116,4 +119,8 @@ class TickFanout:
             self.statsd.flush(snapshot, None)
         if self.prometheus is not None:
             self.prometheus.close(snapshot)
+        # Names first seen since the last second closed join the series now, if there is room
+        # (a run shorter than a second has all its names here).
+        for stats in snapshot.requests_by_traffic():
+            self.watch.wants(stats.name)
         return self._series.finish(snapshot) if self._series is not None else []

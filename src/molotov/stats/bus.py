@@ -284,6 +284,7 @@ class StatsBus:
             checks_passed=totals[Counter.CHECKS_PASSED],
             checks_failed=totals[Counter.CHECKS_FAILED],
             checks_dropped=totals[Counter.CHECKS_DROPPED],
+            retried=totals[Counter.RETRIED],
         )
 
     def _scenarios(self) -> tuple[ScenarioStats, ...]:
