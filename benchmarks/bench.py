@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import openmodel
+import remotewrite
 import soak
 from harness.ab import ab
 from harness.clients import HERE, MOLOTOV26, SCENARIO, molotov26_ok, molotov_cmd
@@ -337,7 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar=("A", "B"),
         help="instead of the table: run A and B at once on the client core (--repeat rounds) "
         "and compare their CPU per request; a client is molotov, floor, molotov26 or a src/ "
-        "folder, optionally with extra arguments after a colon ('floor:--no-timeout')",
+        "folder, optionally with extra arguments after a colon ('floor:--no-timeout'); "
+        "{prometheus} in them is the remote-write URL of a Prometheus started for the run",
     )
     parser.add_argument(
         "--ab-sse",
@@ -360,6 +362,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="instead of the table: RSS per worker process with 1 and with 300 request names",
     )
     parser.add_argument(
+        "--rw-cost",
+        action="store_true",
+        help="instead of the table: what one Prometheus remote write costs the parent, up to "
+        "200 scenarios x 300 request names (see remotewrite.py)",
+    )
+    parser.add_argument(
         "--open", action="store_true", help="only the open model's part (see openmodel.py)"
     )
     parser.add_argument("--no-open", action="store_true", help="skip the open model's part")
@@ -377,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ab(options)
     if options.names_rss:
         return names_rss(options)
+    if options.rw_cost:
+        return remotewrite.main(options)
     if options.open:
         return openmodel.main(options)
     code = bench(options)

@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 import browser as headless
+import promserver
 from support import (
     SCENARIO_HEADER,
     BusWatch,
@@ -55,6 +56,15 @@ def browser() -> Iterator[object]:
     headless.require()
     with headless.chromium() as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[promserver.Prometheus]:
+    """A real Prometheus on 127.0.0.1 with its remote-write receiver on, for a test module
+    (see promserver.py: the tests skip without one, unless MOLOTOV_REQUIRE_PROMETHEUS=1)."""
+    promserver.require()
+    with promserver.running(tmp_path_factory.mktemp("prometheus")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ It reads each request's head and answers by its path (``GET /PATH``), counting w
 
 * ``/garbage-status``: ``HTTP/1.1 OK-ish`` as a status line;
 * ``/garbage``: bytes that are not HTTP at all;
+* ``/random-status``: a status line of random bytes, different each time;
+* ``/reset``: the request read, then the connection closed without an answer;
 * ``/bad-length``, ``/negative-length``, ``/double-length``: ``Content-Length: abc``,
   ``-5``, or two different ones;
 * ``/broken-chunk``: a chunked body whose chunk size is not hexadecimal;
@@ -18,6 +20,7 @@ It reads each request's head and answers by its path (``GET /PATH``), counting w
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -56,6 +59,14 @@ async def _handle(server: Hostile, reader: asyncio.StreamReader, writer: asyncio
             head = await reader.readuntil(b"\r\n\r\n")
             path = head.split(b" ", 2)[1].decode().split("?")[0]
             server.hits[path] += 1
+            if path == "/reset":
+                break  # the request was read: no answer, the connection closed
+            if path == "/random-status":
+                # A different garbage status line each time (never a line break).
+                noise = bytes(b for b in os.urandom(24) if b not in b"\r\n")
+                writer.write(b"HTTP/1.1 " + noise + b"\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+                break
             if path == "/endless":
                 writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
                 while True:

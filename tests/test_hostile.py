@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -54,6 +55,30 @@ def test_invalid_http_is_a_counted_protocol_error(
     assert [e["kind"] for e in doc["errors"]] == ["protocol"]
 
 
+def test_random_garbage_is_one_error_row_with_an_escaped_sample(
+    scenario_file, run_molotov, hostile, tmp_path
+):
+    """Each answer's status line is different random bytes: one row, by kind, not one per
+    answer, and a bounded, escaped sample of the first one."""
+    scenario_file(GET_PATH)
+    result = run_molotov(
+        "-w", "1", "-r", "5", "--report", "r.json", "loadtest.py",
+        TARGET_URL=hostile.url, HOSTILE_PATH="/random-status",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert hostile.hits["/random-status"] == 5
+    doc = report(tmp_path)
+    [error] = doc["errors"]
+    assert (error["kind"], error["count"]) == ("protocol", 5)
+    host, _, invalid = error["message"].partition(", ")
+    assert host == hostile.url.removeprefix("http://") and invalid.isidentifier(), error
+    lines = result.stdout.splitlines()
+    row = lines.index(f"  get_path: GET /random-status: protocol error ({error['message']}): 5")
+    sample = lines[row + 1]
+    assert sample.startswith("    received: ") and len(sample) <= 4 + 140, sample
+    assert sample.isprintable() and sample.isascii(), sample
+
+
 def test_a_status_outside_100_599_is_counted(scenario_file, run_molotov, hostile, tmp_path):
     scenario_file(GET_PATH)
     result = run_molotov(
@@ -70,7 +95,27 @@ def test_a_status_outside_100_599_is_counted(scenario_file, run_molotov, hostile
     assert "threshold(s) failed: status_other<1" in result.stderr
 
 
-def test_a_request_aiohttp_retries_on_a_stale_connection_counts_once(
+def test_a_request_aiohttp_retries_counts_each_attempt(
+    scenario_file, run_molotov, hostile, tmp_path
+):
+    """The server reads each request and closes without an answer: aiohttp sends a GET again
+    at once. Both attempts reached the server, both count, and the retries are said."""
+    scenario_file(GET_PATH)
+    result = run_molotov(
+        "-w", "1", "-r", "5", "--report", "r.json", "loadtest.py",
+        TARGET_URL=hostile.url, HOSTILE_PATH="/reset",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr  # failed steps: no failure of the run
+    doc = report(tmp_path)
+    assert hostile.hits["/reset"] == 10
+    assert doc["totals"]["requests"] == 10
+    assert doc["totals"]["retried"] == 5
+    assert doc["request_errors"]["connection reset"] == 10
+    assert doc["by_request"]["GET /reset"]["requests"] == 10
+    assert "Request errors: connection reset=10 (5 retried)" in result.stdout
+
+
+def test_a_request_aiohttp_retries_on_a_stale_connection_counts_every_attempt(
     scenario_file, run_molotov, hostile, tmp_path
 ):
     scenario_file(
@@ -91,8 +136,10 @@ def test_a_request_aiohttp_retries_on_a_stale_connection_counts_once(
     doc = report(tmp_path)
     assert closing(result.stdout) == (8, 0)
     assert hostile.hits["/stale"] == 8
-    assert doc["totals"]["requests"] == 8
-    assert doc["totals"]["request_errors"] == 0
+    # Each attempt on a connection the server had closed is a request, a reset, a retry.
+    retried = doc["totals"]["retried"]
+    assert doc["totals"]["requests"] == 8 + retried
+    assert doc["totals"]["request_errors"] == doc["request_errors"]["connection reset"] == retried
 
 
 def test_http_failures_the_scenarios_do_not_check_can_gate_a_run(
@@ -120,8 +167,9 @@ def test_http_failures_the_scenarios_do_not_check_can_gate_a_run(
     assert report(tmp_path)["status_classes"]["5xx"] == 5
 
 
-def test_connect_timeouts_mean_an_unreachable_target(scenario_file, run_molotov, tmp_path):
-    # A black hole: a listener whose accept queue is full drops new connection attempts.
+@contextmanager
+def black_hole() -> Iterator[int]:
+    """A port whose listener's accept queue is full: new connection attempts get no answer."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(0)
@@ -134,6 +182,14 @@ def test_connect_timeouts_mean_an_unreachable_target(scenario_file, run_molotov,
             filler.connect_ex(("127.0.0.1", port))
             fillers.append(filler)
         time.sleep(0.2)
+        yield port
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+
+
+def test_connect_timeouts_mean_an_unreachable_target(scenario_file, run_molotov, tmp_path):
+    with black_hole() as port:
         scenario_file(
             """
             @molotov.setup()
@@ -151,9 +207,6 @@ def test_connect_timeouts_mean_an_unreachable_target(scenario_file, run_molotov,
             "-w", "2", "-r", "2", "--report", "r.json", "loadtest.py",
             TARGET_URL=f"http://127.0.0.1:{port}",
         )  # fmt: skip
-    finally:
-        for sock in [*fillers, listener]:
-            sock.close()
     assert result.returncode == 1, result.stdout
     assert f"cannot connect to 127.0.0.1:{port}" in result.stderr
     doc = report(tmp_path)
@@ -170,18 +223,7 @@ def test_connects_cut_short_mean_an_unreachable_target(scenario_file, run_moloto
     """No connect timeout of the session's: the stop, or --step-timeout, cuts the connects
     that never got an answer; they are connection errors all the same, and the run says the
     target was unreachable (exit 1), as with a refused port."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    try:
-        for _ in range(4):
-            filler = socket.socket()
-            filler.setblocking(False)
-            filler.connect_ex(("127.0.0.1", port))
-            fillers.append(filler)
-        time.sleep(0.2)
+    with black_hole() as port:
         scenario_file(
             """
             @molotov.scenario()
@@ -194,9 +236,6 @@ def test_connects_cut_short_mean_an_unreachable_target(scenario_file, run_moloto
             "-w", "2", *bound, "--report", "r.json", "loadtest.py",
             TARGET_URL=f"http://127.0.0.1:{port}",
         )  # fmt: skip
-    finally:
-        for sock in [*fillers, listener]:
-            sock.close()
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert f"cannot connect to 127.0.0.1:{port}" in result.stderr
     doc = report(tmp_path)

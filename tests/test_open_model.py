@@ -404,3 +404,21 @@ def test_a_counted_run_ends_with_its_last_arrival_within_d(
     # 40 arrivals at 200/s take 0.2 s: the run's rate is the target's, not 40 over 60 s.
     assert doc["totals"]["steps"] == 40
     assert doc["totals"]["steps_per_s"] > 100, doc["duration_s"]
+
+
+def test_drops_behind_a_target_that_never_answers_blame_the_target(
+    scenario_file, run_molotov, target, tmp_path
+):
+    """Every step waits on the target until the stop cuts it: the arrivals were dropped
+    because the target did not answer, and the summary says so (not 'raise --max-workers')."""
+    scenario_file(SLOW)
+    result = run_molotov(
+        "--rate", "20", "-d", "1", "-w", "1", "--max-workers", "2", "--max-lag", "0.1",
+        "--graceful-stop", "0.3", "--report", "r.json", "loadtest.py",
+        SLOW="30",
+    )  # fmt: skip
+    totals = report(tmp_path)["totals"]
+    assert totals["dropped"] > 0 and totals["successes"] == 0
+    assert totals["failures"] == totals["steps"] == target.hits["/slow"] == 2
+    assert "the target, not the load generator, was the limit" in result.stdout
+    assert "raise --max-workers" not in result.stdout

@@ -12,6 +12,8 @@ import pytest
 
 from molotov.stats.histogram import NBUCKETS
 from molotov.stats.naming import default_name, group_path
+from molotov.stats.snapshot import RequestStats, Snapshot
+from molotov.stats.watch import NameWatch
 from support import closing, moloreport, read_report
 
 UUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
@@ -206,3 +208,14 @@ def test_moloreport_merges_request_names_exactly(scenario_file, run_molotov, tar
                 buckets[index] = buckets.get(index, 0) + count
         assert dict(map(tuple, row["latency"]["buckets"])) == buckets
     assert json.dumps(doc["status_codes"]) == json.dumps({"200": 24, "503": 8})
+
+
+def test_a_busy_name_joins_the_series_while_there_is_room():
+    """A name read first as one of the busiest still gets its per-second series."""
+    watch = NameWatch(series_names=2, top_names=1)
+    busy = Snapshot(taken_at=0.0, scenarios=(), by_request=(RequestStats("GET /a", requests=5),))
+    watch.observe(busy)
+    assert watch.top("GET /a") and watch.wants("GET /a")
+    assert watch.series == {"GET /a"}
+    assert watch.wants("GET /b") and not watch.wants("GET /c")  # room for two
+    assert watch.series == {"GET /a", "GET /b"}

@@ -1,7 +1,8 @@
 """Paired A/B (``bench.py --ab A B``): two clients at once on the client core, one target each.
 
 The machine's noise hits both alike, so the ratio of their CPU per request is steady even when
-the absolute figures are not (see README.md, "Paired A/B").
+the absolute figures are not (see README.md, "Paired A/B"). ``{prometheus}`` in a client's
+arguments is the remote-write URL of a real Prometheus started for the comparison.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from harness.followers import Followers
 from harness.measure import med
 from harness.output import machine, print_table
 from harness.processes import Pinning, cpu_seconds, process_tree, spawn, stop_tree
-from harness.servers import Target
+from harness.servers import Prometheus, Target
 
 
 def ab_client(
@@ -77,12 +78,15 @@ def ab(options: argparse.Namespace) -> int:
     print(f"pinning: {pinning.how}; both clients on the client core, one target each")
     print(f"scenario: {options.scenario} (--scenario one: one GET; ten: 10 paths, 10 names)")
     safety = str(int(options.warmup + options.window + 60))
+    prometheus = Prometheus(pinning) if any("{prometheus}" in s for s in options.ab) else None
     targets = [Target(pinning), Target(pinning)]
     workdir = Path(tempfile.mkdtemp(prefix="molotov-ab-"))
     clients = []
     for side, (spec, target) in enumerate(zip(options.ab, targets, strict=True)):
         scenario = workdir / f"bench_scenario_{side}.py"
         scenario.write_text(SCENARIOS[options.scenario].format(url=target.url))
+        if prometheus is not None:
+            spec = spec.replace("{prometheus}", prometheus.write_url)  # noqa: PLW2901
         clients.append(ab_client(spec, target.url, scenario, safety))
     port = 0
     if options.ab_sse:
@@ -146,9 +150,13 @@ def ab(options: argparse.Namespace) -> int:
                 f"parent CPU A {parents[0][-1]:.1f} B {parents[1][-1]:.1f} ms/s",
                 flush=True,
             )
+        if prometheus is not None:
+            print(f"  Prometheus took {prometheus.writes()} remote writes in all")
     finally:
         for target in targets:
             target.close()
+        if prometheus is not None:
+            prometheus.close()
         shutil.rmtree(workdir, ignore_errors=True)
     print()
     print_table(

@@ -1,13 +1,19 @@
-"""What the clients talk to: ``target.py`` in a subprocess, and a UDP sink for ``--statsd``."""
+"""What the clients talk to: ``target.py`` in a subprocess, a UDP sink for ``--statsd``, and
+a real Prometheus for ``--prometheus-rw``."""
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
+import urllib.request
+from pathlib import Path
 
 from harness.clients import HERE
 from harness.processes import Pinning, cpu_seconds, spawn, stop_tree
@@ -86,3 +92,55 @@ class UdpSink:
         self._stop = True
         self._thread.join()
         self.sock.close()
+
+
+class Prometheus:
+    """Debian's ``prometheus`` with its remote-write receiver, on a free port of 127.0.0.1,
+    pinned to the target's core (what it spends is not the client's), its data in a temp
+    folder."""
+
+    BINARY = "/usr/bin/prometheus"
+
+    def __init__(self, pinning: Pinning) -> None:
+        if not Path(self.BINARY).exists():
+            raise SystemExit(f"no Prometheus at {self.BINARY} (apt-get install prometheus)")
+        self.folder = Path(tempfile.mkdtemp(prefix="molotov-bench-prometheus-"))
+        (self.folder / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        self.write_url = f"{self.base}/api/v1/write"
+        argv = [
+            self.BINARY,
+            f"--config.file={self.folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-remote-write-receiver",
+        ]
+        self.proc = spawn(
+            argv, pinning, pinning.target, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.base}/-/ready", timeout=2),
+            ):
+                return
+            time.sleep(0.2)
+        self.close()
+        raise RuntimeError("Prometheus did not get ready in 60 s")
+
+    def writes(self) -> int:
+        """The remote writes it accepted (its own /metrics: it scrapes nothing, itself
+        included)."""
+        with urllib.request.urlopen(f"{self.base}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        name = 'prometheus_http_requests_total{code="204",handler="/api/v1/write"} '
+        rows = [row for row in text.splitlines() if row.startswith(name)]
+        return sum(int(float(row[len(name) :])) for row in rows)
+
+    def close(self) -> None:
+        stop_tree(self.proc)
+        shutil.rmtree(self.folder, ignore_errors=True)

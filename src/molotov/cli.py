@@ -56,7 +56,7 @@ def _check_values(ctx: typer.Context, config: RunConfig) -> None:
     "module name (default: loadtest.py); with --config, a test of that file (default: test)."
 )
 def molotov(
-    # Long on purpose: one parameter per option (typer declares the command from them).
+    # Long on purpose: one parameter per option, which is how typer declares a command's.
     ctx: typer.Context,
     scenario: opt.Scenario = DEFAULT_SCENARIO,
     workers: opt.Workers = 1,
@@ -77,6 +77,8 @@ def molotov(
     statsd_address: opt.StatsdAddress = DEFAULT_STATSD_ADDRESS,
     statsd_prefix: opt.StatsdPrefix = DEFAULT_STATSD_PREFIX,
     statsd_interval: opt.StatsdInterval = "1s",
+    prometheus_rw: opt.PrometheusRw = None,
+    prometheus_rw_interval: opt.PrometheusRwInterval = "5s",
     threshold: opt.Threshold = None,
     report: opt.Report = None,
     html: opt.Html = None,

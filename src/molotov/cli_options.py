@@ -18,6 +18,7 @@ from molotov.config.errors import ConfigError
 from molotov.config.parsers import (
     parse_duration,
     parse_rate,
+    parse_remote_write_url,
     parse_stages,
     parse_start_at,
     parse_statsd_address,
@@ -39,6 +40,13 @@ def _statsd_address(value: str) -> str:
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from None
     return value
+
+
+def _remote_write_url(value: str | None) -> str | None:
+    try:
+        return None if value is None else parse_remote_write_url(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _thresholds(values: list[str] | None) -> list[str]:
@@ -120,6 +128,24 @@ StatsdPrefix = Annotated[
 StatsdInterval = Annotated[
     str,
     typer.Option("--statsd-interval", metavar="DURATION", help="Time between two StatsD flushes."),
+]
+PrometheusRw = Annotated[
+    str | None,
+    typer.Option(
+        "--prometheus-rw",
+        metavar="URL",
+        callback=_remote_write_url,
+        help="Send the run's metrics to this Prometheus remote-write endpoint "
+        "(e.g. http://localhost:9090/api/v1/write; needs molotov[prometheus]).",
+    ),
+]
+PrometheusRwInterval = Annotated[
+    str,
+    typer.Option(
+        "--prometheus-rw-interval",
+        metavar="DURATION",
+        help="Time between two Prometheus remote writes (one more at the end).",
+    ),
 ]
 Threshold = Annotated[
     list[str] | None,
@@ -321,6 +347,7 @@ DURATIONS = (
     "delay",
     "console_update",
     "statsd_interval",
+    "prometheus_rw_interval",
     "step_timeout",
     "graceful_stop",
     "max_lag",

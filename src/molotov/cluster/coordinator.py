@@ -4,7 +4,8 @@ It provisions the fleet, checks every agent runs this version and is idle, prepa
 parallel (each runs ``global_setup``, forks, sets up its first workers, holds), waits until
 all hold (``--ready-timeout``), measures each clock offset, sends one start instant to all in
 parallel (:mod:`.clock`), then polls every agent's cumulative snapshot once a second
-(:mod:`.follow`) for the usual console on the summed numbers, plus a line of agent states.
+(:mod:`.follow`) for the usual console on the summed numbers, plus a line of agent states
+(and, with ``--prometheus-rw``, the same numbers by remote write: the agents never send).
 It stops the agents on ``--fail``, ``-x`` or Ctrl-C (they stop at ``-d`` by themselves),
 collects their reports, merges them as ``moloreport`` does (:mod:`.merge`), judges the
 merge as a local run is judged, writes the reports and releases the fleet.
@@ -40,8 +41,10 @@ from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
 from molotov.live.dashboard import Dashboard
+from molotov.live.prometheus import RemoteWriter, remote_writer
 from molotov.reports import jsonload, jsonreport
 from molotov.reports.fields import FieldError
+from molotov.reports.jsonmerge import MergeError
 from molotov.reports.jsonreport import RunReport
 from molotov.reports.thresholds import ThresholdError, parse_thresholds
 from molotov.run.conductor import EXIT_FAILED, EXIT_USAGE, conclude, judge, print_summary
@@ -120,6 +123,7 @@ class Coordinator:
         self.run_id = secrets.token_hex(6)
         self.views: list[AgentView] = []
         self.start_at: float | None = None  # epoch seconds, our clock
+        self.prometheus: RemoteWriter | None = None  # sends the merged numbers (--prometheus-rw)
         # A fleet that creates objects (Kubernetes) says how to delete them by hand.
         self.interrupts = Interrupts(console, getattr(fleet, "delete_command", None))
 
@@ -168,7 +172,14 @@ class Coordinator:
         await self._start()
         await self._follow()
         reports, partial = await self._collect()
-        merged = final_report(reports, partial, options_to_wire(config), self.start_at or 0.0)
+        try:
+            merged = final_report(reports, partial, options_to_wire(config), self.start_at or 0.0)
+        except MergeError as exc:
+            self.console.stop()
+            _err(f"cannot merge the agents' reports: {exc}")
+            return EXIT_FAILED
+        if self.prometheus is not None:
+            self.prometheus.close(merged.snapshot)
         return self._conclude(merged)
 
     def _banner(self) -> str:
@@ -253,7 +264,7 @@ class Coordinator:
                     waiting.append(f"agent {view.name} not ready: still {view.state.value}")
             if not waiting:
                 return
-            self._dashboard_stop()
+            self._stop_from_dashboard()
             if self.interrupts.stop.is_set():
                 raise Aborted(["Interrupted before the start: no load was sent"])
             if time.monotonic() >= deadline:
@@ -296,26 +307,28 @@ class Coordinator:
             target = worker_shape(config)
         shown, stopping = "", False
         tick = time.monotonic()
+        self.prometheus = remote_writer(config, self.console.print, self.run_id)
+        if self.prometheus is not None:
+            self.prometheus.begin(started)
         if self.dashboard is not None:
-            start_at = self.start_at
-            self.dashboard.begin(
-                start_at, None if target is None else lambda t: target.value_at(t - start_at)
-            )
+            self.dashboard.begin(self.start_at, target)
         while True:
             await poll_all(self.views)
             await self._note_losses()
             totals = live_totals(self.views)
             now = time.monotonic()
             elapsed = max(0.0, now - started)
-            self._dashboard_stop()
+            self._stop_from_dashboard()
             if self.dashboard is not None:
-                self.dashboard.update_totals(totals, time.time(), self.start_at)
+                self.dashboard.update_totals(totals, time.time())
             if not stopping and self._should_stop(totals.failures):
                 stopping = True
                 await self._calls("POST", protocol.STOP, [{}] * len(self.views))
             remaining = max(0.0, started + length - now) if length else None
             wanted = target.value_at(elapsed) if target is not None else None
             self.console.update(totals, elapsed, remaining, wanted)
+            if self.prometheus is not None and self.prometheus.due(now):
+                self.prometheus.push(totals, wanted, now)
             line = states_line(self.views)
             if line != shown:
                 shown = line
@@ -328,13 +341,9 @@ class Coordinator:
             if self.interrupts.stop.is_set() and not stopping:
                 tick = time.monotonic()  # stop now, not at the next tick
 
-    def _dashboard_stop(self) -> None:
-        """The dashboard's Stop button, a Ctrl-C; and its lines for the console."""
-        if self.dashboard is None:
-            return
-        for line in self.dashboard.notices():
-            self.console.print(line)
-        if self.dashboard.stop_asked():
+    def _stop_from_dashboard(self) -> None:
+        """The dashboard's Stop button is a Ctrl-C."""
+        if self.dashboard is not None and self.dashboard.stop_asked(self.console.print):
             self.interrupts.handle()
 
     def _should_stop(self, failures: int) -> bool:
@@ -422,11 +431,8 @@ class Coordinator:
             sys.stdout.write(_cluster_line(section) + "\n")
         print_summary(config, result, verdicts)
         doc = None
-        if (config.report, config.html, config.csv) != (
-            None,
-            None,
-            None,
-        ) or self.dashboard is not None:
+        files = (config.report, config.html, config.csv) != (None, None, None)
+        if files or self.dashboard is not None:
             doc = jsonreport.document(merged, verdicts)
             doc["cluster"] = section
         return conclude(config, doc, code, problems, self.dashboard)

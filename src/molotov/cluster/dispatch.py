@@ -57,6 +57,12 @@ def run_cluster(
         _err(str(exc))
         return EXIT_USAGE
     if options.agent:
+        if config.prometheus_rw is not None:
+            _err(
+                "--prometheus-rw is the coordinator's: it sends the cluster's numbers (give it "
+                "to the molotov --agents or --pods command, not to an agent)"
+            )
+            return EXIT_USAGE
         try:
             listen = parse_listen(options.listen)
             config.check()

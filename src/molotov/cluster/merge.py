@@ -42,10 +42,11 @@ def final_report(
     reports: list[RunReport], partial: list[AgentView], options: dict[str, Any], started: float
 ) -> RunReport:
     """The agents' reports merged, with the last snapshots of the agents lost (or whose
-    report could not be had) added in."""
+    report could not be had) added in; a :class:`~molotov.reports.jsonmerge.MergeError` when
+    the merge could not be read back (as ``moloreport`` refuses it)."""
     now = time.time()
     extra = [_as_report(v.snapshot, options, started, now) for v in partial if v.snapshot]
-    return jsonmerge.merge([*reports, *extra])
+    return jsonmerge.merge_readable([*reports, *extra])
 
 
 def _iso(epoch: float) -> str:

@@ -33,10 +33,15 @@ from molotov.stats.snapshot import (
 )
 
 # What an agent takes from its own command line, never from the coordinator: its scenario and
-# extensions (no call uploads code), and where its output goes (it reports over the API).
+# extensions (no call uploads code), and where its output goes (it reports over the API; the
+# coordinator sends the cluster's numbers by Prometheus remote write, an agent never does).
 AGENT_OWN = frozenset(
-    {"scenario", "use_extension", "config", "demo", "report", "html", "csv", "quiet", "console"}
-    | {"dashboard", "dashboard_public", "dashboard_linger"}  # the coordinator serves it
+    {
+        *("scenario", "use_extension", "config", "demo", "report", "html", "csv", "quiet"),
+        *("console", "prometheus_rw", "prometheus_rw_interval"),
+        # The coordinator serves the dashboard: an agent refuses one.
+        *("dashboard", "dashboard_public", "dashboard_linger"),
+    }
 )
 
 

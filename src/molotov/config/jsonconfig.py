@@ -142,6 +142,8 @@ JSON_OPTIONS: Mapping[str, Any] = {
     "csv": _optional(_json_str),
     "statsd_prefix": _json_str,
     "statsd_interval": _json_duration,
+    "prometheus_rw": _optional(_json_str),
+    "prometheus_rw_interval": _json_duration,
     "start_at": _optional(_json_start_at),
     "step_timeout": _json_duration,
     "graceful_stop": _json_duration,

@@ -1,5 +1,5 @@
 """Option values from their text: durations, start times, rates, stages, StatsD addresses,
-the dashboard's address.
+the Prometheus remote-write URL, the dashboard's address.
 
 The command line, the environment and molotov.json write these the same way; each parser
 takes the text (or, from JSON, the number) and returns the value RunConfig holds.
@@ -146,6 +146,23 @@ def parse_statsd_address(address: str) -> tuple[str, str, int]:
     if not parts.hostname or not port:
         raise ConfigError(f"statsd address {address!r}: expected {parts.scheme}://HOST:PORT")
     return parts.scheme, parts.hostname, port
+
+
+def parse_remote_write_url(url: str) -> str:
+    """A Prometheus remote-write endpoint, ``http(s)://[USER:PASSWORD@]HOST[:PORT]/PATH``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - read for its check: a port that is not a number raises
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port could not be cast ...", ...
+        raise ConfigError(f"prometheus remote-write URL {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(
+            f"prometheus remote-write URL {url!r}: the scheme must be http:// or https:// "
+            "(e.g. http://localhost:9090/api/v1/write)"
+        )
+    if not parts.hostname:
+        raise ConfigError(f"prometheus remote-write URL {url!r}: no host")
+    return url
 
 
 DASHBOARD_HOST = "127.0.0.1"

@@ -22,6 +22,7 @@ from molotov.config.parsers import (
     is_loopback,
     job_completion_index,
     parse_dashboard,
+    parse_remote_write_url,
     parse_statsd_address,
 )
 from molotov.config.shape import Stage
@@ -87,6 +88,7 @@ BOUNDS: Mapping[str, Bound] = {
     "verbose": Bound(0, 10),
     "fail": Bound(1, MAX_COUNT),
     "statsd_interval": Bound(0.05, 3600, unit=" s"),
+    "prometheus_rw_interval": Bound(0.1, 3600, unit=" s"),
     "step_timeout": Bound(0.001, YEAR, unit=_TIME),
     "graceful_stop": Bound(0, 3600, unit=_TIME),
     "rate": Bound(0, MAX_RATE, unit="/s"),
@@ -135,6 +137,10 @@ class RunConfig:
     csv: str | None = None  # --csv PREFIX: PREFIX_stats.csv, _failures, _scenarios, _history
     statsd_prefix: str = DEFAULT_STATSD_PREFIX
     statsd_interval: float = 1.0
+    # Prometheus remote write (molotov.live.prometheus): the endpoint, and the time between
+    # two sends (the run's cumulative numbers; one more at the end).
+    prometheus_rw: str | None = None
+    prometheus_rw_interval: float = 5.0
     start_at: float | None = None  # epoch seconds
     step_timeout: float = 300.0
     graceful_stop: float = 10.0  # seconds in-flight steps get after a stop, then cancelled
@@ -255,6 +261,8 @@ class RunConfig:
         if self.single_mode and self.single_run:
             raise ConfigError("You can't use --single-mode and --single-run at the same time")
         parse_statsd_address(self.statsd_address)
+        if self.prometheus_rw is not None:
+            parse_remote_write_url(self.prometheus_rw)
         self.check_dashboard()
         self.check_model()
 

@@ -52,6 +52,8 @@ def _clock(seconds: float) -> str:
 class Console:
     """The quiet console, and the interface of the others."""
 
+    SHOWS_REQUESTS = False  # whether update() reads the busiest names' latency
+
     def __init__(
         self, verbose: int = 0, stream: TextIO | None = None, open_model: bool = False
     ) -> None:
@@ -99,6 +101,8 @@ class Console:
 
 
 class _ViewConsole(Console):
+    SHOWS_REQUESTS = True  # its lines name the busiest requests with their recent p95
+
     """What the plain and the live console share: the window of recent snapshots, and the
     new errors of each tick (printed as they come; the live view only with ``-v``)."""
 

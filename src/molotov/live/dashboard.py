@@ -26,6 +26,7 @@ from typing import Any
 
 from molotov.config.parsers import parse_dashboard
 from molotov.config.runconfig import RunConfig
+from molotov.config.shape import LoadShape
 from molotov.live.dashfeed import LiveFeed
 from molotov.live.dashserver import Access, DashServer
 from molotov.reports import htmlreport
@@ -56,7 +57,8 @@ class Dashboard:
         self._server = server
         self._recorder: SeriesRecorder | None = None
         self._watch = NameWatch()
-        self._target: Callable[[float], float | None] | None = None
+        self._started_at = 0.0
+        self._target: LoadShape | None = None
         self.finished = False
 
     @classmethod
@@ -80,37 +82,40 @@ class Dashboard:
 
     # -- during the run --------------------------------------------------------------------
 
-    def begin(
-        self, started_at: float, target: Callable[[float], float | None] | None = None
-    ) -> None:
+    def begin(self, started_at: float, target: LoadShape | None = None) -> None:
         """The run starts at ``started_at`` (epoch seconds); ``target``: what the rate or the
-        stages ask for at a wall-clock time (for the rows cut by :meth:`update_totals`)."""
-        self._target = target
+        stages ask for (for the rows cut by :meth:`update_totals`)."""
+        self._started_at, self._target = started_at, target
         self.feed.begin(started_at)
+
+    def _target_at(self, wall: float) -> float | None:
+        return None if self._target is None else self._target.value_at(wall - self._started_at)
 
     def update(self, snapshot: Snapshot, rows: Sequence[Second], taken_at: float) -> None:
         """A local run's tick: its snapshot (read at ``taken_at``, epoch seconds) and the
         series rows closed since the last update (references: nothing is copied)."""
         self.feed.update(snapshot, rows, taken_at)
 
-    def update_totals(self, snapshot: Snapshot, taken_at: float, started_at: float) -> None:
-        """A cluster coordinator's poll: its agents' merged snapshot, whose series rows are
-        cut here (the first 20 request names get theirs, as in a local run)."""
+    def update_totals(self, snapshot: Snapshot, taken_at: float) -> None:
+        """A cluster coordinator's poll (after :meth:`begin`): its agents' merged snapshot,
+        whose series rows are cut here (the first 20 request names get theirs, as in a local
+        run)."""
         for stats in snapshot.by_request:
             self._watch.wants(stats.name)
         if self._recorder is None:
-            self._recorder = SeriesRecorder(NOTHING, started_at, self._target, self._watch.series)
+            self._recorder = SeriesRecorder(
+                NOTHING, self._started_at, self._target_at, self._watch.series
+            )
         before = len(self._recorder.rows)
         self._recorder.update(snapshot, taken_at)
         self.feed.update(snapshot, self._recorder.rows[before:], taken_at)
 
-    def stop_asked(self) -> bool:
-        """Whether the Stop button was pressed since the last call."""
+    def stop_asked(self, say: Callable[[str], None]) -> bool:
+        """Whether the Stop button was pressed since the last call; first, its lines for the
+        run's console (Stop pressed, a browser disconnected, ...) to ``say``, each once."""
+        for line in self.feed.notices():
+            say(line)
         return self.feed.stop_asked()
-
-    def notices(self) -> list[str]:
-        """Lines for the run's console (a browser disconnected, Stop pressed), each once."""
-        return self.feed.notices()
 
     # -- at the end ------------------------------------------------------------------------
 

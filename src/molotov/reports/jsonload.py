@@ -233,6 +233,9 @@ def from_document(doc: Any) -> RunReport:
         session_setup_failures=totals.count("session_setup_failures"),
         errors_dropped=top.count("errors_dropped"),
         requests=totals.count("requests"),
+        retried=totals.count("retried", high=totals.count("request_errors"))
+        if totals.has("retried")
+        else 0,
         statuses=tuple(statuses.count(name) for name in STATUS_CLASSES),
         response_bytes=totals.count("response_bytes"),
         request_errors_by_kind=tuple(request_errors.count(k.label) for k in REQUEST_ERROR_KINDS),

@@ -180,6 +180,32 @@ def _rate(count: int, seconds: float) -> float:
     return round(count / seconds, 3) if seconds > 0 else 0.0
 
 
+def _totals_json(report: RunReport) -> dict[str, Any]:
+    """The document's ``totals``: the run's counts, and its rates per second of load."""
+    snap = report.snapshot
+    seconds = report.load_seconds
+    return {
+        "steps": snap.steps,
+        "successes": snap.successes,
+        "failures": snap.failures,
+        "failure_rate": round(snap.failures / snap.steps, 6) if snap.steps else 0.0,
+        "steps_per_s": _rate(snap.steps, seconds),
+        "requests": snap.requests,
+        "requests_per_s": _rate(snap.requests, seconds),
+        "response_bytes": snap.response_bytes,
+        "request_errors": snap.request_errors,
+        "retried": snap.retried,
+        "workers_started": snap.workers_started,
+        "pick_failures": snap.pick_failures,
+        "connection_failures": snap.connection_failures,
+        "setup_failures": snap.setup_failures,
+        "session_setup_failures": snap.session_setup_failures,
+        "started": snap.started,
+        "dropped": snap.dropped,
+        "arrivals": snap.arrivals if report.model == "open" else 0,
+    }
+
+
 def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> dict[str, Any]:
     """The JSON document of a report (see the README for the schema)."""
     snap = report.snapshot
@@ -198,25 +224,7 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
         "lost_processes": list(report.lost_processes),
         "model": report.model,
         "options": report.options,
-        "totals": {
-            "steps": snap.steps,
-            "successes": snap.successes,
-            "failures": snap.failures,
-            "failure_rate": round(snap.failures / snap.steps, 6) if snap.steps else 0.0,
-            "steps_per_s": _rate(snap.steps, seconds),
-            "requests": snap.requests,
-            "requests_per_s": _rate(snap.requests, seconds),
-            "response_bytes": snap.response_bytes,
-            "request_errors": snap.request_errors,
-            "workers_started": snap.workers_started,
-            "pick_failures": snap.pick_failures,
-            "connection_failures": snap.connection_failures,
-            "setup_failures": snap.setup_failures,
-            "session_setup_failures": snap.session_setup_failures,
-            "started": snap.started,
-            "dropped": snap.dropped,
-            "arrivals": snap.arrivals if report.model == "open" else 0,
-        },
+        "totals": _totals_json(report),
         "status_classes": dict(zip(STATUS_CLASSES, snap.statuses, strict=True)),
         "request_errors": _error_counts(snap.request_errors_by_kind),
         "status_codes": {str(code): n for code, n in snap.status_codes().items()},

@@ -15,7 +15,7 @@ from molotov._version import __version__
 from molotov.reports.requesttables import checks_headline, request_tables
 from molotov.reports.tables import ms, table
 from molotov.stats.histogram import Histogram, format_percentiles, format_us
-from molotov.stats.snapshot import REQUEST_ERROR_KINDS, Snapshot
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind, Snapshot
 
 SUMMARY_PERCENTILES = (50, 90, 95, 99, 99.9)
 LATENCY_PERCENTILES = (50, 95, 99)
@@ -59,6 +59,11 @@ def durations_text(histogram: Histogram, percents: tuple[float, ...] = SUMMARY_P
 
 
 TABLE_PERCENTILES = (50, 90, 95, 99, 99.9)
+# The step errors that say the target did not answer (see OpenModel._dropped_words).
+_UNANSWERED = frozenset(
+    {ErrorKind.CUT, ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.REFUSED, ErrorKind.RESET}
+)
+SAMPLE_WIDTH = 140  # an invalid answer's sample, under its error line
 DRAIN_WORTH_SAYING = 0.005  # seconds: below, the summary shows no drain
 HTTP_FAILURES_WORTH_SAYING = 0.01  # a share of 4xx/5xx responses worth a hint
 
@@ -95,7 +100,7 @@ def summary_lines(
     lines += fold(
         [
             f"Responses: {statuses_text(snapshot)}",
-            f"Request errors: {request_errors_text(snapshot)}",
+            f"Request errors: {request_errors_text(snapshot)}{_retried_words(snapshot)}",
             f"Received: {format_bytes(snapshot.response_bytes)}",
             f"HTTP failures: {100 * snapshot.http_failure_rate:.2f}%",
         ],
@@ -112,10 +117,19 @@ def summary_lines(
     errors = snapshot.top_errors()
     if errors:
         lines.append("Errors:")
-        lines += [f"  {error.line()}" for error in errors]
+        for error in errors:
+            lines.append(f"  {error.line()}")
+            if error.kind is ErrorKind.PROTOCOL and error.traceback:
+                # The first invalid answer (with -v, the last line of its traceback).
+                lines.append(f"    {error.traceback.strip().splitlines()[-1][:SAMPLE_WIDTH]}")
         if snapshot.errors_dropped:
             lines.append(f"  more errors of other kinds, not listed: {snapshot.errors_dropped}")
     return lines
+
+
+def _retried_words(snapshot: Snapshot) -> str:
+    """`` (3 retried)``: the failed attempts aiohttp sent again, when there were some."""
+    return f" ({snapshot.retried} retried)" if snapshot.retried else ""
 
 
 def _drain_words(drain: float) -> str:
@@ -237,8 +251,16 @@ class OpenModel:
         return lines
 
     def _dropped_words(self, snapshot: Snapshot) -> str:
-        """Say it in words: the generator, not the target, was the limit."""
+        """Say it in words which was the limit: a target that did not answer (most steps
+        timed out, were cut off at the stop or could not connect), or the load generator."""
         text = f"{snapshot.dropped:,} arrivals dropped: "
+        unanswered = sum(e.count for e in snapshot.errors if e.kind in _UNANSWERED)
+        if snapshot.steps and 2 * unanswered >= snapshot.steps:
+            return text + (
+                f"the workers waited on a target that did not answer ({unanswered:,} of "
+                f"{snapshot.steps:,} steps timed out, were cut off or could not connect): the "
+                "target, not the load generator, was the limit"
+            )
         if snapshot.workers_started >= self.pool_limit:
             return text + (
                 f"all {self.pool_limit} workers busy; the load generator, not the target, was "

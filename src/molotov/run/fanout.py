@@ -1,16 +1,17 @@
-"""The tick fan-out: each snapshot the parent reads goes to the series, StatsD, the console
-and the dashboard.
+"""The tick fan-out: each snapshot the parent reads goes to the series, StatsD, Prometheus
+remote write, the console and the dashboard.
 
 The series recorder gets every tick (at least two a second); StatsD every
-``--statsd-interval`` and the console every ``--console-update`` seconds; the dashboard
-(``--dashboard``) each tick that closes a second of the series, with the rows it closed. At
-the end, StatsD and the console get the final numbers and the series its last, partial
-second (the dashboard gets the final report from the conductor).
+``--statsd-interval``, Prometheus every ``--prometheus-rw-interval`` and the console every
+``--console-update`` seconds; the dashboard (``--dashboard``) each tick that closes a second
+of the series, with the rows it closed. At the end, they get the final numbers and the series
+its last, partial second (the dashboard gets the final report from the conductor).
 
 A tick's snapshot holds every request name's counters; the latency of the names a
 :class:`~molotov.stats.watch.NameWatch` picks (the series' and the busiest) only at the ticks
 that use it (one that closes a second of the series, or redraws the console); a StatsD flush
-reads every name's, since it sends each name's timings.
+reads every name's, since it sends each name's timings. A remote write needs them too, but
+its sending thread reads them from the bus itself: the tick only hands the snapshot over.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
 from molotov.live.console import Console
 from molotov.live.dashboard import Dashboard
+from molotov.live.prometheus import remote_writer
 from molotov.live.statsd import StatsdEmitter
 from molotov.run.handshake import Start
 from molotov.stats.bus import StatsBus
@@ -35,8 +37,8 @@ def _no_name(name: str) -> bool:
 
 
 class TickFanout:
-    """Hands each tick's snapshot to the series recorder, the StatsD emitter, the console and
-    the dashboard."""
+    """Hands each tick's snapshot to the series recorder, the StatsD emitter, the remote
+    writer, the console and the dashboard."""
 
     def __init__(
         self,
@@ -59,6 +61,7 @@ class TickFanout:
                 config.generator_index,
                 console.print,
             )
+        self.prometheus = remote_writer(config, console.print)
         self.watch = NameWatch()
         self._wall = 0.0  # time.time() of the last read: its tick's second in the series
         self._start: Start | None = None
@@ -72,19 +75,24 @@ class TickFanout:
             self.bus.snapshot(self.watch.wants), start.wall, self._target_at, self.watch.series
         )
         self._next_flush = start.monotonic + self.config.statsd_interval
+        if self.prometheus is not None:
+            self.prometheus.begin(start.monotonic)
         if self.dashboard is not None:
             self.dashboard.begin(start.wall)
 
     def read(self, now: float) -> Snapshot:
         """This tick's snapshot: every name's latency when StatsD flushes now, the watched
-        names' when the series closes a second or the console redraws, else none."""
+        names' when the series closes a second, the busiest names' when a console that shows
+        them redraws, else none."""
         self._wall = time.time()
         series = self._series
         latency_of: Callable[[str], bool] | None = _no_name
         if self.statsd is not None and now >= self._next_flush:
             latency_of = None
-        elif now >= self._next_console or (series is not None and series.closes(self._wall)):
+        elif series is not None and series.closes(self._wall):
             latency_of = self.watch.wants
+        elif now >= self._next_console and self.console.SHOWS_REQUESTS:
+            latency_of = self.watch.top
         snapshot = self.bus.snapshot(latency_of)
         self.watch.observe(snapshot)
         return snapshot
@@ -108,6 +116,9 @@ class TickFanout:
         if self.statsd is not None and now >= self._next_flush:
             self._next_flush = now + self.config.statsd_interval
             self.statsd.flush(snapshot, self._target_at(time.time()))
+        if self.prometheus is not None and self.prometheus.due(now):
+            target = self._target_at(time.time())
+            self.prometheus.push(snapshot, target, now, self.bus.read_requests)
         if now >= self._next_console:
             self._next_console = now + self.config.console_update
             remaining = max(0.0, start.deadline - now) if start.deadline is not None else None
@@ -116,15 +127,18 @@ class TickFanout:
 
     def stop_asked(self) -> bool:
         """Whether the dashboard's Stop button was pressed (said on the console)."""
-        if self.dashboard is None:
-            return False
-        for line in self.dashboard.notices():
-            self.console.print(line)
-        return self.dashboard.stop_asked()
+        return self.dashboard is not None and self.dashboard.stop_asked(self.console.print)
 
     def finish(self, snapshot: Snapshot, elapsed: float) -> list[Second]:
-        """The final numbers to the console and StatsD; the series' rows (none if never begun)."""
+        """The final numbers to the console, StatsD and Prometheus; the series' rows (none if
+        never begun)."""
         self.console.update(snapshot, elapsed, None, None)
         if self.statsd is not None:
             self.statsd.flush(snapshot, None)
+        if self.prometheus is not None:
+            self.prometheus.close(snapshot)
+        # Names first seen since the last second closed join the series now, if there is room
+        # (a run shorter than a second has all its names here).
+        for stats in snapshot.requests_by_traffic():
+            self.watch.wants(stats.name)
         return self._series.finish(snapshot) if self._series is not None else []

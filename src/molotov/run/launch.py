@@ -3,8 +3,9 @@
 ``--config`` lays a test entry of a ``molotov.json`` over the flags (SCENARIO then names the
 test, ``test`` by default), ``--sizing`` fills in its worker and ramp-up defaults, the report
 files' destinations are checked (exit 2 when one cannot be written, local run or cluster
-coordinator alike), ``--dashboard`` is served around the run (and ``--dashboard-linger``
-after it), and ``--demo`` starts the built-in target server around the run.
+coordinator alike), so is the ``prometheus`` extra that ``--prometheus-rw`` needs,
+``--dashboard`` is served around the run (and ``--dashboard-linger`` after it), and
+``--demo`` starts the built-in target server around the run.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from molotov.config.errors import ConfigError
 from molotov.config.jsonconfig import DEFAULT_TEST, apply_config_file
 from molotov.config.runconfig import RunConfig, apply_sizing_defaults
 from molotov.live.dashboard import Dashboard, DashboardError
+from molotov.live.promwire import missing_extra
 from molotov.reports.outputs import unwritable_outputs
 from molotov.run.signals import sleep_unless_signalled
 
@@ -39,6 +41,8 @@ def start(config: RunConfig, explicit: set[str], cluster: ClusterOptions | None 
     config = apply_sizing_defaults(config, explicit)
     agent = cluster is not None and cluster.agent
     problems = [] if agent else _unwritable(config)
+    missing = missing_extra() if not agent and config.prometheus_rw is not None else ""
+    problems += [missing] if missing else []
     try:
         if agent and config.dashboard is not None:
             raise ConfigError("--dashboard is served by the coordinator, not by an agent")

@@ -71,6 +71,7 @@ class Counter(IntEnum):
     CHECKS_PASSED = 33
     CHECKS_FAILED = 34
     CHECKS_DROPPED = 35  # checks counted above but past the checks table's room
+    RETRIED = 36  # failed attempts aiohttp sent again at once (a stale kept-alive connection)
 
 
 COUNTER_WORDS = 48

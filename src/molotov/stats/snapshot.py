@@ -214,6 +214,7 @@ class Snapshot:
     checks_passed: int = 0
     checks_failed: int = 0
     checks_dropped: int = 0  # checks counted in the totals but past the checks table's room
+    retried: int = 0  # failed requests aiohttp sent again at once (each attempt a request)
 
     @property
     def checks_rate(self) -> float:

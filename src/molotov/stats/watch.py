@@ -27,12 +27,18 @@ class NameWatch:
         self._top_count = top_names
 
     def wants(self, name: str) -> bool:
-        if name in self.series or name in self._top:
+        """A read that closes a second of the series: the series' names (a name joins them
+        the first time it is seen, while there is room) and the busiest."""
+        if name in self.series:
             return True
         if len(self.series) < self._series_room:
             self.series.add(name)
             return True
-        return False
+        return name in self._top
+
+    def top(self, name: str) -> bool:
+        """Only the busiest names (a console redraw that is not also a series' second)."""
+        return name in self._top
 
     def observe(self, snapshot: Snapshot) -> None:
         """The busiest names of this tick are read at the next."""

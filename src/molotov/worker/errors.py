@@ -118,6 +118,12 @@ def describe_error(exc: BaseException) -> tuple[ErrorKind, str]:
             message += f", {reason}"
         return kind, message
     target = getattr(exc, _TARGET, None)
+    if kind is ErrorKind.PROTOCOL:
+        # What was received varies (random bytes make a row each): the kind of invalid HTTP
+        # keys the error; protocol_sample() keeps an escaped sample of the first one.
+        invalid = exc.__cause__ if isinstance(exc.__cause__, HttpProcessingError) else exc
+        where = f"{target}, " if target is not None else ""
+        return kind, f"{where}{type(invalid).__name__}"
     if kind is not None and target is not None:
         detail = str(exc)
         return kind, f"{target}, {type(exc).__name__}" + (f": {detail}" if detail else "")
@@ -131,6 +137,19 @@ def describe_error(exc: BaseException) -> tuple[ErrorKind, str]:
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         message += f" at {os.path.basename(frame.filename)}:{frame.lineno}"
     return kind or ErrorKind.SCENARIO, message
+
+
+SAMPLE_CHARACTERS = 120
+
+
+def protocol_sample(exc: BaseException) -> str:
+    """What an invalid answer said, escaped (no control characters, no raw bytes) and cut
+    short: ``received: 400, message: Invalid status line 'HTTP/1.1 \\x8f...'``."""
+    invalid = exc.__cause__ if isinstance(exc.__cause__, HttpProcessingError) else exc
+    text = str(invalid).encode("unicode_escape", "backslashreplace").decode("ascii")
+    if len(text) > SAMPLE_CHARACTERS:
+        text = text[: SAMPLE_CHARACTERS - 3] + "..."
+    return f"received: {text}"
 
 
 def format_traceback(exc: BaseException) -> str:

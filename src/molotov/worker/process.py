@@ -30,7 +30,7 @@ from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import ErrorKind
 from molotov.worker import fixtures
 from molotov.worker.arrivals import Arrivals, Scheduler
-from molotov.worker.errors import describe_error, format_traceback
+from molotov.worker.errors import describe_error, format_traceback, protocol_sample
 from molotov.worker.listeners import EventSender
 from molotov.worker.pool import PoolParts, WorkerPool
 from molotov.worker.session import SessionFactory
@@ -100,7 +100,11 @@ class ProcessRun:
         scenario: int = -1,
         request: int = -1,
     ) -> None:
-        tb = format_traceback(exc) if exc is not None and self.config.verbose else ""
+        tb = ""
+        if exc is not None and self.config.verbose:
+            tb = format_traceback(exc)
+        elif exc is not None and kind is ErrorKind.PROTOCOL:
+            tb = protocol_sample(exc)  # the first invalid answer, shown in the summary
         self.slot.error(kind, message, tb, scenario, request)
 
     def _record_check(self, name: str, passed: bool) -> None:

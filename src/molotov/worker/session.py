@@ -20,6 +20,7 @@ import aiohttp
 from yarl import URL
 
 from molotov.scope import explicit_name, last_request
+from molotov.stats.layout import Counter
 from molotov.stats.naming import default_name
 from molotov.stats.requests import RequestWriter
 from molotov.stats.slot import SlotWriter
@@ -164,9 +165,10 @@ def _recording_middleware(
     been read to its end. The request's table entry is the task's last request from then on
     (checks count under it) and is noted on the error it raises (errors say which request).
 
-    A request counts once however aiohttp sent it: when it fails on a kept-alive connection
-    that the server had closed, aiohttp sends it again at once, and only that second attempt
-    counts. A request cut off by a cancellation (``--step-timeout``, or the scenario's own
+    Each attempt is a request, as the server may have seen it: when one fails on a kept-alive
+    connection that the server closed (or reset before answering), aiohttp sends it again at
+    once; the failed attempt counts as a request error of its kind, and as ``retried``. A
+    request cut off by a cancellation (``--step-timeout``, or the scenario's own
     ``asyncio.wait_for``, or the stop's cancellation after ``--graceful-stop``) counts as a
     ``timeout`` error: the server may well have received it.
     """
@@ -212,11 +214,11 @@ def _recording_middleware(
             mark_request(exc, table.index_of(entry))
             if kind is not None:
                 mark_target(exc, url)
+                slot.request_failed(entry, kind_index[kind])
                 if not retrying and _retried_by_aiohttp(session_ref(), request, exc):
                     key = (request.method, url)
                     retries[key] = retries.get(key, 0) + 1
-                else:
-                    slot.request_failed(entry, kind_index[kind])
+                    slot.add(Counter.RETRIED)
             raise
         latency = (clock() - started) // 1000
         slot.request_done(entry, response.status, latency)
