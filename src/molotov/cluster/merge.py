@@ -16,6 +16,7 @@ from typing import Any
 from molotov.cluster.follow import AgentView
 from molotov.reports import jsonmerge
 from molotov.reports.jsonreport import RunReport
+from molotov.stats.coherent import coherent
 from molotov.stats.series import SeriesRecorder
 from molotov.stats.snapshot import Snapshot
 
@@ -25,7 +26,9 @@ EMPTY = Snapshot(taken_at=0.0, scenarios=())
 def _as_report(
     snapshot: Snapshot, options: dict[str, Any], started: float, ended: float
 ) -> RunReport:
-    """A snapshot as a report whose series is one row (at ``ended``) holding all of it."""
+    """A (live) snapshot as a report whose series is one row (at ``ended``) holding all of
+    it, made coherent: it was read while the agent's processes wrote."""
+    snapshot = coherent(snapshot)
     series = SeriesRecorder(EMPTY, ended).finish(snapshot)
     return RunReport(snapshot, started, ended, max(0.0, ended - started), options, tuple(series))
 

@@ -30,6 +30,7 @@ from molotov.run.fanout import TickFanout
 from molotov.run.handshake import Start, StartGate, StartHandshake
 from molotov.run.stopguard import SizingResult, StopGuard, death_message, signals_to
 from molotov.stats.bus import StatsBus
+from molotov.stats.coherent import coherent
 from molotov.stats.layout import Counter, StopReason
 from molotov.stats.series import Second
 from molotov.stats.snapshot import ErrorKind, Snapshot
@@ -150,7 +151,8 @@ class _Watch:
         drain = 0.0
         if start is not None and stopped is not None:
             drain = min(elapsed, max(0.0, elapsed - (stopped - start.monotonic)))
-        snapshot = self.bus.snapshot()
+        # Coherent: a process killed mid-record left one counter of a pair written.
+        snapshot = coherent(self.bus.snapshot())
         series = self.fanout.finish(snapshot, elapsed)
         started_at = start.wall if start is not None else time.time()
         sizing = self.guard.sizing

@@ -1,0 +1,69 @@
+"""A snapshot read while its processes wrote, made to agree with itself before it is a report.
+
+The bus has no locks (see :mod:`molotov.stats.bus`): a record is several stores (the run's
+request counter, then the name's, then its latency bucket...), and a reader between two of
+them sees one without the other. Live, that is a count or two of noise. But when a live
+snapshot is all that is left of a run (a cluster agent lost mid-run, a worker process killed
+mid-record), it becomes a report, and a report must read back: its parts must add up to its
+totals (:mod:`molotov.reports.jsonload`). :func:`coherent` settles each disagreement on the
+finer-grained record (a histogram's buckets over a counter beside it, the names' rows over the
+run's counter), so every number moves by at most the records that were in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from molotov.stats.snapshot import CheckStats, RequestStats, ScenarioStats, Snapshot
+
+
+def _scenario(stats: ScenarioStats) -> ScenarioStats:
+    """Successes and failures that add up to the steps the durations histogram holds."""
+    steps = stats.durations.count
+    if stats.successes + stats.failures == steps:
+        return stats
+    failures = min(stats.failures, steps)
+    return dataclasses.replace(stats, successes=steps - failures, failures=failures)
+
+
+def _request(stats: RequestStats) -> RequestStats:
+    """A name's requests: its errors plus the responses its latency histogram holds."""
+    if stats.latency is None or stats.latency.count == stats.responses:
+        return stats
+    return dataclasses.replace(stats, requests=stats.errors + stats.latency.count)
+
+
+def _checks(snapshot: Snapshot) -> tuple[int, int, int]:
+    """Passed, failed and dropped checks that add up to the table's rows plus the dropped."""
+    checks: tuple[CheckStats, ...] = snapshot.checks
+    passes = sum(c.passes for c in checks)
+    failures = sum(c.failures for c in checks)
+    dropped = snapshot.checks_passed + snapshot.checks_failed - passes - failures
+    if dropped == snapshot.checks_dropped:
+        return snapshot.checks_passed, snapshot.checks_failed, dropped
+    # The rows are the finer record; the totals' excess over them, if any, is what the table
+    # had no room for, its failures as many as the failed total has beyond the rows'.
+    extra = max(0, min(dropped, snapshot.checks_dropped))
+    failed_extra = max(0, min(extra, snapshot.checks_failed - failures))
+    return passes + extra - failed_extra, failures + failed_extra, extra
+
+
+def coherent(snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` with its totals agreeing with their parts (itself when they did)."""
+    by_request = tuple(_request(r) for r in snapshot.by_request)
+    # Every request is counted under its name: the names are the record of the run's.
+    errors_by_kind = tuple(
+        sum(r.errors_by_kind[kind] for r in by_request)
+        for kind in range(len(snapshot.request_errors_by_kind))
+    )
+    passed, failed, dropped = _checks(snapshot)
+    return dataclasses.replace(
+        snapshot,
+        scenarios=tuple(_scenario(s) for s in snapshot.scenarios),
+        by_request=by_request,
+        requests=sum(r.requests for r in by_request),
+        request_errors_by_kind=errors_by_kind,
+        checks_passed=passed,
+        checks_failed=failed,
+        checks_dropped=dropped,
+    )
