@@ -2,8 +2,9 @@
 
 Playwright's own browser downloads are never used (``playwright install`` needs a network this
 project does not have): the browser is the system's, ``MOLOTOV_CHROMIUM`` or
-``/usr/bin/chromium``. Shared by tests/test_report_html.py, the HAR recordings of
-tests/harsite.py and benchmarks/report_render.py.
+``/usr/bin/chromium``. Shared by tests/test_report_html.py (and the check that a page drew
+every chart its document has data for, with tests/test_series_horizons.py), the HAR recordings
+of tests/harsite.py and benchmarks/report_render.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from molotov.reports.htmlreport import charts
+from molotov.reports.htmlreport.downsample import downsample
 
 CHROMIUM = Path(os.environ.get("MOLOTOV_CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
@@ -145,6 +149,23 @@ def check_clean(opened: Opened, path: Path) -> None:
     assert opened.requests == [path.resolve().as_uri()]
     scroll = opened.page.evaluate("document.documentElement.scrollWidth")
     assert scroll <= WIDTH
+
+
+def check_charts(opened: Opened, doc: dict) -> list[dict]:
+    """Every chart the document has data for was drawn, with visible series."""
+    sampled = downsample(doc["series"], names=charts.request_names(doc))
+    planned = [
+        c["id"]
+        for c in charts.request_charts(doc, sampled)
+        + charts.time_charts(doc, sampled)
+        + charts.distributions(doc)
+    ]
+    drawn = opened.charts()
+    assert [c["id"] for c in drawn] == planned
+    assert opened.page.locator("figure.chart canvas").count() == len(planned)
+    for chart in drawn:
+        assert chart["ink"] > 0, chart["id"]
+    return drawn
 
 
 def wait_until(opened: Opened, condition: str, timeout_ms: int = 30_000) -> None:

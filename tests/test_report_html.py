@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import check_clean, open_report, screenshot_top, wait_until
+from browser import check_charts, check_clean, open_report, screenshot_top, wait_until
 from molotov.reports import htmlreport
 from molotov.reports.fields import Fields
 from molotov.reports.htmlreport import charts
@@ -53,23 +53,6 @@ def count(n: int) -> str:
 
 def ms(value: float) -> str:
     return format_us(value * 1000)
-
-
-def check_charts(opened, doc: dict) -> list[dict]:
-    """Every chart the document has data for was drawn, with visible series."""
-    sampled = downsample(doc["series"], names=charts.request_names(doc))
-    planned = [
-        c["id"]
-        for c in charts.request_charts(doc, sampled)
-        + charts.time_charts(doc, sampled)
-        + charts.distributions(doc)
-    ]
-    drawn = opened.charts()
-    assert [c["id"] for c in drawn] == planned
-    assert opened.page.locator("figure.chart canvas").count() == len(planned)
-    for chart in drawn:
-        assert chart["ink"] > 0, chart["id"]
-    return drawn
 
 
 def check_numbers(opened, doc: dict, exit_code: int) -> None:

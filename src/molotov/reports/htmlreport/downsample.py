@@ -13,6 +13,12 @@ Merging loses nothing that the chart claims to show:
   the instants they were read at (:data:`GAUGES`);
 * a bucket with no row at all (a gap between merged runs) is ``None``: a gap, not a zero.
 
+A long run's report keeps its older seconds joined into wider rows (``"s": 10``, 60, ...; see
+:mod:`molotov.stats.series`): such a row is one point of its own when it is wider than ``k``
+(``k`` is then one of the :data:`RESOLUTIONS` that divide it, or that it divides, so that no
+row straddles two points). Points start at multiples of their width (epoch seconds), and a
+rate is per second of the rows' time that the point covers.
+
 The rows' per-request latency (``by_request``) is merged the same way for the names asked for
 (the page's per-request charts): the same buckets, the same percentiles code.
 
@@ -22,7 +28,7 @@ Rows are read with ``dict.get``: keys that a report does not have (older reports
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,12 +49,23 @@ Row = Mapping[str, Any]
 Column = list[float | None]
 
 
-def resolution(span_s: int, max_points: int = MAX_POINTS) -> int:
-    """Seconds per bucket for a series spanning ``span_s`` seconds."""
+def resolution(span_s: int, max_points: int = MAX_POINTS, widths: Collection[int] = (1,)) -> int:
+    """Seconds per bucket for a series spanning ``span_s`` seconds whose rows are ``widths``
+    seconds wide: one that each width divides, or is a multiple of."""
+
+    def fits(k: int) -> bool:
+        return all(k % width == 0 or width % k == 0 for width in widths)
+
     for k in RESOLUTIONS:
-        if -(-span_s // k) <= max_points:
+        if -(-span_s // k) <= max_points and fits(k):
             return k
-    return -(-span_s // max_points)
+    widest = max(widths)
+    return -(-span_s // max_points // widest) * widest
+
+
+def width(row: Row) -> int:
+    """The seconds a row covers (``s``; a second when it has none)."""
+    return int(row.get("s") or 1)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,7 @@ class Downsampled:
 
     k: int
     t: list[int]  # epoch second at which each bucket starts
+    widths: list[int] = field(default_factory=list)  # seconds of each: k, or a wider row's
     columns: dict[str, Column] = field(default_factory=dict)  # rates /s, gauges
     instants: dict[str, Column] = field(default_factory=dict)  # gauge -> when each was read
     keyed: dict[str, dict[str, Column]] = field(default_factory=dict)  # per label, /s
@@ -121,6 +139,7 @@ class _Buckets:
 
     def add(self, b: int, row: Row) -> None:
         self.rows[b] += 1
+        t, seconds = int(row["t"]), width(row)
         for key in COUNTERS:
             value = row.get(key)
             if value is not None:
@@ -132,10 +151,12 @@ class _Buckets:
                 total, at, seen = self.gauges.get(key) or self.gauges.setdefault(
                     key, ([0.0] * self.n, [0.0] * self.n, [0] * self.n)
                 )
-                total[b] += value
-                t = int(row["t"])
-                at[b] += min(t + 1, self.end) if when == "end" else t + 0.5
-                seen[b] += 1
+                # A joined row's reading stands for each of its seconds.
+                total[b] += value * seconds
+                at[b] += (
+                    min(t + seconds, self.end) if when == "end" else t + seconds / 2
+                ) * seconds
+                seen[b] += seconds
         for key in KEYED:
             counts = row.get(key)
             if counts:
@@ -152,23 +173,66 @@ class _Buckets:
                     latency.add(b, second.get("latency") or {})
 
 
+def _width_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min" if seconds < 3600 else f"{seconds // 3600} h"
+
+
+def joined_note(sampled: Downsampled) -> str:
+    """A sentence for a chart's note when some points are rows wider than ``k`` (the report
+    joined its older seconds), else ``""``."""
+    wider = sorted({size for size in sampled.widths if size > sampled.k})
+    if not wider:
+        return ""
+    return (
+        "The report keeps its older seconds joined, in rows of "
+        + ", ".join(_width_text(size) for size in wider)
+        + ": there, a point is one such row. "
+    )
+
+
+def _points(rows: Sequence[Row], k: int) -> list[tuple[int, int]]:
+    """(start, seconds) of each point: a k-second bucket or a row wider than k, from the first
+    to the last, with an empty k-second bucket wherever no row is."""
+    keys: dict[int, int] = {}
+    for row in rows:
+        t, size = int(row["t"]), max(k, width(row))
+        keys.setdefault(t - t % size, size)
+    first = int(rows[0]["t"])
+    at = first - first % k
+    points = []
+    for start in sorted(keys):
+        for gap in range(at, start, k):
+            points.append((gap, k))
+        points.append((start, keys[start]))
+        at = start + keys[start]
+    return points
+
+
 def downsample(
     rows: Sequence[Row], k: int | None = None, names: Sequence[str] = (), end: float | None = None
 ) -> Downsampled:
     """Merge the rows (increasing ``t``) into buckets of ``k`` seconds (default: fitted), with
     the per-request latency of ``names``; ``end``: the run's end, in epoch seconds (default:
-    the end of the last row's second)."""
+    the end of the last row)."""
     if not rows:
         return Downsampled(k or 1, [])
-    first, last = int(rows[0]["t"]), int(rows[-1]["t"])
-    k = k or resolution(last - first + 1)
-    n = (last - first) // k + 1
-    sums = _Buckets(n, _latency_source(rows), names, last + 1 if end is None else end)
+    first = int(rows[0]["t"])
+    last = int(rows[-1]["t"]) + width(rows[-1])  # the end of the rows' time
+    k = k or resolution(last - first, widths={width(row) for row in rows})
+    points = _points(rows, k)
+    index = {start: b for b, (start, _) in enumerate(points)}
+    n = len(points)
+    sums = _Buckets(n, _latency_source(rows), names, last if end is None else end)
     for row in rows:
-        sums.add((int(row["t"]) - first) // k, row)
-    starts = [first + i * k for i in range(n)]
-    # Seconds of the run each bucket covers: k, except for the last one.
-    spans = [min(k, last - start + 1) for start in starts]
+        t = int(row["t"])
+        size = max(k, width(row))
+        sums.add(index[t - t % size], row)
+    starts = [start for start, _ in points]
+    # Seconds of the rows' time each point covers: its width, less what is before the first
+    # row or after the last.
+    spans = [min(start + size, last) - max(start, first) for start, size in points]
     empty = [not rows_in for rows_in in sums.rows]
 
     def rates(column: list[int]) -> Column:
@@ -195,4 +259,7 @@ def downsample(
     by_request = {
         name: per_name.columns(LATENCY_PERCENTILES) for name, per_name in sums.by_request.items()
     }
-    return Downsampled(k, starts, columns, instants, keyed, latency, sums.source, by_request)
+    widths = [size for _, size in points]
+    return Downsampled(
+        k, starts, widths, columns, instants, keyed, latency, sums.source, by_request
+    )
