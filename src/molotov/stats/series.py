@@ -113,14 +113,6 @@ class RequestSecond:
     failures: int
     latency: Sparse
 
-    def plus(self, other: RequestSecond) -> RequestSecond:
-        return RequestSecond(
-            self.name,
-            self.requests + other.requests,
-            self.failures + other.failures,
-            self.latency.plus(other.latency),
-        )
-
 
 def add_names(*rows: Sequence[RequestSecond]) -> tuple[RequestSecond, ...]:
     """Several rows' per-name rows (of several generators, or of consecutive seconds), by
