@@ -3,8 +3,8 @@
 The recorder is fed real snapshots: the per-second numbers of a real run's report, replayed
 one second after the other for longer than the (shortened) horizons of these tests; what it
 keeps is held against what it was fed. Reports with joined rows are read back, merged by the
-real ``moloreport`` onto the coarsest grid, and written as CSV and HTML (the HTML in a browser:
-tests/test_report_html.py's helpers).
+real ``moloreport`` onto the coarsest grid, and written as CSV and HTML (the page opened in
+Chromium, tests/browser.py).
 """
 
 from __future__ import annotations
