@@ -45,11 +45,13 @@ def _drop_a_row(doc: dict) -> None:
 
 
 def _widen(doc: dict, off_grid: int = 0) -> None:
-    """The first row made 10 s wide (from the multiple of 10 before it, plus ``off_grid``):
-    on the grid, it covers the next row's second too."""
-    row = doc["series"][0]
+    """The first row made 10 s wide, from the multiple of 10 at or before the next row's
+    second (plus ``off_grid``): on the grid, it covers that second too, wherever in its ten
+    seconds the run's first second was (from the first row's own multiple of 10, a first
+    second ending in 9 left the next row apart: a valid report, one run in ten)."""
+    row, after = doc["series"][0], doc["series"][1]
     row["s"] = 10
-    row["t"] = row["t"] - row["t"] % 10 + off_grid
+    row["t"] = after["t"] - after["t"] % 10 + off_grid
 
 
 CASES = {
