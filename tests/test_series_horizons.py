@@ -19,7 +19,7 @@ import pytest
 
 from browser import check_charts, check_clean, open_report
 from molotov.reports import csvreport, htmlreport, jsonload, jsonreport
-from molotov.reports.htmlreport.downsample import downsample
+from molotov.reports.htmlreport.downsample import Downsampler, downsample
 from molotov.reports.jsonreport import RunReport
 from molotov.stats.histogram import Histogram
 from molotov.stats.series import HORIZONS, WIDTHS, Second, SeriesRecorder, Sparse, Tiers, joined
@@ -87,15 +87,18 @@ def test_the_recorder_joins_rows_past_its_horizons_and_keeps_every_count(run):
     target = lambda wall: float(int(wall) % 7)  # noqa: E731 - a target that changes each second
     bounded = SeriesRecorder(empty, T0 + 0.4, target, horizons=SHORT)
     every = SeriesRecorder(empty, T0 + 0.4, target, horizons=())
-    sizes = []
+    sizes, closed = [], []
     for i, snapshot in enumerate(replay(run, seconds), start=1):
         if i == seconds:
             break
-        for recorder in (bounded, every):
-            recorder.update(snapshot, T0 + i + 0.4)
+        closed.append(bounded.update(snapshot, T0 + i + 0.4))
+        assert bounded.update(snapshot, T0 + i + 0.9) is None  # the same second: none closed
+        every.update(snapshot, T0 + i + 0.4)
         sizes.append(len(bounded.rows))
     rows, fine = bounded.finish(snapshot), every.finish(snapshot)
     assert len(fine) == seconds
+    # Each update handed out the second it closed (what a dashboard gets), joins or not.
+    assert closed == fine[:-1]
     # Bounded: up to 20 s of seconds (and a block's worth waiting for its last one), then
     # 10 s rows to 120 s, 60 s rows to 900 s, 600 s rows: (20 + 10) + (100 + 60) / 10 +
     # (780 + 600) / 60 + 3 = 72 rows at most, against 1,800 seconds.
@@ -247,3 +250,34 @@ def test_the_html_page_of_a_day_with_joined_rows(browser, tmp_path):
     note = opened.text("#series")
     assert "Each point is 60 seconds" in note
     assert "older seconds joined, in rows of 10 min: there, a point is one such row" in note
+
+
+def test_the_streaming_sampler_takes_rows_of_any_width():
+    """The Downsampler that a dashboard feeds a row at a time takes a joined report's rows as
+    :func:`downsample` does: a row wider than k is a point of its own, a rate is per second of
+    the time a point covers, a joined row's gauge stands for each of its seconds, a row off
+    its width's grid is refused."""
+    seconds = [{"t": T0 + 10 + i, "steps": 1, "workers": 1} for i in range(10)]
+    rows = [{"t": T0, "s": 10, "steps": 100, "workers": 4}, *seconds]
+    sampler = Downsampler(T0, 20, "", names=())
+    for row in rows:
+        sampler.add(row)
+    together = sampler.result()
+    assert together == downsample(rows, 20)
+    assert (together.t, together.widths) == ([T0], [20])
+    assert together.columns["steps"] == [110 / 20]
+    assert together.columns["workers"] == [(4 * 10 + 1 * 10) / 20]
+
+    sampler = Downsampler(T0, 2, "", names=())
+    for row in rows:
+        sampler.add(row)
+    sampler.add({"t": T0 + 30, "s": 10, "steps": 30, "workers": 2})
+    apart = sampler.result()
+    assert apart.t == [T0, *range(T0 + 10, T0 + 30, 2), T0 + 30]
+    assert apart.widths == [10] + [2] * 10 + [10]
+    assert apart.columns["steps"] == [10.0] + [1.0] * 5 + [None] * 5 + [3.0]
+    assert apart.columns["workers"] == [4.0] + [1.0] * 5 + [None] * 5 + [2.0]
+    with pytest.raises(ValueError, match="off the 10 s grid"):
+        sampler.add({"t": T0 + 45, "s": 10})
+    with pytest.raises(ValueError, match="time order"):
+        sampler.add({"t": T0 + 39})
