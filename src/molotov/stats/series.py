@@ -287,6 +287,11 @@ class Tiers:
         """Every row so far, in time order (the widest, oldest, first)."""
         return [row for tier in reversed(self._tiers) for row in tier]
 
+    @property
+    def recent(self) -> list[Second]:
+        """The newest rows, not joined yet (the last ones added, as they were added)."""
+        return self._tiers[0]
+
     def add(self, row: Second) -> None:
         """Keep ``row`` (newer than any so far), then join each tier's rows whose block has
         aged past its horizon (only whole blocks: a block's newest row is past it too)."""
