@@ -56,6 +56,17 @@ def bench_report(session: nox.Session) -> None:
 
 
 @nox.session
+def bench_series(session: nox.Session) -> None:
+    """A day of the per-second series through the recorder and the report writer: the rows'
+    memory hour by hour, the report's size (not a default session; ~20 minutes).
+
+    ``nox -s bench_series``, ``nox -s bench_series -- --seconds 3600 --horizons none``.
+    """
+    session.install(".")
+    session.run("python", "benchmarks/series_day.py", *session.posargs)
+
+
+@nox.session
 def bench_cluster(session: nox.Session) -> None:
     """Cluster runs (not a default session): the coordinator's CPU per poll and bytes per
     agent-second for 100 idle agents, the start spread of 4 loopback agents.

@@ -374,6 +374,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="run the soak test instead")
     parser.add_argument("--soak-warmup", type=float, default=60.0, help="soak: seconds ignored")
     parser.add_argument("--soak-processes", type=int, default=1, help="soak: molotov -p")
+    parser.add_argument(
+        "--soak-rate", type=float, help="soak: arrivals/s (the open model; default: full rate)"
+    )
+    parser.add_argument(
+        "--soak-scenario", choices=("one", "ten"), default="one", help="soak: one or ten names"
+    )
+    parser.add_argument("--soak-report", metavar="PATH", help="soak: keep molotov's report there")
     options = parser.parse_args(argv)
     if options.quick:
         options.warmup, options.window = 1.5, 2.5

@@ -1,19 +1,24 @@
 """The memory soak (``bench.py --soak SECONDS``): molotov at full rate, every process's RSS.
 
-It runs molotov at full rate for that long, samples every process's RSS every 10 s, and
-reports each one's growth after the warm-up (target: < 5 % over 10 minutes).
+It runs molotov at full rate (or at ``--soak-rate`` arrivals/s, the open model) for that long,
+one GET a step (``--soak-scenario ten``: over 10 request names), samples every process's RSS
+every 10 s, and reports each one's growth after the warm-up (target: < 5 % over 10 minutes).
+molotov writes its JSON report when the soak stops it: its size, rows and bytes per second of
+run are printed last (``--soak-report PATH`` keeps it: ``series_day.py --replay PATH`` plays
+its seconds for a day).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from harness.clients import SCENARIO, molotov_cmd
+from harness.clients import SCENARIOS, molotov_cmd
 from harness.output import machine, print_table
 from harness.processes import Pinning, describe_pid, process_tree, rss_bytes, spawn, stop_tree
 from harness.servers import Target
@@ -30,10 +35,15 @@ def soak(options: argparse.Namespace) -> int:
     target = Target(pinning)
     workdir = Path(tempfile.mkdtemp(prefix="molotov-soak-"))
     scenario = workdir / "bench_scenario.py"
-    scenario.write_text(SCENARIO.format(url=target.url))
+    scenario.write_text(SCENARIOS[options.soak_scenario].format(url=target.url))
+    report = workdir / "soak.json"
     argv = [*molotov_cmd(), "-p", str(options.soak_processes), "-w", "100"]
-    argv += ["-d", str(int(seconds + 60)), str(scenario)]
-    print(f"soak: {' '.join(argv[-8:])} for {seconds:g}s, RSS every {SOAK_EVERY:g}s;")
+    if options.soak_rate:
+        argv += ["--rate", f"{options.soak_rate:g}"]
+    argv += ["-d", str(int(seconds + 60)), "--report", str(report), str(scenario)]
+    names = {str(report): report.name, str(scenario): scenario.name}
+    shown = " ".join(names.get(a, a) for a in argv[len(molotov_cmd()) :])
+    print(f"soak: molotov {shown} for {seconds:g}s, RSS every {SOAK_EVERY:g}s;")
     print(f"growth measured from the sample at {warmup:g}s (the warm-up) to the last one")
     proc = spawn(argv, pinning, pinning.client, stdout=subprocess.DEVNULL)
     series: dict[int, list[tuple[float, int]]] = {}
@@ -59,6 +69,9 @@ def soak(options: argparse.Namespace) -> int:
     finally:
         stop_tree(proc)
         target.close()
+        report_line = describe_report(report)
+        if options.soak_report and report.exists():
+            shutil.copyfile(report, options.soak_report)
         shutil.rmtree(workdir, ignore_errors=True)
     lines = []
     for pid, points in series.items():
@@ -80,4 +93,25 @@ def soak(options: argparse.Namespace) -> int:
     print()
     print_table(["process", "after warm-up", "last", "peak MiB", "growth"], lines)
     print("target: < 5% growth over 10 minutes at full rate")
+    print(report_line)
     return 0
+
+
+def describe_report(path: Path) -> str:
+    """The JSON report's size, its rows by width, and bytes per second of the run."""
+    try:
+        size = path.stat().st_size
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return f"report: none ({exc})"
+    widths: dict[int, int] = {}
+    for row in doc["series"]:
+        widths[row.get("s", 1)] = widths.get(row.get("s", 1), 0) + 1
+    rows = ", ".join(f"{n:,} of {w} s" for w, n in sorted(widths.items()))
+    per_second = size / max(1.0, doc["duration_s"])
+    names = sum(1 for _ in doc["by_request"])
+    return (
+        f"report: {size / 1e6:.2f} MB after {doc['duration_s']:.0f} s ({per_second / 1e3:.1f} "
+        f"KB per second of run), {doc['totals']['requests_per_s']:,.0f} requests/s over "
+        f"{names} name(s); series rows: {rows}"
+    )

@@ -5,8 +5,9 @@ JSON report), shared by the report's tests and the dashboard's (tests/test_dashb
 
 Playwright's own browser downloads are never used (``playwright install`` needs a network this
 project does not have): the browser is the system's, ``MOLOTOV_CHROMIUM`` or
-``/usr/bin/chromium``. Shared by tests/test_report_html.py, the HAR recordings of
-tests/harsite.py and benchmarks/report_render.py.
+``/usr/bin/chromium``. Shared by tests/test_report_html.py, tests/test_dashboard.py and
+tests/test_series_horizons.py, the HAR recordings of tests/harsite.py and
+benchmarks/report_render.py.
 """
 
 from __future__ import annotations
@@ -159,6 +160,23 @@ def check_clean(opened: Opened, path: Path) -> None:
     assert scroll <= WIDTH
 
 
+def check_charts(opened: Opened, doc: dict) -> list[dict]:
+    """Every chart the document has data for was drawn, with visible series."""
+    sampled = downsample(doc["series"], names=charts.request_names(doc))
+    planned = [
+        c["id"]
+        for c in charts.request_charts(doc, sampled)
+        + charts.time_charts(doc, sampled)
+        + charts.distributions(doc)
+    ]
+    drawn = opened.charts()
+    assert [c["id"] for c in drawn] == planned
+    assert opened.page.locator("figure.chart canvas").count() == len(planned)
+    for chart in drawn:
+        assert chart["ink"] > 0, chart["id"]
+    return drawn
+
+
 def wait_until(opened: Opened, condition: str, timeout_ms: int = 30_000) -> None:
     """Wait until the JavaScript expression ``condition`` is true in the page.
 
@@ -187,23 +205,6 @@ def count(n: int) -> str:
 
 def ms(value: float) -> str:
     return format_us(value * 1000)
-
-
-def check_charts(opened, doc: dict) -> list[dict]:
-    """Every chart the document has data for was drawn, with visible series."""
-    sampled = downsample(doc["series"], names=charts.request_names(doc))
-    planned = [
-        c["id"]
-        for c in charts.request_charts(doc, sampled)
-        + charts.time_charts(doc, sampled)
-        + charts.distributions(doc)
-    ]
-    drawn = opened.charts()
-    assert [c["id"] for c in drawn] == planned
-    assert opened.page.locator("figure.chart canvas").count() == len(planned)
-    for chart in drawn:
-        assert chart["ink"] > 0, chart["id"]
-    return drawn
 
 
 def check_numbers(opened, doc: dict, exit_code: int) -> None:

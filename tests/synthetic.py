@@ -12,14 +12,22 @@ an incident (slower, request errors, 5xx, dropped arrivals) 60 % of the way in.
 Seconds with the same arrivals look alike, so their histograms are computed once and the rows
 share them (a 24-hour document takes about a second to make); nothing should modify them.
 
+With ``horizons`` (molotov.stats.series.HORIZONS), the rows are those a run's recorder leaves
+at its end: each block of a horizon's width that ended longer than its age before the last
+second is one row (``"s"``), its counts and buckets the sums of its seconds'. This is written
+again here, on the document's rows, so that tests/test_series_horizons.py can hold the
+recorder's own joining against it.
+
 Used by tests/test_report_html.py, tests/test_report_csv.py and benchmarks/report_render.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -160,8 +168,59 @@ def _top(pairs: Pairs) -> int:
     return MIDDLE[pairs[-1][0]] if pairs else 0
 
 
-def synthetic_document(seconds: int, *, seed: int = 1, start: int = T0) -> dict[str, Any]:
-    """An open-model report of a ``seconds``-long run from ``start`` (epoch seconds)."""
+def _join(parts: list[dict[str, Any]], t: int, width: int) -> dict[str, Any]:
+    """One row for ``parts`` (consecutive rows of the blocks of ``width`` from ``t``)."""
+    steps = _merge(*(p["buckets"] for p in parts))
+    max_step = max(p["max_us"] for p in parts)
+    p50, p99 = percentiles_us(steps, sum(n for _, n in steps), max_step, (50, 99))
+    # As the recorder: the mean over the seconds, from the parts' unrounded targets.
+    targets = [(p["_target"] * p.get("s", 1), p.get("s", 1)) for p in parts]
+    target = sum(v for v, _ in targets) / sum(n for _, n in targets)
+    blocks = {
+        key: _block(
+            _merge(*(p[key]["buckets"] for p in parts)), max(p[key]["max_us"] for p in parts)
+        )
+        for key in ("response_times", "request_latency")
+    }
+    row = {"t": t, "s": width, "time": iso(t)}
+    row.update({key: sum(p[key] for p in parts) for key in ("steps", "failures", "requests")})
+    row.update(p50_ms=round(p50 / 1000, 3), p99_ms=round(p99 / 1000, 3))
+    row.update(sum_us=sum(p["sum_us"] for p in parts), max_us=max_step, buckets=steps)
+    row.update(started=sum(p["started"] for p in parts), dropped=sum(p["dropped"] for p in parts))
+    row.update(workers=parts[-1]["workers"], target=round(target, 3), _target=target)
+    for key in ("status_classes", "request_errors"):
+        row[key] = {label: sum(p[key][label] for p in parts) for label in parts[0][key]}
+    return row | blocks
+
+
+def joined_rows(rows: list[dict[str, Any]], horizons: Sequence[tuple[int, int]]) -> list[dict]:
+    """The rows (of one second each) as a recorder with ``horizons`` leaves them at the end."""
+    end = rows[-1]["t"] + 1
+    for i, row in enumerate(rows):
+        rows[i] = row | {"_target": row["target"]}
+    for age, width in horizons:
+
+        def block(row: dict[str, Any], width: int = width, age: int = age) -> int | None:
+            start: int = row["t"] - row["t"] % width
+            return start if start + width <= end - age else None
+
+        wider = []
+        for start, parts in itertools.groupby(rows, block):
+            group = list(parts)
+            wider += group if start is None else [_join(group, start, width)]
+        rows = wider
+    return [{key: value for key, value in row.items() if key != "_target"} for row in rows]
+
+
+def synthetic_document(
+    seconds: int,
+    *,
+    seed: int = 1,
+    start: int = T0,
+    horizons: Sequence[tuple[int, int]] = (),
+) -> dict[str, Any]:
+    """An open-model report of a ``seconds``-long run from ``start`` (epoch seconds), its rows
+    joined past ``horizons`` (none: a row per second)."""
     rng = random.Random(seed)
     ramp = max(1, seconds // 20)
     incident = range(int(seconds * 0.6), int(seconds * 0.6) + max(2, seconds // 50))
@@ -298,7 +357,7 @@ def synthetic_document(seconds: int, *, seed: int = 1, start: int = T0) -> dict[
         "start_lateness": sums["lateness"].block(),
         "request_latency": sums["requests"].block(),
         "scenarios": scenarios,
-        "series": rows,
+        "series": joined_rows(rows, horizons) if horizons else rows,
         "thresholds": [
             {
                 "expression": "p99<250ms",
@@ -309,4 +368,41 @@ def synthetic_document(seconds: int, *, seed: int = 1, start: int = T0) -> dict[
             {"expression": "failure_rate<1%", "observed": rate, "unit": "", "passed": rate < 0.01},
         ],
         "histogram_encoding": HISTOGRAM_ENCODING,
+    }
+
+
+def readable(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with what molotov's reader also wants, consistent with the rest: the rate of
+    the open model, one request name for every request (its status codes, errors and latency:
+    the run's), no checks, no per-name rows in the series, the ``other`` status class (never
+    seen)."""
+    totals, statuses = doc["totals"], doc["status_classes"] | {"other": 0}
+    codes = {"200": statuses["2xx"], "404": statuses["4xx"], "503": statuses["5xx"]}
+    codes = {code: n for code, n in codes.items() if n}
+    name = {
+        "requests": totals["requests"],
+        "failures": statuses["4xx"] + statuses["5xx"] + totals["request_errors"],
+        "failure_rate": 0.0,
+        "requests_per_s": totals["requests_per_s"],
+        "response_bytes": totals["response_bytes"],
+        "host": "shop.test",
+        "status_codes": codes,
+        "request_errors": doc["request_errors"],
+        "latency": doc["request_latency"],
+    }
+    checks = {"passed": 0, "failed": 0, "dropped": 0, "rate": 1.0, "items": []}
+    rows = [
+        row | {"status_classes": row["status_classes"] | {"other": 0}, "by_request": {}}
+        for row in doc["series"]
+    ]
+    errors = [error | {"scenario": "", "request": ""} for error in doc["errors"]]
+    return doc | {
+        "options": doc["options"] | {"rate": float(RATE)},  # the open model's, as its target
+        "totals": totals | {"started": totals["steps"]},
+        "status_classes": statuses,
+        "status_codes": codes,
+        "by_request": {"GET /api": name},
+        "checks": checks,
+        "errors": errors,
+        "series": rows,
     }

@@ -24,13 +24,15 @@ import pytest
 from agents import Proc, agents, coordinator
 from agents import target as cluster_target
 from browser import check_charts, check_numbers, open_page, open_report, wait_until
+from molotov.config.runconfig import RunConfig
+from molotov.live.dashboard import Dashboard
 from molotov.live.dashfeed import LiveFeed
 from molotov.live.dashpage import LivePage
 from molotov.reports.htmlreport.downsample import Downsampler, downsample
 from molotov.reports.jsonreport import row_json
 from molotov.stats.histogram import Histogram
-from molotov.stats.series import Second, Sparse
-from molotov.stats.snapshot import Snapshot
+from molotov.stats.series import Second, Sparse, Tiers
+from molotov.stats.snapshot import ScenarioStats, Snapshot
 from support import MIXED_SCENARIOS, Target, molotov_env
 from synthetic import synthetic_document
 
@@ -343,8 +345,8 @@ def test_the_live_sampler_draws_what_the_report_will():
 
 def test_a_long_run_s_live_charts_are_the_report_s():
     """Past 25 minutes the charts' points are 2 s: a sampler of the new resolution takes the
-    rows from the first, a slice at a time, and the page then draws what the final report
-    will, from every row."""
+    rows from the first, a slice at a time, as the feed keeps them (past ten minutes, joined
+    as the report's series joins them), and the page then draws what the final report will."""
     start = 1_767_225_600
     rows = [
         Second(t=start + i, steps=i % 7, failures=i % 2, requests=3 * (i % 7), durations=SPARSE)
@@ -360,8 +362,36 @@ def test_a_long_run_s_live_charts_are_the_report_s():
             slices += 1
     assert slices > 1  # the rebuild went a slice at a time
     drawn = page.parts(feed.view()).data
-    expected = downsample([row_json(row) for row in rows], end=start + 1600.0)
+    report = Tiers()  # the final report's series, as its recorder keeps it
+    for row in rows:
+        report.add(row)
+    expected = downsample([row_json(row) for row in report.rows], end=start + 1600.0)
     assert expected.k == 2 and drawn["t"] == expected.t
+    assert expected.widths[0] == 10  # the oldest seconds: joined rows, a point each
+    assert feed.history()[0] == report.rows  # the feed is bounded as the report is
     throughput = next(c for c in drawn["charts"] if c["id"] == "throughput")
     steps = next(s for s in throughput["series"] if s["label"] == "steps/s")
     assert steps["values"] == expected.columns["steps"]
+
+
+def test_a_coordinator_s_dashboard_gets_each_second_past_the_horizon(tmp_path):
+    """A cluster coordinator's dashboard cuts its rows from the merged snapshots; past ten
+    minutes its recorder joins the older ones, and each second still reaches the feed once,
+    in order (it took the rows past the count it had seen: past the horizon, none)."""
+    start = 1_767_225_600
+    dashboard = Dashboard.open(RunConfig(dashboard="127.0.0.1:0"))
+    try:
+        dashboard.begin(float(start))
+        for i in range(1, 700):
+            done = ScenarioStats("hit", i, 0, Histogram.empty())
+            snapshot = Snapshot(taken_at=0.0, scenarios=(done,), requests=i)
+            dashboard.update_totals(snapshot, start + i + 0.5)
+        rows, handed = dashboard.feed.history()
+        assert handed == 699
+        seconds = dashboard.feed.rows(handed - 5, handed)
+        assert [row.t for row in seconds] == list(range(start + 694, start + 699))
+        assert all(row.requests == 1 for row in seconds)
+        assert sum(row.requests for row in rows) == 699
+        assert rows[0].seconds == 10  # the feed joined the oldest, as the report will
+    finally:
+        dashboard.close()

@@ -44,6 +44,16 @@ def _drop_a_row(doc: dict) -> None:
     doc["series"].pop(0)
 
 
+def _widen(doc: dict, off_grid: int = 0) -> None:
+    """The first row made 10 s wide, from the multiple of 10 at or before the next row's
+    second (plus ``off_grid``): on the grid, it covers that second too, wherever in its ten
+    seconds the run's first second was (from the first row's own multiple of 10, a first
+    second ending in 9 left the next row apart: a valid report, one run in ten)."""
+    row, after = doc["series"][0], doc["series"][1]
+    row["s"] = 10
+    row["t"] = after["t"] - after["t"] % 10 + off_grid
+
+
 CASES = {
     "negative-count": (_set("totals", "requests", value=-1), "totals.requests", "from 0 to"),
     "count-as-text": (_set("totals", "requests", value="many"), "totals.requests", "whole number"),
@@ -101,6 +111,11 @@ CASES = {
     ),
     "series-unordered": (_swap_series, "series", "time order"),
     "series-short": (_drop_a_row, "series", "add up to"),
+    "row-width-not-a-width": (_set("series", 0, "s", value=7), "series[0].s", "one of (1, 10,"),
+    "row-width-text": (_set("series", 0, "s", value="10"), "series[0].s", "whole number"),
+    "row-width-zero": (_set("series", 0, "s", value=0), "series[0].s", "from 1 to"),
+    "row-off-its-grid": (lambda doc: _widen(doc, 3), "series[0].s", "that divides t"),
+    "rows-overlap": (_widen, "series", "time order, rows apart"),
     "series-failures-over-steps": (
         _set("series", 0, "failures", value=10**6),
         "series[0].failures",

@@ -8,7 +8,8 @@
   per-pass ratios;
 * ``startup``: time to first request, wall times, heavy imports;
 * ``output``: tables, the machine and the molotov under test;
-* ``ab``: two clients at once on one core, paired (``bench.py --ab``).
+* ``ab``: two clients at once on one core, paired (``bench.py --ab``);
+* ``objects``: the memory that Python objects hold (``series_day.py``, ``parent_memory.py``).
 
 Nothing here imports ``bench.py`` or a benchmark module: they import the harness.
 """

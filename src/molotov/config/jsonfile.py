@@ -6,8 +6,8 @@ line, :class:`FileTooLarge`, instead of filling the memory. The limits are the s
 the largest real files of each kind, with a wide margin:
 
 - a config file (``molotov.json``): :data:`CONFIG_LIMIT`, 4 MiB (real ones are a few KB);
-- a JSON report: :data:`REPORT_LIMIT`, 1 GiB (its per-second series takes a few KB a second:
-  a 24-hour run's report is a few hundred MB);
+- a JSON report: :data:`REPORT_LIMIT`, 1 GiB (a 24-hour run's report is a few tens of MB:
+  its series joins older seconds into wider rows, see :mod:`molotov.stats.series`);
 - a HAR recording: :data:`HAR_LIMIT`, 1 GiB (response bodies included, real ones reach
   hundreds of MB);
 - an agent token file: :data:`TOKEN_LIMIT`, 64 KiB (one line).

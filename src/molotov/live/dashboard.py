@@ -106,9 +106,8 @@ class Dashboard:
             self._recorder = SeriesRecorder(
                 NOTHING, self._started_at, self._target_at, self._watch.series
             )
-        before = len(self._recorder.rows)
-        self._recorder.update(snapshot, taken_at)
-        self.feed.update(snapshot, self._recorder.rows[before:], taken_at)
+        closed = self._recorder.update(snapshot, taken_at)
+        self.feed.update(snapshot, () if closed is None else (closed,), taken_at)
 
     def stop_asked(self, say: Callable[[str], None]) -> bool:
         """Whether the Stop button was pressed since the last call; first, its lines for the

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from molotov.reports.htmlreport import Page
-from molotov.stats.series import Second
+from molotov.stats.series import Second, Tiers
 from molotov.stats.snapshot import Snapshot
 
 
@@ -45,7 +45,10 @@ class LiveFeed:
         self._started_at = time.time()
         self._snapshot: Snapshot | None = None
         self._taken_at = self._started_at
-        self._rows: list[Second] = []
+        # The rows, as the report's series keeps them (older ones joined: a day's run costs
+        # a day's report, not 86,400 rows), and how many seconds were handed over.
+        self._tiers = Tiers()
+        self._count = 0
         self._final: Page | None = None
         self._stop_asked = False
         self._notices: list[str] = []
@@ -63,7 +66,9 @@ class LiveFeed:
         with self._lock:
             self._snapshot = snapshot
             self._taken_at = taken_at
-            self._rows.extend(rows)
+            for row in rows:
+                self._tiers.add(row)
+            self._count += len(rows)
             self._version += 1
 
     def finish(self, page: Page) -> None:
@@ -93,13 +98,26 @@ class LiveFeed:
                 self._started_at,
                 self._snapshot,
                 self._taken_at,
-                len(self._rows),
+                self._count,
                 self._final,
             )
 
-    def rows(self, start: int, end: int) -> list[Second]:
+    def history(self) -> tuple[list[Second], int]:
+        """Every row so far, the older joined as the report's series joins them (see
+        :class:`~molotov.stats.series.Tiers`), and how many seconds were handed over: the
+        rows from that index on come from :meth:`rows`."""
         with self._lock:
-            return self._rows[start:end]
+            return self._tiers.rows, self._count
+
+    def rows(self, start: int, end: int) -> list[Second]:
+        """The seconds handed over from index ``start`` to ``end`` (``LookupError`` if some
+        were joined since: only the last ten minutes or so are kept a second at a time)."""
+        with self._lock:
+            recent = self._tiers.recent
+            first = self._count - len(recent)  # the index of the oldest second kept
+            if start < first:
+                raise LookupError(f"rows {start}..{first} are joined")
+            return recent[start - first : end - first]
 
     def ask_stop(self) -> bool:
         """A browser's Stop; False once the run is over."""

@@ -9,9 +9,11 @@ waits for nothing. The rows go in as they come whether a browser looks or not
 (:meth:`LivePage.advance`, a few hundred µs a row), at most :data:`CATCH_UP_ROWS` at a time.
 
 When the run outgrows the charts' resolution (one point a second up to 25 minutes, then 2 s,
-5 s, ...: a few times in a day), a sampler of the new resolution takes every row from the
+5 s, ...: a few times in a day), a sampler of the new resolution takes the run's rows from the
 first, a slice at a time, while the current one goes on serving the page; it replaces it once
-it has caught up.
+it has caught up. The feed keeps the rows as the report's series does (older ones joined, see
+:class:`~molotov.stats.series.Tiers`), so that is what a new sampler takes: its charts are then
+the final report's, and a day's run costs the dashboard a day's report, not 86,400 rows.
 
 Runs in the dashboard's web thread only.
 """
@@ -24,6 +26,7 @@ from molotov.reports.htmlreport import Page, charts
 from molotov.reports.htmlreport.downsample import Downsampled, Downsampler, resolution
 from molotov.reports.htmlreport.sections import RUNNING
 from molotov.reports.jsonreport import RunReport
+from molotov.stats.series import WIDTHS, Second
 from molotov.stats.snapshot import Snapshot
 
 NOTHING_YET = Snapshot(taken_at=0.0, scenarios=())
@@ -31,13 +34,19 @@ CATCH_UP_ROWS = 200  # rows a sampler takes in one go (a busy row takes up to ~1
 
 
 class _Sampling:
-    """A sampler and how many of the run's rows it has taken."""
+    """A sampler of the run's rows: the feed's history when it began (``backlog``, older rows
+    joined), then the seconds handed over from index ``taken`` on."""
 
-    def __init__(self, first: int, k: int) -> None:
+    def __init__(self, feed: LiveFeed, k: int) -> None:
+        self.backlog, self.taken = feed.history()
+        self.first = self.backlog[0].t if self.backlog else 0
         # names=None: every name the rows have the latency of (the series' names: at most
         # 20, see molotov.stats.watch); the page charts the busiest of them.
-        self.sampler = Downsampler(first, k, "request_latency", names=None)
-        self.taken = 0
+        self.sampler = Downsampler(self.first, k, "request_latency", names=None)
+
+    def take(self, rows: list[Second]) -> None:
+        for row in rows:
+            self.sampler.add(jsonreport.row_json(row))
 
 
 class LivePage:
@@ -45,7 +54,6 @@ class LivePage:
 
     def __init__(self, feed: LiveFeed) -> None:
         self.feed = feed
-        self._first = 0  # the first row's second
         self._current: _Sampling | None = None
         self._next: _Sampling | None = None  # the same rows at a coarser resolution
 
@@ -56,25 +64,36 @@ class LivePage:
         if rows == 0:
             return True
         if self._current is None:
-            self._first = self.feed.rows(0, 1)[0].t
+            self._current = _Sampling(self.feed, 1)
         last = self.feed.rows(rows - 1, rows)[0].t
-        k = resolution(last - self._first + 1)
-        if self._current is None:
-            self._current = _Sampling(self._first, k)
-        elif self._current.sampler.k != k and (self._next is None or self._next.sampler.k != k):
-            self._next = _Sampling(self._first, k)
-        self._take(self._current, rows)
+        # A k that fits every width the feed's rows may have (see molotov.stats.series).
+        k = resolution(last - self._current.first + 1, widths=WIDTHS)
+        if self._current.sampler.k != k and (self._next is None or self._next.sampler.k != k):
+            self._next = _Sampling(self.feed, k)
+        self._current = self._take(self._current, rows)
         if self._next is not None and rebuild:
-            self._take(self._next, rows)
-            if self._next.taken == rows:
+            self._next = self._take(self._next, rows)
+            if not self._next.backlog and self._next.taken >= rows:
                 self._current, self._next = self._next, None
-        return self._current.taken == rows and self._next is None
+        current = self._current
+        return not current.backlog and current.taken >= rows and self._next is None
 
-    def _take(self, sampling: _Sampling, rows: int) -> None:
+    def _take(self, sampling: _Sampling, rows: int) -> _Sampling:
+        """``sampling`` after it took a slice of the rows (a new one, from the feed's history,
+        if the seconds it had yet to take were joined since)."""
+        if sampling.backlog:
+            sampling.take(sampling.backlog[:CATCH_UP_ROWS])
+            del sampling.backlog[:CATCH_UP_ROWS]
+            return sampling
+        if sampling.taken >= rows:  # its history had them (handed over since ``rows``)
+            return sampling
         end = min(rows, sampling.taken + CATCH_UP_ROWS)
-        for row in self.feed.rows(sampling.taken, end):
-            sampling.sampler.add(jsonreport.row_json(row))
+        try:
+            sampling.take(self.feed.rows(sampling.taken, end))
+        except LookupError:  # it fell ten minutes behind: a bug, but the charts go on
+            return _Sampling(self.feed, sampling.sampler.k)
         sampling.taken = end
+        return sampling
 
     def parts(self, view: View) -> Page:
         """The page of the run so far (its final report's, once there is one)."""

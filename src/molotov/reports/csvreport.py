@@ -7,12 +7,13 @@ failed requests by name and how they failed (adding up to the names' ``Failure C
 steps' errors, an ``assert`` say, are the JSON report's and the summary's). Locust has no
 scenarios: molotov's per-scenario rows are ``PREFIX_scenarios.csv``, and
 ``PREFIX_history.csv`` is Locust's ``_stats_history.csv`` with molotov's steps beside the
-requests. Where molotov counts something else, the column says so rather than borrowing a
-Locust name: a scenario row counts **steps** (runs of the scenario) and their **durations**;
-``Requests/s`` is always HTTP requests. Times are in milliseconds, percentiles are tops of
-histogram buckets (within 1/128 of the value, see the README). Every file is built from the
-report document, so ``molotov`` and ``moloreport`` write the same thing, and each is written
-atomically.
+requests (a row of the series joined past its horizons is one history row, its rates the
+averages over its seconds). Where molotov counts something else, the column says so rather
+than borrowing a Locust name: a scenario row counts **steps** (runs of the scenario) and their
+**durations**; ``Requests/s`` is always HTTP requests. Times are in milliseconds, percentiles
+are tops of histogram buckets (within 1/128 of the value, see the README). Every file is built
+from the report document, so ``molotov`` and ``moloreport`` write the same thing, and each is
+written atomically.
 """
 
 from __future__ import annotations
@@ -245,11 +246,19 @@ def _optional(row: Mapping[str, Any], key: str) -> Cell:
     return "" if value is None else value
 
 
+def _row_rate(count: int, seconds: int) -> Cell:
+    """A row's count per second: the count itself for a second (as before), the average over
+    a joined row's seconds."""
+    return count if seconds == 1 else round(count / seconds, 3)
+
+
 def history_rows(doc: Mapping[str, Any]) -> list[list[Cell]]:
-    """The rows of ``PREFIX_history.csv``: one per second of the series, run-wide."""
+    """The rows of ``PREFIX_history.csv``: one per row of the series (a second, or the
+    seconds a joined row covers), run-wide."""
     rows = []
     requests = steps = failures = 0
     for row in doc.get("series") or []:
+        seconds = int(row.get("s") or 1)
         requests += int(row.get("requests") or 0)
         steps += int(row.get("steps") or 0)
         failures += int(row.get("failures") or 0)
@@ -263,18 +272,18 @@ def history_rows(doc: Mapping[str, Any]) -> list[list[Cell]]:
                 int(latency.get("max_us") or 0),
                 REQUEST_PERCENTS,
             )
+        counted = [row.get(key) for key in ("started", "dropped")]
         rows.append(
             [
                 int(row["t"]),
                 _optional(row, "workers"),
                 "",
                 AGGREGATED,
-                int(row.get("requests") or 0),
-                int(row.get("steps") or 0),
-                int(row.get("failures") or 0),
-                "" if kinds is None else sum(int(n) for n in kinds.values()),
-                _optional(row, "started"),
-                _optional(row, "dropped"),
+                _row_rate(int(row.get("requests") or 0), seconds),
+                _row_rate(int(row.get("steps") or 0), seconds),
+                _row_rate(int(row.get("failures") or 0), seconds),
+                "" if kinds is None else _row_rate(sum(int(n) for n in kinds.values()), seconds),
+                *("" if n is None else _row_rate(int(n), seconds) for n in counted),
                 _optional(row, "target"),
                 *_percentiles(
                     row.get("buckets") or [],

@@ -26,7 +26,7 @@ from molotov.reports.fields import (
 )
 from molotov.reports.jsonreport import HISTOGRAM_ENCODING, SCHEMA_VERSION, RunReport
 from molotov.stats.histogram import Histogram
-from molotov.stats.series import SPARSE_MAX, RequestSecond, Second, Sparse
+from molotov.stats.series import SPARSE_MAX, WIDTHS, RequestSecond, Second, Sparse
 from molotov.stats.snapshot import (
     REQUEST_ERROR_KINDS,
     STATUS_CLASSES,
@@ -114,14 +114,28 @@ def _request_second(name: str, data: Fields) -> RequestSecond:
     )
 
 
+def _width(row: Fields, t: int) -> int:
+    """The seconds a row covers: one (no ``s``), or one of WIDTHS from a multiple of it, so
+    that the rows of any reports nest (see molotov.stats.series)."""
+    if not row.has("s"):
+        return 1
+    seconds = row.count("s", low=1, high=WIDTHS[-1])
+    if seconds not in WIDTHS or t % seconds:
+        raise FieldError(
+            row.path("s"), f"must be one of {WIDTHS} that divides t ({t}), got {seconds}"
+        )
+    return seconds
+
+
 def _series_row(row: Fields) -> Second:
     steps = row.count("steps")
     row.time("time")
+    t = row.count("t", high=MAX_EPOCH)
     target = None if row.raw("target") is None else row.number("target", MAX_COUNT)
     statuses, request_errors = row.obj("status_classes"), row.obj("request_errors")
     names = row.obj("by_request")
     return Second(
-        t=row.count("t", high=MAX_EPOCH),
+        t=t,
         steps=steps,
         failures=row.count("failures", high=steps),
         requests=row.count("requests"),
@@ -135,6 +149,7 @@ def _series_row(row: Fields) -> Second:
         response_times=_sparse(row.obj("response_times")),
         request_latency=_sparse(row.obj("request_latency")),
         by_request=tuple(_request_second(name, names.obj(name)) for name in sorted(names.names())),
+        seconds=_width(row, t),
     )
 
 
@@ -179,8 +194,10 @@ def _check_totals(top: Fields, totals: Fields, report: RunReport) -> None:
 
 def _check_series(series: Sequence[Second], snapshot: Snapshot) -> None:
     for earlier, later in itertools.pairwise(series):
-        if later.t <= earlier.t:
-            raise FieldError("series", f"must be in time order (second {later.t} repeats)")
+        if later.t < earlier.t + earlier.seconds:
+            raise FieldError(
+                "series", f"must be in time order, rows apart (second {later.t} repeats)"
+            )
     for name in ("steps", "failures", "requests", "started", "dropped"):
         total = getattr(snapshot, name)
         if sum(getattr(row, name) for row in series) != total:

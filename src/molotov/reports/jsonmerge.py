@@ -1,7 +1,8 @@
 """Merging the reports of several load generators into the one a single run would have given.
 
-Counters and histogram buckets add; series rows add on the same wall-clock second. Used by
-``moloreport`` (see :mod:`molotov.reports.moloreport`) and the cluster's coordinator.
+Counters and histogram buckets add; series rows add over the same wall-clock interval (rows
+joined past a horizon go on the coarsest grid of the reports', see :mod:`molotov.stats.series`).
+Used by ``moloreport`` (see :mod:`molotov.reports.moloreport`) and the cluster's coordinator.
 
 Two merges are refused (:class:`MergeError`): reports of both workload models, whose sum is no
 one run's, and, for a report to be written, sums past the bounds that the reader
@@ -17,7 +18,7 @@ from molotov.reports import jsonload, jsonreport
 from molotov.reports.fields import FieldError
 from molotov.reports.jsonreport import RunReport
 from molotov.stats.histogram import Histogram
-from molotov.stats.series import SPARSE_MAX, Second, add_counts
+from molotov.stats.series import SPARSE_MAX, Second, add_counts, merge_series
 from molotov.stats.snapshot import (
     CheckStats,
     ErrorKind,
@@ -52,18 +53,13 @@ def _one_model(reports: Sequence[RunReport], names: Sequence[str]) -> None:
 
 
 def _merge_series(reports: Sequence[RunReport]) -> tuple[Second, ...]:
-    seconds: dict[int, Second] = {}
-    for report in reports:
-        for row in report.series:
-            known = seconds.get(row.t)
-            try:
-                seconds[row.t] = row if known is None else known.plus(row)
-            except OverflowError:  # a bucket count past what a row's Sparse holds (int32)
-                raise MergeError(
-                    f"{UNREADABLE}the series' row of second t={row.t} would count more "
-                    f"than {SPARSE_MAX} values in one histogram bucket"
-                ) from None
-    return tuple(seconds[t] for t in sorted(seconds))
+    """The rows on the coarsest grid of the reports' (see stats.series.merge_series)."""
+    try:
+        return merge_series([report.series for report in reports])
+    except OverflowError as exc:  # a bucket count past what a row's Sparse holds (int32)
+        raise MergeError(
+            f"{UNREADABLE}{exc} would count more than {SPARSE_MAX} values in one histogram bucket"
+        ) from None
 
 
 def _merge_errors(snapshots: Sequence[Snapshot]) -> tuple[ErrorStat, ...]:

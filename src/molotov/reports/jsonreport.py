@@ -114,8 +114,11 @@ def _brief_json(sparse: Sparse) -> dict[str, Any]:
 
 def row_json(row: Second) -> dict[str, Any]:
     durations = _brief_json(row.durations)
+    # A row joined past a horizon says how many seconds it covers; a second does not.
+    width = {"s": row.seconds} if row.seconds != 1 else {}
     return {
         "t": row.t,
+        **width,
         "time": _iso(row.t),
         "steps": row.steps,
         "failures": row.failures,
@@ -271,10 +274,12 @@ def document(report: RunReport, thresholds: Sequence[ThresholdResult] = ()) -> d
 
 
 def write(path: str | Path, doc: dict[str, Any]) -> None:
-    """Write ``doc`` to ``path`` atomically (see :mod:`molotov.reports.atomic`)."""
-    write_text(path, json.dumps(doc, indent=1) + "\n")
+    """Write ``doc`` to ``path`` atomically (see :mod:`molotov.reports.atomic`), on one line
+    as ``--report -`` prints it."""
+    write_text(path, dumps_line(doc) + "\n")
 
 
 def dumps_line(doc: dict[str, Any]) -> str:
-    """The document on one line (``--report -``)."""
+    """The document on one line, without a space: no indentation, which tripled the size of a
+    long run's report (its series' bucket pairs; ``jq .`` shows it indented)."""
     return json.dumps(doc, separators=(",", ":"))

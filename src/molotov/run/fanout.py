@@ -108,11 +108,10 @@ class TickFanout:
         """One look at the bus, ``now`` on the monotonic clock (after :meth:`begin`)."""
         start, series = self._start, self._series
         assert start is not None and series is not None
-        closed = len(series.rows)
-        series.update(snapshot, self._wall)
-        if self.dashboard is not None and len(series.rows) > closed:
+        closed = series.update(snapshot, self._wall)
+        if self.dashboard is not None and closed is not None:
             # A second closed: its snapshot read the series' names' latency.
-            self.dashboard.update(snapshot, series.rows[closed:], self._wall)
+            self.dashboard.update(snapshot, (closed,), self._wall)
         if self.statsd is not None and now >= self._next_flush:
             self._next_flush = now + self.config.statsd_interval
             self.statsd.flush(snapshot, self._target_at(time.time()))

@@ -29,7 +29,7 @@ from typing import Any
 
 from molotov.reports.atomic import write_text
 from molotov.reports.htmlreport import byrequest, charts, sections
-from molotov.reports.htmlreport.downsample import Downsampled, downsample
+from molotov.reports.htmlreport.downsample import Downsampled, downsample, joined_note
 from molotov.reports.htmlreport.times import moment, parse
 
 
@@ -51,13 +51,19 @@ TAIL_NOTE = (
 )
 
 
-def _resolution_note(k: int) -> str:
+def _resolution_note(sampled: Downsampled) -> str:
+    k = sampled.k
     if k == 1:
-        return "One point per second of the run (the report's series, as recorded). " + TAIL_NOTE
+        return (
+            "One point per second of the run (the report's series, as recorded). "
+            + joined_note(sampled)
+            + TAIL_NOTE
+        )
     return (
         f"Each point is {k} seconds of the run: the per-second rows of {k} consecutive seconds "
         "merged. Counts add, so a rate is the average over those seconds; histogram buckets "
         "add, so a percentile is exact for the interval; workers and targets are averaged. "
+        + joined_note(sampled)
         + TAIL_NOTE
     )
 
@@ -110,10 +116,10 @@ def parts(
             sections.headline(doc),
             sections.options(doc),
             byrequest.requests(doc),
-            byrequest.latency_charts(request_charts, sampled.k),
+            byrequest.latency_charts(request_charts, sampled),
             byrequest.status_codes_and_checks(doc),
             sections.chart_slots(
-                "series", "Over time", time_charts, sections.esc(_resolution_note(sampled.k))
+                "series", "Over time", time_charts, sections.esc(_resolution_note(sampled))
             ),
             sections.chart_slots(
                 "distribution",

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+from molotov.reports.htmlreport.downsample import Downsampled, joined_note
 from molotov.reports.htmlreport.sections import (
     cell,
     chart_slots,
@@ -112,13 +113,16 @@ def requests(doc: Mapping[str, Any]) -> str:
     return section("requests", "Requests", f'{note}<div class="scroll">{listed}</div>')
 
 
-def latency_charts(charts: Sequence[Mapping[str, Any]], k: int) -> str:
+def latency_charts(charts: Sequence[Mapping[str, Any]], sampled: Downsampled) -> str:
     """The frames of the per-request latency charts (:func:`.charts.request_charts`)."""
+    k = sampled.k
     points = "each second" if k == 1 else f"of every {k} seconds (their buckets merged)"
     note = (
         f"p50, p95 and p99 {points} of the busiest request names that the report has per "
-        "second, on a log scale: a name's slow seconds show next to its fast ones. The run's "
-        "end, after the dashed line (the stop and the drain), is left out of the y range."
+        "second, on a log scale: a name's slow seconds show next to its fast ones. "
+        + joined_note(sampled)
+        + "The run's end, after the dashed line (the stop and the drain), is left out of the "
+        "y range."
     )
     return chart_slots("request-latency", "Latency by request, over time", charts, note)
 

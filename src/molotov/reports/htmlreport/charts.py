@@ -12,6 +12,7 @@ Every value here is plain JSON for the page's script.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Collection, Mapping
 from functools import cache
@@ -68,8 +69,7 @@ def tail_from(doc: Mapping[str, Any], sampled: Downsampled) -> dict[str, Any] | 
     and leaves it out of the y range."""
     if not sampled.t or doc.get("stop_reason") == RUNNING:
         return None  # a live run's latest seconds are ordinary ones
-    first, last = sampled.t[0], sampled.t[-1]
-    end = {"x": last, "label": "last second"}
+    end = {"x": sampled.t[-1], "label": "last second"}
     if doc.get("stop_reason") != "duration":
         return end
     started = parse(doc.get("started_at"))
@@ -80,7 +80,8 @@ def tail_from(doc: Mapping[str, Any], sampled: Downsampled) -> dict[str, Any] | 
     if started is None:
         return end
     stop = int(started.timestamp() + duration)
-    return {"x": min(last, first + max(0, stop - first) // sampled.k * sampled.k), "label": "stop"}
+    # The point that holds the stop's second (points are k seconds, or a wider row's).
+    return {"x": sampled.t[max(0, bisect.bisect_right(sampled.t, stop) - 1)], "label": "stop"}
 
 
 def _latency(

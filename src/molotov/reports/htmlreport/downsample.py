@@ -13,6 +13,12 @@ Merging loses nothing that the chart claims to show:
   the instants they were read at (:data:`GAUGES`);
 * a bucket with no row at all (a gap between merged runs) is ``None``: a gap, not a zero.
 
+A long run's report keeps its older seconds joined into wider rows (``"s": 10``, 60, ...; see
+:mod:`molotov.stats.series`): such a row is one point of its own when it is wider than ``k``
+(``k`` is then one of the :data:`RESOLUTIONS` that divide it, or that it divides, so that no
+row straddles two points: :func:`resolution`). Points start at multiples of their width (epoch
+seconds), and a rate is per second of the rows' time that the point covers.
+
 The rows' per-request latency (``by_request``) is merged the same way for the names asked for
 (the page's per-request charts): the same buckets, the same percentiles code.
 
@@ -43,20 +49,33 @@ Row = Mapping[str, Any]
 Column = list[float | None]
 
 
-def resolution(span_s: int, max_points: int = MAX_POINTS) -> int:
-    """Seconds per bucket for a series spanning ``span_s`` seconds."""
+def resolution(span_s: int, max_points: int = MAX_POINTS, widths: Collection[int] = (1,)) -> int:
+    """Seconds per bucket for a series spanning ``span_s`` seconds whose rows are ``widths``
+    seconds wide: one that each width divides, or is a multiple of."""
+
+    def fits(k: int) -> bool:
+        return all(k % width == 0 or width % k == 0 for width in widths)
+
     for k in RESOLUTIONS:
-        if -(-span_s // k) <= max_points:
+        if -(-span_s // k) <= max_points and fits(k):
             return k
-    return -(-span_s // max_points)
+    widest = max(widths)
+    return -(-span_s // max_points // widest) * widest
+
+
+def width(row: Row) -> int:
+    """The seconds a row covers (``s``; a second when it has none)."""
+    return int(row.get("s") or 1)
 
 
 @dataclass(frozen=True)
 class Downsampled:
-    """The series in k-second buckets: one value per bucket in every column."""
+    """The series in points of k seconds (or of a row wider than k): one value per point in
+    every column."""
 
     k: int
-    t: list[int]  # epoch second at which each bucket starts
+    t: list[int]  # epoch second at which each point starts
+    widths: list[int] = field(default_factory=list)  # seconds of each: k, or a wider row's
     columns: dict[str, Column] = field(default_factory=dict)  # rates /s, gauges
     instants: dict[str, Column] = field(default_factory=dict)  # gauge -> when each was read
     keyed: dict[str, dict[str, Column]] = field(default_factory=dict)  # per label, /s
@@ -129,13 +148,16 @@ class _Latency:
 
 
 class Downsampler:
-    """The series' rows merged into ``k``-second buckets from ``first`` on, as they come (in
-    time order): :func:`downsample` feeds it a report's rows at once, a live dashboard the
-    rows of a running run, one a second, and asks for the columns whenever it draws.
+    """The series' rows merged into points as they come (in time order): :func:`downsample`
+    feeds it a report's rows at once, a live dashboard the rows of a running run, one a
+    second, and asks for the columns whenever it draws.
 
-    ``source``: the histogram of the latency chart (:func:`_latency_source`); ``names``: the
-    request names whose latency is merged (None: every name the rows have); ``end``: the run's
-    end (epoch seconds), when the rows' last second is partial."""
+    A point is ``k`` seconds from a multiple of ``k`` (epoch seconds), or one row wider than
+    ``k`` (a report's joined row: ``k`` must divide its width, see :func:`resolution`). ``first``:
+    the first row's second; ``source``: the histogram of the latency chart
+    (:func:`_latency_source`); ``names``: the request names whose latency is merged (None:
+    every name the rows have); ``end``: the run's end (epoch seconds), when the rows' last
+    second is partial."""
 
     def __init__(
         self,
@@ -149,37 +171,58 @@ class Downsampler:
         self.k = k
         self.end = end
         self.source = source
-        self.last: int | None = None  # the latest row's second
-        self.rows: list[int] = []  # rows in each bucket
+        self.until: int | None = None  # the end of the latest row (epoch seconds)
+        self.starts: list[int] = []  # each point's first second
+        self.widths: list[int] = []  # each point's seconds
+        self.rows: list[int] = []  # rows in each point
         self.counters: dict[str, list[int]] = {}
-        # gauge -> (sum of values, sum of the instants they were read at, rows)
+        # gauge -> (sum of values, sum of the instants they were read at, seconds), each
+        # value and instant counted once per second of its row
         self.gauges: dict[str, tuple[list[float], list[float], list[int]]] = {}
         self.keyed: dict[str, dict[str, list[int]]] = {key: {} for key in KEYED}
         self.latency = _Latency()
         self._names = names
         self.by_request: dict[str, _Latency] = {name: _Latency() for name in names or ()}
 
+    def _point(self, t: int, seconds: int) -> int:
+        """The index of the point of a row from ``t`` for ``seconds`` (a new one, after empty
+        k-second points for the time no row covers, when it is past the latest)."""
+        if self.until is not None and t < self.until:
+            raise ValueError(f"series rows must be in time order (second {t} after {self.until})")
+        self.until = t + seconds
+        size = max(self.k, seconds)
+        start = t - t % size
+        if self.starts and start == self.starts[-1] and size == self.widths[-1]:
+            return len(self.starts) - 1
+        at = self.starts[-1] + self.widths[-1] if self.starts else self.first - self.first % self.k
+        if start < at or start + size < t + seconds:
+            raise ValueError(f"series row of second {t} ({seconds} s) is off the {size} s grid")
+        for gap in range(at, start, self.k):
+            self.starts.append(gap)
+            self.widths.append(self.k)
+        self.starts.append(start)
+        self.widths.append(size)
+        return len(self.starts) - 1
+
     def add(self, row: Row) -> None:
-        """One more row, of a second after the previous row's."""
-        t = int(row["t"])
-        if self.last is not None and t <= self.last:
-            raise ValueError(f"series rows must be in time order (second {t} after {self.last})")
-        self.last = t
-        b = (t - self.first) // self.k
+        """One more row, after the previous row's time."""
+        t, seconds = int(row["t"]), width(row)
+        b = self._point(t, seconds)
         n = b + 1
         _grow(self.rows, n, 0)[b] += 1
         for key in COUNTERS:
             value = row.get(key)
             if value is not None:
                 _grow(self.counters.setdefault(key, []), n, 0)[b] += value
-        ends = t + 1 if self.end is None else min(t + 1, self.end)  # a partial last second
+        ends = t + seconds if self.end is None else min(t + seconds, self.end)  # a partial last
         for key, when in GAUGES.items():
             value = row.get(key)
             if value is not None:
+                # A joined row's reading stands for each of its seconds.
                 total, at, seen = self.gauges.setdefault(key, ([], [], []))
-                _grow(total, n, 0.0)[b] += value
-                _grow(at, n, 0.0)[b] += ends if when == "end" else t + 0.5
-                _grow(seen, n, 0)[b] += 1
+                _grow(total, n, 0.0)[b] += value * seconds
+                _grow(at, n, 0.0)[b] += (ends if when == "end" else t + seconds / 2) * seconds
+                _grow(seen, n, 0)[b] += seconds
         for key in KEYED:
             counts = row.get(key)
             if counts:
@@ -198,14 +241,17 @@ class Downsampler:
                 latency.add(b, second.get("latency") or {})
 
     def result(self, names: Sequence[str] | None = None) -> Downsampled:
-        """The buckets so far, with the per-request latency of ``names`` (default: all)."""
-        if self.last is None:
+        """The points so far, with the per-request latency of ``names`` (default: all)."""
+        if self.until is None:
             return Downsampled(self.k, [])
-        k, last, n = self.k, self.last, len(self.rows)
-        starts = [self.first + i * k for i in range(n)]
-        # Seconds of the run each bucket covers: k, except for the last one.
-        spans = [min(k, last - start + 1) for start in starts]
-        empty = [not rows_in for rows_in in self.rows]
+        first, until, n = self.first, self.until, len(self.starts)
+        # Seconds of the rows' time each point covers: its width, less what is before the
+        # first row or after the last.
+        spans = [
+            min(start + size, until) - max(start, first)
+            for start, size in zip(self.starts, self.widths, strict=True)
+        ]
+        empty = [not rows_in for rows_in in _grow(self.rows, n, 0)]
 
         def rates(column: list[int]) -> Column:
             return [
@@ -232,7 +278,17 @@ class Downsampler:
         by_request = {
             name: self.by_request[name].columns(n) for name in wanted if name in self.by_request
         }
-        return Downsampled(k, starts, columns, instants, keyed, latency, self.source, by_request)
+        return Downsampled(
+            self.k,
+            list(self.starts),
+            list(self.widths),
+            columns,
+            instants,
+            keyed,
+            latency,
+            self.source,
+            by_request,
+        )
 
     @property
     def names(self) -> list[str]:
@@ -240,17 +296,37 @@ class Downsampler:
         return list(self.by_request)
 
 
+def _width_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min" if seconds < 3600 else f"{seconds // 3600} h"
+
+
+def joined_note(sampled: Downsampled) -> str:
+    """A sentence for a chart's note when some points are rows wider than ``k`` (the report
+    joined its older seconds), else ``""``."""
+    wider = sorted({size for size in sampled.widths if size > sampled.k})
+    if not wider:
+        return ""
+    return (
+        "The report keeps its older seconds joined, in rows of "
+        + ", ".join(_width_text(size) for size in wider)
+        + ": there, a point is one such row. "
+    )
+
+
 def downsample(
     rows: Sequence[Row], k: int | None = None, names: Sequence[str] = (), end: float | None = None
 ) -> Downsampled:
-    """Merge the rows (increasing ``t``) into buckets of ``k`` seconds (default: fitted), with
-    the per-request latency of ``names``; ``end``: the run's end, in epoch seconds (default:
-    the end of the last row's second)."""
+    """Merge the rows (increasing ``t``) into points of ``k`` seconds (default: fitted to the
+    span and the rows' widths), with the per-request latency of ``names``; ``end``: the run's
+    end, in epoch seconds (default: the end of the last row)."""
     if not rows:
         return Downsampled(k or 1, [])
-    first, last = int(rows[0]["t"]), int(rows[-1]["t"])
-    k = k or resolution(last - first + 1)
-    sampler = Downsampler(first, k, _latency_source(rows), names, last + 1 if end is None else end)
+    first = int(rows[0]["t"])
+    last = int(rows[-1]["t"]) + width(rows[-1])  # the end of the rows' time
+    k = k or resolution(last - first, widths={width(row) for row in rows})
+    sampler = Downsampler(first, k, _latency_source(rows), names, last if end is None else end)
     for row in rows:
         sampler.add(row)
     return sampler.result(names)
