@@ -37,6 +37,7 @@ from pathlib import Path
 import openmodel
 import remotewrite
 import soak
+import tickcost
 from harness.ab import ab
 from harness.clients import HERE, MOLOTOV26, SCENARIO, molotov26_ok, molotov_cmd
 from harness.measure import Row, measure, med, per_pass_ratio
@@ -368,6 +369,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "200 scenarios x 300 request names (see remotewrite.py)",
     )
     parser.add_argument(
+        "--tick-cost",
+        action="store_true",
+        help="instead of the table: the parent's tick (bus read, series, dashboard feed, "
+        "console) at 200 scenarios x 300 request names, over --window seconds (tickcost.py)",
+    )
+    parser.add_argument(
         "--open", action="store_true", help="only the open model's part (see openmodel.py)"
     )
     parser.add_argument("--no-open", action="store_true", help="skip the open model's part")
@@ -394,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return names_rss(options)
     if options.rw_cost:
         return remotewrite.main(options)
+    if options.tick_cost:
+        return tickcost.main(options)
     if options.open:
         return openmodel.main(options)
     code = bench(options)

@@ -142,6 +142,54 @@ def test_slots_do_not_overlap(make_bus):
     assert [(s.successes, s.failures) for s in snapshot.scenarios] == [(0, 1), (1, 0)]
 
 
+def test_a_tick_reads_the_run_wide_histograms_instead_of_the_scenarios(make_bus):
+    """A live tick leaves the scenarios' histograms out (hundreds of them cost the parent's
+    tick tens of ms): their sum comes whole from the run-wide blocks, exactly, and the
+    scenarios' are still there for whoever reads them."""
+    bus = make_bus(2, [f"s{i}" for i in range(5)])
+    durations: list[int] = []
+    responses: list[int] = []
+    for slot in range(2):
+        writer = bus.writer(slot)
+        for i in range(50):
+            duration, response = 1000 + 997 * i * (slot + 1), 2000 + 131 * i
+            writer.step_done(i % 5, i % 7 != 0, duration)
+            writer.response_time(i % 5, response)
+            durations.append(duration)
+            responses.append(response)
+    full = bus.snapshot()
+    tick = bus.snapshot(scenarios=False)
+    assert full.scenario_histograms and not tick.scenario_histograms
+    assert tick.durations == full.durations == histogram_of(durations)
+    assert tick.response_times == full.response_times == histogram_of(responses)
+    assert [(s.name, s.successes, s.failures) for s in tick.scenarios] == [
+        (s.name, s.successes, s.failures) for s in full.scenarios
+    ]
+    assert all(s.durations.count == 0 for s in tick.scenarios)
+    assert bus.read_scenarios() == full.scenarios
+    assert full.scenarios[0].durations.count == 20
+
+
+def test_a_name_in_several_slots_sums_its_counts_and_codes(make_bus):
+    bus = make_bus(3)
+    for slot, codes in enumerate([(200, 404), (404, 503, 200), (201,)]):
+        writer, table = bus.writer(slot), bus.request_writer(slot)
+        entry = table.entry_named("GET /x", "example.com" if slot == 1 else "")
+        for code in codes:
+            writer.request_done(entry, code, 100 * (slot + 1))
+        writer.response_bytes(entry, 10)
+        writer.request_failed(entry, 1)
+    (stats,) = bus.snapshot().by_request
+    assert stats.requests == 9
+    assert stats.response_bytes == 30
+    assert stats.errors_by_kind[1] == 3
+    assert stats.status_codes == ((200, 2), (201, 1), (404, 2), (503, 1))
+    assert stats.host == "example.com"
+    assert stats.latency is not None and stats.latency.count == 6
+    (unread,) = bus.snapshot(lambda name: False).by_request
+    assert unread.latency is None and unread.status_codes == stats.status_codes
+
+
 @pytest.mark.parametrize("index", [-1, 2, 10])
 def test_no_such_slot(make_bus, index):
     bus = make_bus(2)

@@ -27,7 +27,7 @@ from typing import Any
 from molotov.config.parsers import parse_dashboard
 from molotov.config.runconfig import RunConfig
 from molotov.config.shape import LoadShape
-from molotov.live.dashfeed import LiveFeed
+from molotov.live.dashfeed import LiveFeed, ScenariosReader
 from molotov.live.dashserver import Access, DashServer
 from molotov.reports import htmlreport
 from molotov.stats.series import Second, SeriesRecorder
@@ -91,10 +91,22 @@ class Dashboard:
     def _target_at(self, wall: float) -> float | None:
         return None if self._target is None else self._target.value_at(wall - self._started_at)
 
-    def update(self, snapshot: Snapshot, rows: Sequence[Second], taken_at: float) -> None:
-        """A local run's tick: its snapshot (read at ``taken_at``, epoch seconds) and the
-        series rows closed since the last update (references: nothing is copied)."""
-        self.feed.update(snapshot, rows, taken_at)
+    def update(
+        self,
+        snapshot: Snapshot,
+        rows: Sequence[Second],
+        taken_at: float,
+        scenarios: ScenariosReader | None = None,
+    ) -> None:
+        """A local run's tick: its snapshot (read at ``taken_at``, epoch seconds), the series
+        rows closed since the last update (references: nothing is copied), and what reads
+        the scenarios' histograms the tick left out, when a page is drawn (in the web
+        thread, until :meth:`close_reads`)."""
+        self.feed.update(snapshot, rows, taken_at, scenarios)
+
+    def close_reads(self) -> None:
+        """The run's stats are about to go away: no more reads of them."""
+        self.feed.close_reads()
 
     def update_totals(self, snapshot: Snapshot, taken_at: float) -> None:
         """A cluster coordinator's poll (after :meth:`begin`): its agents' merged snapshot,

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from molotov.reports.htmlreport import Page
 from molotov.stats.series import Second, Tiers
-from molotov.stats.snapshot import Snapshot
+from molotov.stats.snapshot import ScenarioStats, Snapshot
+
+ScenariosReader = Callable[[], tuple[ScenarioStats, ...]]  # every scenario's, with histograms
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ class LiveFeed:
         self._final: Page | None = None
         self._stop_asked = False
         self._notices: list[str] = []
+        # Reads the scenarios' histograms a local run's ticks leave out (from the web thread,
+        # under its own lock: the run's side takes it away before the bus closes).
+        self._scenarios: ScenariosReader | None = None
+        self._reading = threading.Lock()
 
     # -- the run's side --------------------------------------------------------------------
 
@@ -60,9 +66,16 @@ class LiveFeed:
             self._started_at = started_at
             self._version += 1
 
-    def update(self, snapshot: Snapshot, rows: Sequence[Second], taken_at: float) -> None:
+    def update(
+        self,
+        snapshot: Snapshot,
+        rows: Sequence[Second],
+        taken_at: float,
+        scenarios: ScenariosReader | None = None,
+    ) -> None:
         """A newer snapshot, read at ``taken_at`` (epoch seconds), and the rows closed since
-        the last update."""
+        the last update; ``scenarios`` reads the scenarios' histograms when ``snapshot``
+        lacks them (see :meth:`complete`)."""
         with self._lock:
             self._snapshot = snapshot
             self._taken_at = taken_at
@@ -70,6 +83,14 @@ class LiveFeed:
                 self._tiers.add(row)
             self._count += len(rows)
             self._version += 1
+        if scenarios is not None and self._scenarios is None:
+            with self._reading:
+                self._scenarios = scenarios
+
+    def close_reads(self) -> None:
+        """No more reads of the run's stats (its bus closes): waits for one in progress."""
+        with self._reading:
+            self._scenarios = None
 
     def finish(self, page: Page) -> None:
         with self._lock:
@@ -101,6 +122,16 @@ class LiveFeed:
                 self._count,
                 self._final,
             )
+
+    def complete(self, snapshot: Snapshot) -> Snapshot:
+        """``snapshot`` with its scenarios' histograms, read now if it lacks them (a local
+        run's tick reads the run-wide ones only; the page's scenario table needs them)."""
+        if snapshot.scenario_histograms:
+            return snapshot
+        with self._reading:
+            if self._scenarios is None:
+                return snapshot  # the run is over: its final page comes next
+            return replace(snapshot, scenarios=self._scenarios())
 
     def history(self) -> tuple[list[Second], int]:
         """Every row so far, the older joined as the report's series joins them (see

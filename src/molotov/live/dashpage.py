@@ -101,7 +101,7 @@ class LivePage:
             return view.final
         self.advance(view.rows, rebuild=False)  # a second's row or two, as a rule
         report = RunReport(
-            snapshot=view.snapshot or NOTHING_YET,
+            snapshot=self.feed.complete(view.snapshot) if view.snapshot else NOTHING_YET,
             started_at=view.started_at,
             ended_at=view.taken_at,
             duration=max(0.0, view.taken_at - view.started_at),

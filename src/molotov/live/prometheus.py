@@ -36,7 +36,7 @@ from molotov._version import __version__
 from molotov.config.runconfig import RunConfig
 from molotov.live.promseries import FAMILIES, Context, RequestLabels, snapshot_series
 from molotov.live.promwire import write_request
-from molotov.stats.snapshot import RequestStats, Snapshot
+from molotov.stats.snapshot import RequestStats, ScenarioStats, Snapshot
 
 QUEUE = 4
 SEND_TIMEOUT = 5.0  # seconds a POST may take
@@ -69,6 +69,7 @@ def remote_writer(
 
 
 RequestsReader = Callable[[], tuple[RequestStats, ...]]  # every name's, with its latency
+ScenariosReader = Callable[[], tuple[ScenarioStats, ...]]  # every scenario's, with histograms
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class _Push:
     target: float | None
     timestamp_ms: int
     requests: RequestsReader | None = None  # for the names whose latency the tick did not read
+    scenarios: ScenariosReader | None = None  # for the histograms the tick did not read
 
 
 class _Endpoint:
@@ -160,12 +162,14 @@ class RemoteWriter:
         target: float | None,
         now: float,
         requests: RequestsReader | None = None,
+        scenarios: ScenariosReader | None = None,
     ) -> None:
         """Queue ``snapshot`` to be sent; never blocks. ``requests`` reads every request
-        name's stats with its latency, for the names whose latency ``snapshot`` lacks (it is
+        name's stats with its latency, for the names whose latency ``snapshot`` lacks, and
+        ``scenarios`` every scenario's histograms, which a tick's snapshot lacks (both are
         called by the sending thread, never after :meth:`close`)."""
         self._next = now + self.interval
-        self._enqueue(_Push(snapshot, target, self._stamp(), requests))
+        self._enqueue(_Push(snapshot, target, self._stamp(), requests, scenarios))
         self._say_failure()
 
     def close(self, snapshot: Snapshot, target: float | None = None) -> None:
@@ -223,10 +227,10 @@ class RemoteWriter:
             self._send(push)
 
     def _complete(self, push: _Push) -> Snapshot | None:
-        """The push's snapshot with every name's latency; None when it can no longer be read
-        (the run is closing: the final numbers carry it)."""
+        """The push's snapshot with every name's latency and every scenario's histograms;
+        None when it can no longer be read (the run is closing: the final numbers carry it)."""
         snapshot = push.snapshot
-        if push.requests is None:
+        if push.requests is None and push.scenarios is None:
             return snapshot
         # Read even when the tick read every name's latency (a StatsD flush): the requests'
         # counters then always come from this thread's reads, in order, so they never go
@@ -234,7 +238,10 @@ class RemoteWriter:
         with self._reading:
             if self._closing:
                 return None
-            return replace(snapshot, by_request=push.requests())
+            requests = push.requests() if push.requests is not None else snapshot.by_request
+            if push.scenarios is None:
+                return replace(snapshot, by_request=requests)
+            return replace(snapshot, by_request=requests, scenarios=push.scenarios())
 
     def _send(self, push: _Push) -> None:
         context = Context(self._common, self._open_model, push.target)

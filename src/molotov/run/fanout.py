@@ -10,7 +10,10 @@ its last, partial second (the dashboard gets the final report from the conductor
 A tick's snapshot holds every request name's counters; the latency of the names a
 :class:`~molotov.stats.watch.NameWatch` picks (the series' and the busiest) only at the ticks
 that use it (one that closes a second of the series, or redraws the console); a StatsD flush
-reads every name's, since it sends each name's timings. A remote write needs them too, but
+reads every name's, since it sends each name's timings. Likewise every scenario's counts, but
+no scenario's histograms: the series and the console use the run-wide step durations, which
+the bus keeps whole, and the remote write's and the dashboard's threads read the scenarios'
+when they send or draw a page (until the run closes the bus). A remote write needs them too, but
 its sending thread reads them from the bus itself: the tick only hands the snapshot over.
 """
 
@@ -83,17 +86,19 @@ class TickFanout:
     def read(self, now: float) -> Snapshot:
         """This tick's snapshot: every name's latency when StatsD flushes now, the watched
         names' when the series closes a second, the busiest names' when a console that shows
-        them redraws, else none."""
+        them redraws, else none; never the scenarios' histograms (the run-wide ones serve the
+        series and the console)."""
         self._wall = time.time()
         series = self._series
+        closes = series is not None and series.closes(self._wall)
         latency_of: Callable[[str], bool] | None = _no_name
         if self.statsd is not None and now >= self._next_flush:
             latency_of = None
-        elif series is not None and series.closes(self._wall):
+        elif closes:
             latency_of = self.watch.wants
         elif now >= self._next_console and self.console.SHOWS_REQUESTS:
             latency_of = self.watch.top
-        snapshot = self.bus.snapshot(latency_of)
+        snapshot = self.bus.snapshot(latency_of, scenarios=False)
         self.watch.observe(snapshot)
         return snapshot
 
@@ -111,13 +116,15 @@ class TickFanout:
         closed = series.update(snapshot, self._wall)
         if self.dashboard is not None and closed is not None:
             # A second closed: its snapshot read the series' names' latency.
-            self.dashboard.update(snapshot, (closed,), self._wall)
+            self.dashboard.update(snapshot, (closed,), self._wall, self.bus.read_scenarios)
         if self.statsd is not None and now >= self._next_flush:
             self._next_flush = now + self.config.statsd_interval
             self.statsd.flush(snapshot, self._target_at(time.time()))
         if self.prometheus is not None and self.prometheus.due(now):
             target = self._target_at(time.time())
-            self.prometheus.push(snapshot, target, now, self.bus.read_requests)
+            self.prometheus.push(
+                snapshot, target, now, self.bus.read_requests, self.bus.read_scenarios
+            )
         if now >= self._next_console:
             self._next_console = now + self.config.console_update
             remaining = max(0.0, start.deadline - now) if start.deadline is not None else None

@@ -204,6 +204,8 @@ class Runner:
         finally:
             if self.gate is not None:
                 self.gate.closed()
+            if self.dashboard is not None:
+                self.dashboard.close_reads()  # its thread reads the bus no more
             bus.close()
 
     def _run(self, bus: StatsBus) -> RunResult:

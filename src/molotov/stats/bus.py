@@ -41,6 +41,7 @@ from molotov.stats.histogram import Histogram
 from molotov.stats.layout import (
     CONTROL_WORDS,
     COUNTER_WORDS,
+    DURATIONS_BLOCK,
     E_COUNT,
     E_KIND,
     E_REQUEST,
@@ -56,6 +57,7 @@ from molotov.stats.layout import (
     LATENESS_BLOCK,
     MAGIC,
     REQUEST_ERROR_WORDS,
+    RESPONSES_BLOCK,
     RUN_BLOCKS,
     SC_FAILED,
     SC_OK,
@@ -185,7 +187,12 @@ class StatsBus:
             self.words,
             self.bytes,
             self.slot_base(index),
-            (self.block_base(index, LATENCY_BLOCK), self.block_base(index, LATENESS_BLOCK)),
+            (
+                self.block_base(index, LATENCY_BLOCK),
+                self.block_base(index, LATENESS_BLOCK),
+                self.block_base(index, DURATIONS_BLOCK),
+                self.block_base(index, RESPONSES_BLOCK),
+            ),
             [self.scenario_base(index, i) for i in range(self.nscenarios)],
             [self.response_base(index, i) for i in range(self.nscenarios)],
             self.errors_base(index),
@@ -231,11 +238,16 @@ class StatsBus:
     def counter(self, index: int, counter: Counter) -> int:
         return int(self.words[self.slot_base(index) + counter])
 
-    def snapshot(self, latency_of: Callable[[str], bool] | None = None) -> Snapshot:
+    def snapshot(
+        self, latency_of: Callable[[str], bool] | None = None, scenarios: bool = True
+    ) -> Snapshot:
         """Sum every slot into an immutable :class:`Snapshot`.
 
         Every request name's counters are read; its latency histogram only where
-        ``latency_of(name)`` says so (None: every name's, as the final snapshot needs)."""
+        ``latency_of(name)`` says so (None: every name's, as the final snapshot needs). Every
+        scenario's counts are read; their histograms only with ``scenarios`` (else the run's
+        step durations and response times come whole from the run-wide blocks: see
+        :meth:`Snapshot.without_scenario_histograms`)."""
         totals = [0] * COUNTER_WORDS
         latencies: list[Histogram] = []
         lateness: list[Histogram] = []
@@ -253,9 +265,9 @@ class StatsBus:
             _collect(latencies, self._histogram(self.block_base(slot, LATENCY_BLOCK)))
             _collect(lateness, self._histogram(self.block_base(slot, LATENESS_BLOCK)))
             self._read_errors(slot, counters[Counter.ERROR_ENTRIES], errors)
-        return Snapshot(
+        snapshot = Snapshot(
             taken_at=time.monotonic(),
-            scenarios=self._scenarios(),
+            scenarios=self._scenarios(scenarios),
             errors=tuple(
                 ErrorStat(kind, message, total.count, total.traceback, scenario, request)
                 for (kind, message, scenario, request), total in errors.items()
@@ -288,11 +300,25 @@ class StatsBus:
             checks_dropped=totals[Counter.CHECKS_DROPPED],
             retried=totals[Counter.RETRIED],
         )
+        if scenarios:
+            return snapshot
+        return snapshot.without_scenario_histograms(
+            self._run_histogram(DURATIONS_BLOCK), self._run_histogram(RESPONSES_BLOCK)
+        )
 
-    def _scenarios(self) -> tuple[ScenarioStats, ...]:
-        """Each scenario's counts and histograms, summed over the slots."""
+    def _run_histogram(self, block: int) -> Histogram:
+        """A run-wide block summed over the slots."""
+        histograms: list[Histogram] = []
+        for slot in range(self.nslots):
+            _collect(histograms, self._histogram(self.block_base(slot, block)))
+        return Histogram.merge(histograms)
+
+    def _scenarios(self, histograms: bool) -> tuple[ScenarioStats, ...]:
+        """Each scenario's counts, and with ``histograms`` its histograms, summed over the
+        slots."""
         words = self.words
         stats = []
+        empty = Histogram.empty()
         for i, name in enumerate(self.scenario_names):
             ok = failed = 0
             durations: list[Histogram] = []
@@ -301,14 +327,23 @@ class StatsBus:
                 base = self.scenario_base(slot, i)
                 ok += words[base + SC_OK]
                 failed += words[base + SC_FAILED]
-                _collect(durations, self._counted_histogram(base))
-                _collect(responses, self._counted_histogram(self.response_base(slot, i)))
+                if histograms:
+                    _collect(durations, self._counted_histogram(base))
+                    _collect(responses, self._counted_histogram(self.response_base(slot, i)))
+            if not histograms:
+                stats.append(ScenarioStats(name, ok, failed, empty, empty))
+                continue
             stats.append(
                 ScenarioStats(
                     name, ok, failed, Histogram.merge(durations), Histogram.merge(responses)
                 )
             )
         return tuple(stats)
+
+    def read_scenarios(self) -> tuple[ScenarioStats, ...]:
+        """Every scenario's counts and histograms (what a tick's snapshot leaves out: the
+        dashboard's and the remote write's threads read them so, when they need them)."""
+        return self._scenarios(True)
 
     def read_requests(
         self, latency_of: Callable[[str], bool] | None = None

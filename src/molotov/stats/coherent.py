@@ -57,9 +57,12 @@ def coherent(snapshot: Snapshot) -> Snapshot:
         for kind in range(len(snapshot.request_errors_by_kind))
     )
     passed, failed, dropped = _checks(snapshot)
+    scenarios = snapshot.scenarios
+    if snapshot.scenario_histograms:  # else a tick's: its scenarios' counts have no histogram
+        scenarios = tuple(_scenario(s) for s in scenarios)
     return dataclasses.replace(
         snapshot,
-        scenarios=tuple(_scenario(s) for s in snapshot.scenarios),
+        scenarios=scenarios,
         by_request=by_request,
         requests=sum(r.requests for r in by_request),
         request_errors_by_kind=errors_by_kind,

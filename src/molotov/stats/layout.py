@@ -14,7 +14,7 @@ from molotov.stats.histogram import NBUCKETS
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS
 
 MAGIC = 0x4D4F4C4F544F5631  # "MOLOTOV1"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 WORD = 8
 
 
@@ -83,8 +83,11 @@ STATUS_WORDS = 6  # 1xx .. 5xx, other
 SC_OK, SC_FAILED, SC_SUM_US, SC_MAX_US = range(4)
 SCENARIO_HEADER = 4
 SCENARIO_WORDS = SCENARIO_HEADER + NBUCKETS
-LATENCY_BLOCK, LATENESS_BLOCK = 0, 1  # the run-wide blocks before the scenarios' pairs
-RUN_BLOCKS = 2
+# The run-wide blocks before the scenarios' pairs: request latency, start lateness, and every
+# scenario's step durations and response times together (what a live tick reads, instead of
+# summing hundreds of scenarios' blocks).
+LATENCY_BLOCK, LATENESS_BLOCK, DURATIONS_BLOCK, RESPONSES_BLOCK = range(4)
+RUN_BLOCKS = 4
 
 ERROR_ENTRIES = 64
 ERROR_TEXT_BYTES = 256

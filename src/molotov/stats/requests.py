@@ -19,6 +19,7 @@ written before the table's entry count is raised to publish it.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable
 
 from molotov.stats.histogram import NBUCKETS, Histogram
@@ -101,6 +102,7 @@ class RequestWriter:
 
 
 _EMPTY_BLOCK = bytes(NBUCKETS * WORD)
+_EMPTY = Histogram.empty()
 
 
 def read_histogram(words: memoryview, raw: memoryview, base: int) -> Histogram | None:
@@ -120,14 +122,57 @@ def read_histogram(words: memoryview, raw: memoryview, base: int) -> Histogram |
     return Histogram(buckets, sum(buckets), head[2], head[3])
 
 
+_HEAD = LATENCY - REQUESTS  # an entry's counter words, REQUESTS to LATENCY
+_CODES, _OTHER_CODES = CODES - REQUESTS, OTHER_CODES - REQUESTS  # where they are in those
+
+
+def _counters(heads: list[int], name: str, host: str) -> RequestStats:
+    """A name's stats from its counter words (``REQUESTS`` to ``LATENCY``) in one or more
+    slots' tables, one after the other: counts add, status codes add by code."""
+    counts = heads[:_CODES]
+    for start in range(_HEAD, len(heads), _HEAD):
+        counts = list(map(operator.add, counts, heads[start : start + _CODES]))
+    codes: dict[int, int] = {}
+    for start in range(0, len(heads), _HEAD):
+        for pair in range(start + _CODES, start + _OTHER_CODES, 2):
+            code = heads[pair]
+            if not code:
+                break  # the writer fills the pairs in order: the rest are empty
+            if heads[pair + 1]:
+                codes[code] = codes.get(code, 0) + heads[pair + 1]
+        if heads[start + _HEAD - 1]:  # responses whose code did not fit: listed as 0
+            codes[0] = codes.get(0, 0) + heads[start + _HEAD - 1]
+    return RequestStats(
+        name,
+        requests=counts[0],
+        response_bytes=counts[BYTES - REQUESTS],
+        errors_by_kind=tuple(counts[ERRORS - REQUESTS :]),
+        status_codes=tuple(sorted(codes.items())),
+        host=host,
+    )
+
+
+class _Found:
+    """A name while the tables are read: its host, its entries' counter words one slot
+    after the other, and (when read) their latency."""
+
+    __slots__ = ("heads", "host", "latencies", "latency")
+
+    def __init__(self, host: str, latency: bool) -> None:
+        self.host = host
+        self.heads: list[int] = []
+        self.latency = latency
+        self.latencies: list[Histogram] = []
+
+
 class RequestReader:
     """The parent's side: every slot's table summed by name into :class:`RequestStats`."""
 
     def __init__(self) -> None:
         self._names: dict[tuple[int, int], tuple[str, str]] = {}  # (table, number) -> texts
-        # entry -> (its counter words, its stats without latency) at the last read: an idle
-        # name's counters are not decoded again.
-        self._counted: dict[int, tuple[list[int], RequestStats]] = {}
+        # name -> (its entries' counter words, its stats without latency) at the last read: an
+        # idle name's counters are not decoded again.
+        self._counted: dict[str, tuple[list[int], RequestStats]] = {}
 
     def name(self, raw: memoryview, words: memoryview, table: int, number: int) -> str:
         return self._texts(raw, words, table, number)[0]
@@ -145,22 +190,6 @@ class RequestReader:
             texts = self._names[(table, number)] = (name, host)
         return texts
 
-    @staticmethod
-    def _counters(head: list[int], name: str, host: str) -> RequestStats:
-        """A name's stats from its counter words (``REQUESTS`` to ``LATENCY``)."""
-        codes = head[CODES - REQUESTS : OTHER_CODES - REQUESTS]
-        pairs = [(c, n) for c, n in zip(codes[::2], codes[1::2], strict=True) if n]
-        if head[-1]:
-            pairs.append((0, head[-1]))
-        return RequestStats(
-            name,
-            requests=head[0],
-            response_bytes=head[BYTES - REQUESTS],
-            errors_by_kind=tuple(head[ERRORS - REQUESTS : CODES - REQUESTS]),
-            status_codes=tuple(sorted(pairs)),
-            host=host,
-        )
-
     def read(
         self,
         words: memoryview,
@@ -170,22 +199,35 @@ class RequestReader:
         latency_of: Callable[[str], bool] | None = None,
     ) -> tuple[RequestStats, ...]:
         """Each name's totals; its latency histogram only where ``latency_of(name)`` (None:
-        every name's), since a live tick needs a few names' percentiles, not all."""
-        totals: dict[str, RequestStats] = {}
+        every name's), since a live tick needs a few names' percentiles, not all.
+
+        A name's entries are gathered over the slots first, then made into one
+        :class:`RequestStats` (not one per slot, then added), and only when its counter
+        words changed since the last read: with hundreds of names, this is most of a tick."""
+        found: dict[str, _Found] = {}
         for table in tables:
             for number in range(min(words[table], max_names)):
                 entry = table + 1 + number * ENTRY_WORDS
-                head = words[entry + REQUESTS : entry + LATENCY].tolist()
-                last = self._counted.get(entry)
-                if last is not None and last[0] == head:
-                    stats = last[1]
-                else:
-                    stats = self._counters(head, *self._texts(raw, words, table, number))
-                    self._counted[entry] = (head, stats)
-                if latency_of is None or latency_of(stats.name):
-                    latency = read_histogram(words, raw, entry + LATENCY) or Histogram.empty()
-                    stats = dataclasses.replace(stats, latency=latency)
-                name = stats.name
-                known = totals.get(name)
-                totals[name] = stats if known is None else known.plus(stats)
-        return tuple(totals.values())
+                name, host = self._texts(raw, words, table, number)
+                known = found.get(name)
+                if known is None:
+                    wanted = latency_of is None or latency_of(name)
+                    known = found[name] = _Found(host, wanted)
+                elif not known.host:
+                    known.host = host
+                known.heads += words[entry + REQUESTS : entry + LATENCY].tolist()
+                if known.latency:
+                    histogram = read_histogram(words, raw, entry + LATENCY)
+                    known.latencies.append(histogram or _EMPTY)
+        return tuple(self._stats(name, known) for name, known in found.items())
+
+    def _stats(self, name: str, found: _Found) -> RequestStats:
+        last = self._counted.get(name)
+        if last is not None and last[0] == found.heads:
+            stats = last[1]
+        else:
+            stats = _counters(found.heads, name, found.host)
+            self._counted[name] = (found.heads, stats)
+        if found.latency:
+            stats = dataclasses.replace(stats, latency=Histogram.merge(found.latencies))
+        return stats

@@ -47,16 +47,17 @@ class SlotWriter:
         words: memoryview,
         data: memoryview,
         base: int,
-        blocks: tuple[int, int],
+        blocks: tuple[int, int, int, int],
         scenario_bases: list[int],
         response_bases: list[int],
         errors_base: int,
     ) -> None:
-        """``blocks``: where the request-latency and start-lateness blocks start."""
+        """``blocks``: where the run-wide blocks start: request latency, start lateness, step
+        durations and response times (see :mod:`molotov.stats.layout`)."""
         self._words = words
         self._bytes = data
         self._base = base
-        self._requests, self._lateness = blocks
+        self._requests, self._lateness, self._durations, self._responses = blocks
         self._scenario_bases = scenario_bases
         self._response_bases = response_bases
         self._errors_base = errors_base
@@ -76,14 +77,29 @@ class SlotWriter:
         self._words[self._base + counter] += amount
 
     def step_done(self, scenario: int, ok: bool, duration_us: int) -> None:
-        """Count one finished step of scenario ``scenario`` and its duration."""
+        """Count one finished step of scenario ``scenario`` and its duration, under the
+        scenario and in the run-wide block (its count word unwritten: its buckets' sum)."""
         words = self._words
         base = self._scenario_bases[scenario]
+        bucket = SCENARIO_HEADER + bucket_of(duration_us)
         words[base + (SC_OK if ok else SC_FAILED)] += 1
         words[base + SC_SUM_US] += duration_us
         if duration_us > words[base + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
             words[base + SC_MAX_US] = duration_us
-        words[base + SCENARIO_HEADER + bucket_of(duration_us)] += 1
+        words[base + bucket] += 1
+        base = self._durations  # inline, not _run_wide(): a call per step costs more
+        words[base + SC_SUM_US] += duration_us
+        if duration_us > words[base + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
+            words[base + SC_MAX_US] = duration_us
+        words[base + bucket] += 1
+
+    def _run_wide(self, block: int, bucket: int, us: int) -> None:
+        """One value into a run-wide block whose count is its buckets' sum."""
+        words = self._words
+        words[block + SC_SUM_US] += us
+        if us > words[block + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
+            words[block + SC_MAX_US] = us
+        words[block + bucket] += 1
 
     def _record(self, block: int, us: int) -> None:
         """One value into a single-count histogram block."""
@@ -95,8 +111,10 @@ class SlotWriter:
         words[block + SCENARIO_HEADER + bucket_of(us)] += 1
 
     def response_time(self, scenario: int, response_us: int) -> None:
-        """The open model: a finished step's time from its scheduled start to its end."""
+        """The open model: a finished step's time from its scheduled start to its end (under
+        the scenario, and in the run-wide block)."""
         self._record(self._response_bases[scenario], response_us)
+        self._run_wide(self._responses, SCENARIO_HEADER + bucket_of(response_us), response_us)
 
     def step_started(self, lateness_us: int) -> None:
         """The open model: a step started ``lateness_us`` after its scheduled instant."""

@@ -276,6 +276,26 @@ class Snapshot:
         """The open model's response times of every scenario together."""
         return Histogram.merge([s.response_times for s in self.scenarios])
 
+    @cached_property
+    def scenario_histograms(self) -> bool:
+        """Whether the scenarios' histograms were read (False: a live tick's, see
+        :meth:`without_scenario_histograms`)."""
+        return True
+
+    def without_scenario_histograms(
+        self, durations: Histogram, response_times: Histogram
+    ) -> Snapshot:
+        """This snapshot as a live tick reads it: its scenarios' histograms left empty (not
+        read: only a remote write, a dashboard and the final numbers need them), and the
+        run's step durations and response times read whole from the bus instead of summed
+        over hundreds of scenarios. Called once, by the bus, before anyone reads it: the
+        values go where the properties cache theirs (``dataclasses.replace`` makes a snapshot
+        whose totals are its scenarios' again: give it the scenarios read whole)."""
+        self.__dict__.update(
+            durations=durations, response_times=response_times, scenario_histograms=False
+        )
+        return self
+
     @property
     def arrivals(self) -> int:
         """The open model's arrivals so far: started, dropped or waiting."""
