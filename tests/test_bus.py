@@ -20,6 +20,7 @@ from molotov.stats.layout import (
     Counter,
     StopReason,
 )
+from molotov.stats.naming import OTHER
 from molotov.stats.snapshot import ErrorKind, ErrorStat
 
 SHM = Path("/dev/shm")
@@ -188,6 +189,22 @@ def test_a_name_in_several_slots_sums_its_counts_and_codes(make_bus):
     assert stats.latency is not None and stats.latency.count == 6
     (unread,) = bus.snapshot(lambda name: False).by_request
     assert unread.latency is None and unread.status_codes == stats.status_codes
+
+
+def test_a_writer_of_a_full_table_counts_new_names_in_its_other_entry(make_bus):
+    """A slot's table written by a second writer (a benchmark's, a restarted worker's) once an
+    earlier one filled it: new names go to the table's own ``other`` entry, not past its end."""
+    bus = make_bus(2)
+    first = bus.request_writer(0)
+    for i in range(bus.max_names + 1):  # the last one already goes to other
+        first.entry_named(f"GET /{i}")
+    second, writer = bus.request_writer(0), bus.writer(0)
+    writer.request_done(second.entry_named("GET /new"), 200, 100)
+    writer.request_done(first.entry_named("GET /newer"), 200, 100)
+    stats = {s.name: s for s in bus.snapshot().by_request}
+    assert len(stats) == bus.max_names
+    assert stats[OTHER].requests == 2
+    assert bus.snapshot().requests == 2
 
 
 @pytest.mark.parametrize("index", [-1, 2, 10])

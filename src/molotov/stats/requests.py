@@ -83,6 +83,9 @@ class RequestWriter:
         published = self._words[self._base]
         if published >= self._max - 1 and name != OTHER:
             return self.entry_named(OTHER)  # not cached per name: random names stay bounded
+        if published >= self._max:  # full: its last entry is OTHER, an earlier writer's
+            entry = self._by_name[OTHER] = self._base + 1 + (self._max - 1) * ENTRY_WORDS
+            return entry
         entry = self._base + 1 + published * ENTRY_WORDS
         data = clip_name(name).encode("utf-8")
         host_data = host.encode("ascii", "replace")[:HOST_BYTES]
