@@ -105,7 +105,6 @@ class RequestWriter:
 
 
 _EMPTY_BLOCK = bytes(NBUCKETS * WORD)
-_EMPTY = Histogram.empty()
 
 
 def read_histogram(words: memoryview, raw: memoryview, base: int) -> Histogram | None:
@@ -155,19 +154,6 @@ def _counters(heads: list[int], name: str, host: str) -> RequestStats:
     )
 
 
-class _Found:
-    """A name while the tables are read: its host, its entries' counter words one slot
-    after the other, and (when read) their latency."""
-
-    __slots__ = ("heads", "host", "latencies", "latency")
-
-    def __init__(self, host: str, latency: bool) -> None:
-        self.host = host
-        self.heads: list[int] = []
-        self.latency = latency
-        self.latencies: list[Histogram] = []
-
-
 class RequestReader:
     """The parent's side: every slot's table summed by name into :class:`RequestStats`."""
 
@@ -176,6 +162,7 @@ class RequestReader:
         # name -> (its entries' counter words, its stats without latency) at the last read: an
         # idle name's counters are not decoded again.
         self._counted: dict[str, tuple[list[int], RequestStats]] = {}
+        self._tables: dict[int, list[tuple[str, str]]] = {}  # table -> its entries' texts
 
     def name(self, raw: memoryview, words: memoryview, table: int, number: int) -> str:
         return self._texts(raw, words, table, number)[0]
@@ -204,33 +191,51 @@ class RequestReader:
         """Each name's totals; its latency histogram only where ``latency_of(name)`` (None:
         every name's), since a live tick needs a few names' percentiles, not all.
 
-        A name's entries are gathered over the slots first, then made into one
-        :class:`RequestStats` (not one per slot, then added), and only when its counter
-        words changed since the last read: with hundreds of names, this is most of a tick."""
-        found: dict[str, _Found] = {}
+        Long on purpose: with hundreds of names this loop is most of a tick. A name's
+        counter words are gathered over the slots first (one slice per entry), then made
+        into one :class:`RequestStats` only when they changed since the last read; the
+        latency blocks are read after, for the wanted names only."""
+        heads: dict[str, list[int]] = {}
+        hosts: dict[str, str] = {}
+        entries: dict[str, list[int]] = {}  # name -> its entries, when its latency is read
         for table in tables:
-            for number in range(min(words[table], max_names)):
-                entry = table + 1 + number * ENTRY_WORDS
-                name, host = self._texts(raw, words, table, number)
-                known = found.get(name)
+            texts = self._table_texts(raw, words, table, min(words[table], max_names))
+            first = table + 1 + REQUESTS
+            for number, (name, host) in enumerate(texts):
+                start = first + number * ENTRY_WORDS
+                head = words[start : start + _HEAD].tolist()
+                known = heads.get(name)
                 if known is None:
-                    wanted = latency_of is None or latency_of(name)
-                    known = found[name] = _Found(host, wanted)
-                elif not known.host:
-                    known.host = host
-                known.heads += words[entry + REQUESTS : entry + LATENCY].tolist()
-                if known.latency:
-                    histogram = read_histogram(words, raw, entry + LATENCY)
-                    known.latencies.append(histogram or _EMPTY)
-        return tuple(self._stats(name, known) for name, known in found.items())
+                    heads[name] = head
+                    hosts[name] = host
+                    if latency_of is None or latency_of(name):
+                        entries[name] = [start - REQUESTS]
+                    continue
+                known += head
+                if host and not hosts[name]:
+                    hosts[name] = host
+                if name in entries:
+                    entries[name].append(start - REQUESTS)
+        stats = []
+        for name, head in heads.items():
+            counted = self._counted.get(name)
+            if counted is None or counted[0] != head:
+                counted = self._counted[name] = (head, _counters(head, name, hosts[name]))
+            one = counted[1]
+            if name in entries:
+                latency = [read_histogram(words, raw, e + LATENCY) for e in entries[name]]
+                one = dataclasses.replace(
+                    one, latency=Histogram.merge([h for h in latency if h is not None])
+                )
+            stats.append(one)
+        return tuple(stats)
 
-    def _stats(self, name: str, found: _Found) -> RequestStats:
-        last = self._counted.get(name)
-        if last is not None and last[0] == found.heads:
-            stats = last[1]
-        else:
-            stats = _counters(found.heads, name, found.host)
-            self._counted[name] = (found.heads, stats)
-        if found.latency:
-            stats = dataclasses.replace(stats, latency=Histogram.merge(found.latencies))
-        return stats
+    def _table_texts(
+        self, raw: memoryview, words: memoryview, table: int, count: int
+    ) -> list[tuple[str, str]]:
+        """The (name, host) of a table's first ``count`` entries (kept: entries are only
+        ever published, never changed)."""
+        known = self._tables.setdefault(table, [])
+        for number in range(len(known), count):
+            known.append(self._texts(raw, words, table, number))
+        return known[:count] if len(known) > count else known

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,18 @@ class Sparse:
         pairs[::2] = array("i", indexes)
         pairs[1::2] = array("i", [buckets[i] for i in indexes])
         return cls(pairs, histogram.count, histogram.total_us, histogram.max_us)
+
+    @classmethod
+    def between(cls, now: Histogram, then: Histogram) -> Sparse:
+        """``Sparse.of(now.minus(then))`` without the dense difference: the buckets that
+        changed are found in C (a series row takes ~25 of these a second, each of 2,688
+        buckets; the dense way was ~40 % of a tick that closes a second at 300 names)."""
+        after, before = now.buckets, then.buckets
+        indexes = list(compress(range(NBUCKETS), map(operator.ne, after, before)))
+        pairs = array("i", [0]) * (2 * len(indexes))
+        pairs[::2] = array("i", indexes)
+        pairs[1::2] = array("i", [after[i] - before[i] for i in indexes])
+        return cls(pairs, now.count - then.count, now.total_us - then.total_us, now.max_us)
 
     @classmethod
     def empty(cls) -> Sparse:
@@ -264,7 +277,7 @@ def _name_rows(
                 now.name,
                 now.requests - then.requests,
                 now.failures - then.failures,
-                Sparse.of(now.latency.minus(then.latency)),
+                Sparse.between(now.latency, then.latency),
             )
         )
     return tuple(sorted(rows, key=lambda r: r.name))
@@ -341,15 +354,15 @@ class SeriesRecorder:
             steps=snapshot.steps - base.steps,
             failures=snapshot.failures - base.failures,
             requests=snapshot.requests - base.requests,
-            durations=Sparse.of(snapshot.durations.minus(base.durations)),
+            durations=Sparse.between(snapshot.durations, base.durations),
             started=snapshot.started - base.started,
             dropped=snapshot.dropped - base.dropped,
             workers=snapshot.workers,
             target=self._target(self._second + 0.5) if self._target else None,
             statuses=_minus(snapshot.statuses, base.statuses),
             request_errors=_minus(snapshot.request_errors_by_kind, base.request_errors_by_kind),
-            response_times=Sparse.of(snapshot.response_times.minus(base.response_times)),
-            request_latency=Sparse.of(snapshot.request_latency.minus(base.request_latency)),
+            response_times=Sparse.between(snapshot.response_times, base.response_times),
+            request_latency=Sparse.between(snapshot.request_latency, base.request_latency),
             by_request=_name_rows(snapshot, base, self._names),
         )
 

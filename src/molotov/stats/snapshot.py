@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property
+from operator import attrgetter
 
 from molotov.stats.histogram import Histogram
 
@@ -233,7 +234,15 @@ class Snapshot:
 
     def requests_by_traffic(self) -> list[RequestStats]:
         """The request names, busiest first (then by name)."""
-        return sorted(self.by_request, key=lambda r: (-r.requests, r.name))
+        return list(self._by_traffic)
+
+    @cached_property
+    def _by_traffic(self) -> tuple[RequestStats, ...]:
+        # Two sorts on C key functions (the second is stable, reversed or not): a live tick
+        # ranks hundreds of names for the watch and again for the console.
+        ranked = sorted(self.by_request, key=attrgetter("name"))
+        ranked.sort(key=attrgetter("requests"), reverse=True)
+        return tuple(ranked)
 
     @property
     def request_errors(self) -> int:
