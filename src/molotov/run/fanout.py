@@ -70,6 +70,7 @@ class TickFanout:
         self._start: Start | None = None
         self._series: SeriesRecorder | None = None
         self._next_console = 0.0
+        self._console_waited = False  # a redraw put off by a tick that closed a second
         self._next_flush = 0.0
 
     def begin(self, start: Start) -> None:
@@ -125,11 +126,18 @@ class TickFanout:
             self.prometheus.push(
                 snapshot, target, now, self.bus.read_requests, self.bus.read_scenarios
             )
-        if now >= self._next_console:
-            self._next_console = now + self.config.console_update
-            remaining = max(0.0, start.deadline - now) if start.deadline is not None else None
-            target = self._target_at(time.time())
-            self.console.update(snapshot, now - start.monotonic, remaining, target)
+        if now < self._next_console:
+            return
+        if closed is not None and not self._console_waited:
+            # This tick read the series' names and cut their row: the redraw waits for the
+            # next tick (one console update late at most), so that no tick does both.
+            self._console_waited = True
+            return
+        self._console_waited = False
+        self._next_console = now + self.config.console_update
+        remaining = max(0.0, start.deadline - now) if start.deadline is not None else None
+        target = self._target_at(time.time())
+        self.console.update(snapshot, now - start.monotonic, remaining, target)
 
     def stop_asked(self) -> bool:
         """Whether the dashboard's Stop button was pressed (said on the console)."""
