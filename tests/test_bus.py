@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -305,6 +306,36 @@ def test_a_snapshot_taken_while_a_process_writes_is_consistent(make_bus):
         process.join(60)
     assert process.exitcode == 0
     assert torn == []
+
+
+def _paced_steps(bus: StatsBus, steps: int) -> None:
+    """Steps of 50 scenarios at ~2,000 a second, about what two workers of a busy run end."""
+    writer = bus.writer(0)
+    for i in range(steps):
+        writer.step_done(i % 50, i % 7 != 0, 1 + i % 3000)
+        if i % 4 == 0:
+            time.sleep(0.002)
+
+
+def test_a_tick_s_step_counts_agree_with_its_durations_while_a_process_writes(make_bus):
+    """A tick reads the scenarios' counts and the run-wide durations block apart, while the
+    writer stores a step's count before its bucket: they still agree in every tick's snapshot
+    (a series row's steps are its durations' count; a row that disagreed was seen in CI, 79
+    durations for 77 steps)."""
+    bus = make_bus(1, [f"scenario {i}" for i in range(50)])
+    process = multiprocessing.get_context("fork").Process(target=_paced_steps, args=(bus, 4_000))
+    process.start()
+    ticks = disagreed = 0
+    try:
+        while process.exitcode is None:
+            snapshot = bus.snapshot(lambda name: False, scenarios=False)
+            ticks += 1
+            disagreed += snapshot.steps != snapshot.durations.count
+    finally:
+        process.join(60)
+    assert process.exitcode == 0
+    assert ticks > 100 and snapshot.steps > 0
+    assert disagreed == 0
 
 
 # -- errors -------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ the new value, and once the writers have exited the final read is exact.
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import secrets
 import time
@@ -80,6 +81,8 @@ from molotov.stats.snapshot import (
     ScenarioStats,
     Snapshot,
 )
+
+SETTLE_TRIES = 10  # reads of a slot's step counts and durations until they agree
 
 
 def _buffer(shm: shared_memory.SharedMemory) -> memoryview:
@@ -153,8 +156,7 @@ class StatsBus:
             raise IndexError(f"no slot {index} (the bus has {self.nslots})")
         return CONTROL_WORDS + index * self._slot_words
 
-    def block_base(self, slot: int, block: int) -> int:
-        """Where histogram block ``block`` of a slot starts (see the module's layout)."""
+    def block_base(self, slot: int, block: int) -> int:  # see the module's layout
         return self.slot_base(slot) + COUNTER_WORDS + block * SCENARIO_WORDS
 
     def scenario_base(self, slot: int, scenario: int) -> int:
@@ -265,9 +267,14 @@ class StatsBus:
             _collect(latencies, self._histogram(self.block_base(slot, LATENCY_BLOCK)))
             _collect(lateness, self._histogram(self.block_base(slot, LATENESS_BLOCK)))
             self._read_errors(slot, counters[Counter.ERROR_ENTRIES], errors)
+        if scenarios:
+            stats, run_wide = self._scenarios(), None
+        else:
+            stats, durations, responses = self._tick_scenarios()
+            run_wide = (durations, responses)
         snapshot = Snapshot(
             taken_at=time.monotonic(),
-            scenarios=self._scenarios(scenarios),
+            scenarios=stats,
             errors=tuple(
                 ErrorStat(kind, message, total.count, total.traceback, scenario, request)
                 for (kind, message, scenario, request), total in errors.items()
@@ -300,25 +307,46 @@ class StatsBus:
             checks_dropped=totals[Counter.CHECKS_DROPPED],
             retried=totals[Counter.RETRIED],
         )
-        if scenarios:
+        if run_wide is None:
             return snapshot
-        return snapshot.without_scenario_histograms(
-            self._run_histogram(DURATIONS_BLOCK), self._run_histogram(RESPONSES_BLOCK)
-        )
+        return snapshot.without_scenario_histograms(*run_wide)
 
-    def _run_histogram(self, block: int) -> Histogram:
-        """A run-wide block summed over the slots."""
-        histograms: list[Histogram] = []
+    def _tick_scenarios(self) -> tuple[tuple[ScenarioStats, ...], Histogram, Histogram]:
+        """What a tick reads: each scenario's counts (no histogram), and the run's step
+        durations and response times from the run-wide blocks. The counts and the durations
+        should agree (a series row's steps are its durations' count), but a step's count is
+        stored before its bucket: each slot's block is read, then its counts (two strided
+        reads), again while they are ahead of it; when they agree, no step was in flight (a
+        slot ending ~10k steps a second may still be a step or two apart)."""
+        words, n = self.words, self.nscenarios
+        ok, failed = [0] * n, [0] * n
+        durations: list[Histogram] = []
+        responses: list[Histogram] = []
+        stride = SCENARIO_WORDS * 2  # a scenario's durations block, then its responses'
         for slot in range(self.nslots):
-            _collect(histograms, self._histogram(self.block_base(slot, block)))
-        return Histogram.merge(histograms)
+            first = self.scenario_base(slot, 0)
+            end = first + n * stride
+            for _ in range(SETTLE_TRIES):
+                block = self._histogram(self.block_base(slot, DURATIONS_BLOCK))
+                oks = words[first + SC_OK : end : stride].tolist()
+                fails = words[first + SC_FAILED : end : stride].tolist()
+                if sum(oks) + sum(fails) == (block.count if block else 0):
+                    break
+            _collect(durations, block)
+            _collect(responses, self._histogram(self.block_base(slot, RESPONSES_BLOCK)))
+            ok = list(map(operator.add, ok, oks))
+            failed = list(map(operator.add, failed, fails))
+        empty = Histogram.empty()
+        stats = tuple(
+            ScenarioStats(name, ok[i], failed[i], empty, empty)
+            for i, name in enumerate(self.scenario_names)
+        )
+        return stats, Histogram.merge(durations), Histogram.merge(responses)
 
-    def _scenarios(self, histograms: bool) -> tuple[ScenarioStats, ...]:
-        """Each scenario's counts, and with ``histograms`` its histograms, summed over the
-        slots."""
+    def _scenarios(self) -> tuple[ScenarioStats, ...]:
+        """Each scenario's counts and histograms, summed over the slots."""
         words = self.words
         stats = []
-        empty = Histogram.empty()
         for i, name in enumerate(self.scenario_names):
             ok = failed = 0
             durations: list[Histogram] = []
@@ -327,12 +355,8 @@ class StatsBus:
                 base = self.scenario_base(slot, i)
                 ok += words[base + SC_OK]
                 failed += words[base + SC_FAILED]
-                if histograms:
-                    _collect(durations, self._counted_histogram(base))
-                    _collect(responses, self._counted_histogram(self.response_base(slot, i)))
-            if not histograms:
-                stats.append(ScenarioStats(name, ok, failed, empty, empty))
-                continue
+                _collect(durations, self._counted_histogram(base))
+                _collect(responses, self._counted_histogram(self.response_base(slot, i)))
             stats.append(
                 ScenarioStats(
                     name, ok, failed, Histogram.merge(durations), Histogram.merge(responses)
@@ -343,7 +367,7 @@ class StatsBus:
     def read_scenarios(self) -> tuple[ScenarioStats, ...]:
         """Every scenario's counts and histograms (what a tick's snapshot leaves out: the
         dashboard's and the remote write's threads read them so, when they need them)."""
-        return self._scenarios(True)
+        return self._scenarios()
 
     def read_requests(
         self, latency_of: Callable[[str], bool] | None = None
@@ -368,8 +392,7 @@ class StatsBus:
 
     def _counted_histogram(self, base: int) -> Histogram | None:
         """A block whose count words are written with each value (a scenario's durations or
-        response times): read again only when they changed. With hundreds of scenarios, most
-        are idle at any tick, and a block read converts 2,688 words."""
+        response times): read again only when they changed (a read converts 2,688 words)."""
         head = self.words[base : base + SCENARIO_HEADER].tolist()
         cached = self._blocks.get(base)
         if cached is not None and cached[0] == head:
