@@ -9,6 +9,8 @@ It reads each request's head and answers by its path (``GET /PATH``), counting w
 * ``/bad-length``, ``/negative-length``, ``/double-length``: ``Content-Length: abc``,
   ``-5``, or two different ones;
 * ``/broken-chunk``: a chunked body whose chunk size is not hexadecimal;
+* ``/short-body``: a 200 whose body ends 8 bytes before its ``Content-Length`` (the headers
+  arrived: a response, then a broken body);
 * ``/huge-header``: a 200 KB header line;
 * ``/status-999``: a well-formed response with status 999;
 * ``/stale``: a normal keep-alive response, after which the server closes the connection
@@ -36,6 +38,7 @@ ANSWERS = {
     "/negative-length": b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nok",
     "/double-length": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 7\r\n\r\nok",
     "/broken-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n",
+    "/short-body": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok",
     "/huge-header": b"HTTP/1.1 200 OK\r\nX-Huge: "
     + b"a" * 200_000
     + b"\r\nContent-Length: 2\r\n\r\nok",

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 from hostile import ANSWERS, Hostile, hostile_server
+from molotov.reports import jsonload
 from support import closing
 from support import read_report as report
 
@@ -53,6 +54,8 @@ def test_invalid_http_is_a_counted_protocol_error(
     assert doc["totals"]["request_errors"] == 3
     assert "protocol error=3" in result.stdout
     assert [e["kind"] for e in doc["errors"]] == ["protocol"]
+    # The report reads back (a body that broke after its headers is a response and an error).
+    assert jsonload.load(tmp_path / "r.json").snapshot.requests == 3
 
 
 def test_random_garbage_is_one_error_row_with_an_escaped_sample(

@@ -84,8 +84,14 @@ def _request(name: str, data: Fields) -> RequestStats:
         latency=data.histogram("latency"),
         host=data.text("host"),
     )
-    if stats.responses < 0 or (stats.latency and stats.latency.count != stats.responses):
-        raise FieldError(data.path("latency.count"), "must be its requests less its errors")
+    # A response whose body broke is a response and an error: see RequestStats.
+    if stats.errors > stats.requests or not (
+        stats.latency is None
+        or stats.requests - stats.errors <= stats.latency.count <= stats.requests
+    ):
+        raise FieldError(
+            data.path("latency.count"), "must be from its requests less its errors to its requests"
+        )
     for key, value in (("failures", stats.failures), ("requests", stats.requests)):
         if data.count(key) != value:
             raise FieldError(data.path(key), f"must be {value}, as the rest of the row says")

@@ -27,10 +27,15 @@ def _scenario(stats: ScenarioStats) -> ScenarioStats:
 
 
 def _request(stats: RequestStats) -> RequestStats:
-    """A name's requests: its errors plus the responses its latency histogram holds."""
-    if stats.latency is None or stats.latency.count == stats.responses:
+    """A name's requests within what its latency histogram and errors allow: from its
+    responses (each in the histogram) to its responses plus its errors (a response whose
+    body broke is both, see RequestStats)."""
+    if stats.latency is None:
         return stats
-    return dataclasses.replace(stats, requests=stats.errors + stats.latency.count)
+    low, high = max(stats.latency.count, stats.errors), stats.latency.count + stats.errors
+    if low <= stats.requests <= high:
+        return stats
+    return dataclasses.replace(stats, requests=min(max(stats.requests, low), high))
 
 
 def _checks(snapshot: Snapshot) -> tuple[int, int, int]:

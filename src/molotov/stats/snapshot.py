@@ -105,7 +105,11 @@ _CLIENT_ERROR = 400
 
 @dataclass(frozen=True)
 class RequestStats:
-    """What the requests of one name did (see :mod:`molotov.stats.naming`), summed."""
+    """What the requests of one name did (see :mod:`molotov.stats.naming`), summed.
+
+    ``latency`` holds one value per response (its headers arrived), ``errors_by_kind`` one
+    per request error: a request with no response, or a response whose body then broke (a
+    response and an error both). So ``requests - errors <= latency.count <= requests``."""
 
     name: str
     requests: int = 0  # responses and request errors
@@ -118,10 +122,6 @@ class RequestStats:
     @property
     def errors(self) -> int:
         return sum(self.errors_by_kind)
-
-    @property
-    def responses(self) -> int:
-        return self.requests - self.errors
 
     @property
     def failures(self) -> int:
