@@ -38,6 +38,12 @@ async def home(session):
 
 
 @molotov.scenario()
+async def refused(session):
+    async with session.get("http://127.0.0.1:1/") as resp:
+        await resp.read()
+
+
+@molotov.scenario()
 async def broken(session):
     async with session.get(URL + "/status/500") as resp:
         molotov.check(resp.status == 200, "broken answers")
@@ -54,7 +60,7 @@ def report(_target_server, tmp_path_factory) -> RunReport:
     assert done.returncode == 0, done.stderr
     loaded = jsonload.from_document(json.loads((folder / "r.json").read_text()))
     snap = loaded.snapshot
-    assert len(snap.by_request) == 2 and snap.checks_failed > 0 and snap.failures > 0
+    assert len(snap.by_request) == 2 and snap.checks_failed > 0 and snap.request_errors > 0
     return loaded
 
 
@@ -81,8 +87,15 @@ def _check_counted_before_its_row(snap: Snapshot) -> Snapshot:
 
 
 def _errors_counted_before_the_name(snap: Snapshot) -> Snapshot:
+    """The run's error counters read before a request error was stored, its name's after:
+    the run's count of the kind one behind."""
     kinds = snap.request_errors_by_kind
-    return dataclasses.replace(snap, request_errors_by_kind=(kinds[0] + 1, *kinds[1:]))
+    named = [k for k, n in enumerate(kinds) if n]
+    assert named, kinds  # the run's report has request errors to tear
+    first = named[0]
+    return dataclasses.replace(
+        snap, request_errors_by_kind=(*kinds[:first], kinds[first] - 1, *kinds[first + 1 :])
+    )
 
 
 TORN = [
@@ -108,6 +121,15 @@ def test_a_torn_snapshot_is_its_run_again_once_coherent(report, tear: Callable):
     settled = dataclasses.replace(torn, snapshot=coherent(torn.snapshot))
     merged = jsonmerge.merge_readable([report, settled])
     assert merged.snapshot.requests == 2 * report.snapshot.requests
+
+
+def test_a_request_error_of_no_name_stays_the_run_s(report):
+    """A body that broke in a task that made no request is counted for the run only: not a
+    torn read, and coherent() keeps it."""
+    snap = report.snapshot
+    kinds = snap.request_errors_by_kind
+    unnamed = dataclasses.replace(snap, request_errors_by_kind=(kinds[0] + 1, *kinds[1:]))
+    assert coherent(unnamed) == unnamed
 
 
 class _Named:

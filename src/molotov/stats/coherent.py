@@ -56,10 +56,12 @@ def _checks(snapshot: Snapshot) -> tuple[int, int, int]:
 def coherent(snapshot: Snapshot) -> Snapshot:
     """``snapshot`` with its totals agreeing with their parts (itself when they did)."""
     by_request = tuple(_request(r) for r in snapshot.by_request)
-    # Every request is counted under its name: the names are the record of the run's.
+    # Every request is counted under its name: the names are the record of the run's. Not
+    # every request error: a body that broke with no request known to its task is the
+    # run's only, so the run's count of a kind is only raised to its names' (read later).
     errors_by_kind = tuple(
-        sum(r.errors_by_kind[kind] for r in by_request)
-        for kind in range(len(snapshot.request_errors_by_kind))
+        max(run, sum(r.errors_by_kind[kind] for r in by_request))
+        for kind, run in enumerate(snapshot.request_errors_by_kind)
     )
     passed, failed, dropped = _checks(snapshot)
     scenarios = snapshot.scenarios
