@@ -388,7 +388,7 @@ class StatsBus:
         """A slot's request names by entry number (errors and checks refer to them so)."""
         table = self.requests_base(slot)
         published = min(self.words[table], self.max_names)
-        return [self._requests.name(self.bytes, self.words, table, n) for n in range(published)]
+        return self._requests.names(self.bytes, self.words, table, published)
 
     def _counted_histogram(self, base: int) -> Histogram | None:
         """A block whose count words are written with each value (a scenario's durations or

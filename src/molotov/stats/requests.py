@@ -158,27 +158,15 @@ class RequestReader:
     """The parent's side: every slot's table summed by name into :class:`RequestStats`."""
 
     def __init__(self) -> None:
-        self._names: dict[tuple[int, int], tuple[str, str]] = {}  # (table, number) -> texts
         # name -> (its entries' counter words, its stats without latency) at the last read: an
         # idle name's counters are not decoded again.
         self._counted: dict[str, tuple[list[int], RequestStats]] = {}
         self._tables: dict[int, list[tuple[str, str]]] = {}  # table -> its entries' texts
 
-    def name(self, raw: memoryview, words: memoryview, table: int, number: int) -> str:
-        return self._texts(raw, words, table, number)[0]
-
-    def _texts(
-        self, raw: memoryview, words: memoryview, table: int, number: int
-    ) -> tuple[str, str]:
-        texts = self._names.get((table, number))
-        if texts is None:
-            entry = table + 1 + number * ENTRY_WORDS
-            start = (entry + _TEXT) * WORD
-            name = bytes(raw[start : start + words[entry + _NAME_LEN]]).decode("utf-8", "replace")
-            start += NAME_BYTES
-            host = bytes(raw[start : start + words[entry + _HOST_LEN]]).decode("ascii", "replace")
-            texts = self._names[(table, number)] = (name, host)
-        return texts
+    def names(self, raw: memoryview, words: memoryview, table: int, count: int) -> list[str]:
+        """The names of a table's first ``count`` entries (errors and checks refer to them by
+        entry number)."""
+        return [name for name, _ in self._table_texts(raw, words, table, count)]
 
     def read(
         self,
@@ -233,9 +221,14 @@ class RequestReader:
     def _table_texts(
         self, raw: memoryview, words: memoryview, table: int, count: int
     ) -> list[tuple[str, str]]:
-        """The (name, host) of a table's first ``count`` entries (kept: entries are only
-        ever published, never changed)."""
+        """The (name, host) of a table's first ``count`` entries, each decoded once (entries
+        are only ever published, never changed)."""
         known = self._tables.setdefault(table, [])
         for number in range(len(known), count):
-            known.append(self._texts(raw, words, table, number))
+            entry = table + 1 + number * ENTRY_WORDS
+            start = (entry + _TEXT) * WORD
+            name = bytes(raw[start : start + words[entry + _NAME_LEN]]).decode("utf-8", "replace")
+            start += NAME_BYTES
+            host = bytes(raw[start : start + words[entry + _HOST_LEN]]).decode("ascii", "replace")
+            known.append((name, host))
         return known[:count] if len(known) > count else known
