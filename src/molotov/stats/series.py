@@ -36,6 +36,14 @@ WIDTHS = (1, 10, 60, 600, 3600)
 HORIZONS = ((600, 10), (3600, 60), (6 * 3600, 600), (24 * 3600, 3600))
 
 
+def _pairs(indexes: list[int], counts: list[int]) -> array[int]:
+    """Bucket indexes and their counts, interleaved in an int32 array (a Sparse's form)."""
+    pairs = array("i", [0]) * (2 * len(indexes))
+    pairs[::2] = array("i", indexes)
+    pairs[1::2] = array("i", counts)
+    return pairs
+
+
 @dataclass(frozen=True, slots=True)
 class Sparse:
     """A histogram kept sparse: the non-empty buckets' (index, count), interleaved in an int32
@@ -54,9 +62,7 @@ class Sparse:
         # compress() finds the non-empty buckets in C: the parent does this for a few
         # histograms per second of the run, each of 2,688 buckets.
         indexes = list(compress(range(NBUCKETS), buckets))
-        pairs = array("i", [0]) * (2 * len(indexes))
-        pairs[::2] = array("i", indexes)
-        pairs[1::2] = array("i", [buckets[i] for i in indexes])
+        pairs = _pairs(indexes, [buckets[i] for i in indexes])
         return cls(pairs, histogram.count, histogram.total_us, histogram.max_us)
 
     @classmethod
@@ -66,9 +72,7 @@ class Sparse:
         buckets; the dense way was ~40 % of a tick that closes a second at 300 names)."""
         after, before = now.buckets, then.buckets
         indexes = list(compress(range(NBUCKETS), map(operator.ne, after, before)))
-        pairs = array("i", [0]) * (2 * len(indexes))
-        pairs[::2] = array("i", indexes)
-        pairs[1::2] = array("i", [after[i] - before[i] for i in indexes])
+        pairs = _pairs(indexes, [after[i] - before[i] for i in indexes])
         return cls(pairs, now.count - then.count, now.total_us - then.total_us, now.max_us)
 
     @classmethod
