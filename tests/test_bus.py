@@ -13,10 +13,14 @@ import pytest
 from molotov.stats.bus import StatsBus
 from molotov.stats.histogram import NBUCKETS, Histogram, bucket_of
 from molotov.stats.layout import (
+    DURATIONS_BLOCK,
     ERROR_ENTRIES,
     ERROR_TEXT_BYTES,
     ERROR_TRACEBACK_BYTES,
     MAGIC,
+    RESPONSES_BLOCK,
+    SCENARIO_WORDS,
+    WORD,
     Control,
     Counter,
     StopReason,
@@ -170,6 +174,59 @@ def test_a_tick_reads_the_run_wide_histograms_instead_of_the_scenarios(make_bus)
     assert all(s.durations.count == 0 for s in tick.scenarios)
     assert bus.read_scenarios() == full.scenarios
     assert full.scenarios[0].durations.count == 20
+
+
+def test_a_one_scenario_run_writes_its_steps_once(make_bus):
+    """With one scenario, its own blocks are the run's: a tick reads the same histograms, and
+    the run-wide blocks stay untouched (each step and response time written once)."""
+    bus = make_bus(2, ["only"])
+    durations: list[int] = []
+    responses: list[int] = []
+    for slot in range(2):
+        writer = bus.writer(slot)
+        for i in range(30):
+            writer.step_done(0, i % 4 != 0, 500 + 311 * i)
+            writer.response_time(0, 900 + 17 * i)
+            durations.append(500 + 311 * i)
+            responses.append(900 + 17 * i)
+    tick, full = bus.snapshot(scenarios=False), bus.snapshot()
+    assert tick.durations == full.durations == histogram_of(durations)
+    assert tick.response_times == full.response_times == histogram_of(responses)
+    assert (tick.steps, tick.scenarios[0].failures) == (60, 16)
+    for slot in range(2):
+        for block in (DURATIONS_BLOCK, RESPONSES_BLOCK):
+            start = bus.block_base(slot, block)
+            assert not any(bus.words[start : start + SCENARIO_WORDS])
+
+
+@pytest.mark.parametrize("scenarios", [1, 2, 3, 7])
+def test_each_request_entry_starts_a_cache_line(make_bus, scenarios):
+    """An entry's hot words (all a response writes but its bucket) share one 64-byte line."""
+    bus = make_bus(3, [f"s{i}" for i in range(scenarios)])
+    for slot in range(3):
+        table = bus.request_writer(slot)
+        entries = [table.entry_named(f"GET /{i}") for i in range(bus.max_names + 2)]
+        assert all(entry * WORD % 64 == 0 for entry in entries)
+        assert (bus.requests_base(slot) * WORD) % 64 == 0
+
+
+def test_status_codes_fill_a_name_s_pairs_then_its_classes(make_bus):
+    """16 codes get a pair each (0 is a code like any other); the 17th and later are counted as
+    unlisted (code 0) in their status class, so the run's classes stay exact."""
+    bus = make_bus()
+    writer, table = bus.writer(0), bus.request_writer(0)
+    entry = table.entry_named("GET /codes")
+    codes = [0, *range(200, 215), 299, 404, 503, 700, 200, 0]
+    for code in codes:
+        writer.request_done(entry, code, 100)
+    writer.request_failed(entry, 2)
+    snapshot = bus.snapshot()
+    (stats,) = snapshot.by_request
+    listed = {**dict.fromkeys(range(201, 215), 1), 200: 2}
+    assert dict(stats.status_codes) == {**listed, 0: 2 + 4}  # two 0s, 299 404 503 700 unlisted
+    assert stats.requests == snapshot.requests == len(codes) + 1
+    assert snapshot.statuses == (0, 17, 0, 1, 1, 3)
+    assert stats.latency is not None and stats.latency.count == len(codes)
 
 
 def test_a_name_in_several_slots_sums_its_counts_and_codes(make_bus):

@@ -5,9 +5,8 @@ Layout (every number an aligned little int64 "word"; text stored as UTF-8 bytes)
 * control block (:class:`Control`): magic, format version, slot and scenario counts, the stop
   reason (0 while running) and the force flag (cancel in-flight steps);
 * one slot per process, written by that process alone and read by the parent:
-  - :class:`Counter` words (pid, active workers, failures that belong to no scenario,
-    requests, responses by status class, response bytes, the open model's arrivals, request
-    errors by kind, ...),
+  - :class:`Counter` words (pid, active workers, failures that belong to no scenario, the
+    open model's arrivals, request errors by kind, ...),
   - histogram blocks (count, a second count, sum and max in µs, then the
     :data:`~molotov.stats.histogram.NBUCKETS` buckets): request latency, start lateness (open
     model), then per scenario its durations (the two counts: successes and failures) and its
@@ -16,8 +15,8 @@ Layout (every number an aligned little int64 "word"; text stored as UTF-8 bytes)
     length, then the text and traceback bytes. An entry's text is written before the slot's
     ``ERROR_ENTRIES`` counter is raised to publish it, so the parent never reads a half entry,
   - the per-request table of :mod:`molotov.stats.requests` (one entry per request name:
-    requests, errors, status codes, bytes, a latency histogram) and the checks table of
-    :mod:`molotov.stats.checks`.
+    requests, errors, status codes, bytes, a latency histogram; the run's requests, status
+    classes and bytes are its sums) and the checks table of :mod:`molotov.stats.checks`.
 
 The control block also carries the run's start instant (``START_NS``, ``time.monotonic_ns``,
 one clock for every process of the machine), from which the open model's processes compute
@@ -38,21 +37,12 @@ from collections.abc import Callable
 from multiprocessing import shared_memory
 
 from molotov.stats import checks, requests
+from molotov.stats.errortable import ErrorReader
 from molotov.stats.histogram import Histogram
 from molotov.stats.layout import (
     CONTROL_WORDS,
     COUNTER_WORDS,
     DURATIONS_BLOCK,
-    E_COUNT,
-    E_KIND,
-    E_REQUEST,
-    E_SCENARIO,
-    E_TB_LEN,
-    E_TEXT_LEN,
-    ERROR_ENTRIES,
-    ERROR_HEADER,
-    ERROR_TEXT_BYTES,
-    ERROR_WORDS,
     FORMAT_VERSION,
     LATENCY_BLOCK,
     LATENESS_BLOCK,
@@ -64,19 +54,17 @@ from molotov.stats.layout import (
     SC_OK,
     SCENARIO_HEADER,
     SCENARIO_WORDS,
-    STATUS_WORDS,
     WORD,
     Control,
     Counter,
     StopReason,
+    requests_offset,
     slot_words,
 )
 from molotov.stats.requests import read_histogram
 from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import (
     CheckStats,
-    ErrorKind,
-    ErrorStat,
     RequestStats,
     ScenarioStats,
     Snapshot,
@@ -97,20 +85,6 @@ def _collect(into: list[Histogram], histogram: Histogram | None) -> None:
         into.append(histogram)
 
 
-class _ErrorTotal:
-    """An error's count summed over slots while a snapshot is built."""
-
-    __slots__ = ("count", "traceback")
-
-    def __init__(self, traceback: str) -> None:
-        self.count = 0
-        self.traceback = traceback
-
-
-# (kind, message, scenario, request) -> its total
-_ErrorTotals = dict[tuple[ErrorKind, str, str, str], _ErrorTotal]
-
-
 class StatsBus:
     """The shared-memory block. Create it in the parent before forking; children inherit it."""
 
@@ -123,7 +97,7 @@ class StatsBus:
         self.nslots = self.words[Control.SLOTS]
         self.max_names = self.words[Control.NAMES]
         self._slot_words = slot_words(self.nscenarios, self.max_names)
-        self._error_text: dict[tuple[int, int], tuple[ErrorKind, str, str]] = {}
+        self._errors = ErrorReader(self.words, self.bytes, self.scenario_names)
         self._requests = requests.RequestReader()
         self._blocks: dict[int, tuple[list[int], Histogram | None]] = {}  # see _counted_histogram
         self._owner_pid = os.getpid()
@@ -167,11 +141,18 @@ class StatsBus:
         """Where scenario ``scenario``'s response-times block starts."""
         return self.block_base(slot, RUN_BLOCKS + 2 * scenario + 1)
 
+    def run_blocks(self, slot: int) -> tuple[int, int]:
+        """Where the run's step durations and response times are: its one scenario's blocks,
+        or the run-wide blocks every step of every scenario is also written to."""
+        if self.nscenarios == 1:
+            return self.scenario_base(slot, 0), self.response_base(slot, 0)
+        return self.block_base(slot, DURATIONS_BLOCK), self.block_base(slot, RESPONSES_BLOCK)
+
     def errors_base(self, slot: int) -> int:
         return self.block_base(slot, RUN_BLOCKS + 2 * self.nscenarios)
 
     def requests_base(self, slot: int) -> int:
-        return self.errors_base(slot) + ERROR_ENTRIES * ERROR_WORDS
+        return self.slot_base(slot) + requests_offset(self.nscenarios)
 
     def checks_base(self, slot: int) -> int:
         return self.requests_base(slot) + requests.table_words(self.max_names)
@@ -192,8 +173,7 @@ class StatsBus:
             (
                 self.block_base(index, LATENCY_BLOCK),
                 self.block_base(index, LATENESS_BLOCK),
-                self.block_base(index, DURATIONS_BLOCK),
-                self.block_base(index, RESPONSES_BLOCK),
+                *((0, 0) if self.nscenarios == 1 else self.run_blocks(index)),
             ),
             [self.scenario_base(index, i) for i in range(self.nscenarios)],
             [self.response_base(index, i) for i in range(self.nscenarios)],
@@ -253,7 +233,7 @@ class StatsBus:
         totals = [0] * COUNTER_WORDS
         latencies: list[Histogram] = []
         lateness: list[Histogram] = []
-        errors: _ErrorTotals = {}
+        errors: list[tuple[int, int, int]] = []  # (slot, table, published)
         running = 0
         pids: list[int] = []
         words = self.words
@@ -266,19 +246,17 @@ class StatsBus:
                 pids.append(counters[Counter.PID])
             _collect(latencies, self._histogram(self.block_base(slot, LATENCY_BLOCK)))
             _collect(lateness, self._histogram(self.block_base(slot, LATENESS_BLOCK)))
-            self._read_errors(slot, counters[Counter.ERROR_ENTRIES], errors)
+            errors.append((slot, self.errors_base(slot), counters[Counter.ERROR_ENTRIES]))
+        table = self._request_table(latency_of)
         if scenarios:
-            stats, run_wide = self._scenarios(), None
+            stats, run_wide = self.read_scenarios(), None
         else:
             stats, durations, responses = self._tick_scenarios()
             run_wide = (durations, responses)
         snapshot = Snapshot(
             taken_at=time.monotonic(),
             scenarios=stats,
-            errors=tuple(
-                ErrorStat(kind, message, total.count, total.traceback, scenario, request)
-                for (kind, message, scenario, request), total in errors.items()
-            ),
+            errors=self._errors.read(errors, self._request_names),
             workers=totals[Counter.WORKERS],
             workers_started=totals[Counter.WORKERS_STARTED],
             processes_running=running,
@@ -288,9 +266,9 @@ class StatsBus:
             session_setup_failures=totals[Counter.SESSION_SETUP_FAILURES],
             errors_dropped=totals[Counter.ERRORS_DROPPED],
             pids=tuple(pids),
-            requests=totals[Counter.REQUESTS],
-            statuses=tuple(totals[Counter.STATUS_1XX : Counter.STATUS_1XX + STATUS_WORDS]),
-            response_bytes=totals[Counter.RESPONSE_BYTES],
+            requests=sum(one.requests for one in table.names),
+            statuses=table.statuses,
+            response_bytes=sum(one.response_bytes for one in table.names),
             request_errors_by_kind=tuple(
                 totals[Counter.REQUEST_ERRORS : Counter.REQUEST_ERRORS + REQUEST_ERROR_WORDS]
             ),
@@ -300,7 +278,7 @@ class StatsBus:
             waiting=totals[Counter.WAITING],
             busy=totals[Counter.BUSY],
             start_lateness=Histogram.merge(lateness),
-            by_request=self.read_requests(latency_of),
+            by_request=table.names,
             checks=self._read_checks(),
             checks_passed=totals[Counter.CHECKS_PASSED],
             checks_failed=totals[Counter.CHECKS_FAILED],
@@ -326,14 +304,15 @@ class StatsBus:
         for slot in range(self.nslots):
             first = self.scenario_base(slot, 0)
             end = first + n * stride
+            durations_base, responses_base = self.run_blocks(slot)
             for _ in range(SETTLE_TRIES):
-                block = self._histogram(self.block_base(slot, DURATIONS_BLOCK))
+                block = self._histogram(durations_base)
                 oks = words[first + SC_OK : end : stride].tolist()
                 fails = words[first + SC_FAILED : end : stride].tolist()
                 if sum(oks) + sum(fails) == (block.count if block else 0):
                     break
             _collect(durations, block)
-            _collect(responses, self._histogram(self.block_base(slot, RESPONSES_BLOCK)))
+            _collect(responses, self._histogram(responses_base))
             ok = list(map(operator.add, ok, oks))
             failed = list(map(operator.add, failed, fails))
         empty = Histogram.empty()
@@ -343,8 +322,9 @@ class StatsBus:
         )
         return stats, Histogram.merge(durations), Histogram.merge(responses)
 
-    def _scenarios(self) -> tuple[ScenarioStats, ...]:
-        """Each scenario's counts and histograms, summed over the slots."""
+    def read_scenarios(self) -> tuple[ScenarioStats, ...]:
+        """Each scenario's counts and histograms, summed over the slots (what a tick's snapshot
+        leaves out: the dashboard's and the remote write's threads read them so, as needed)."""
         words = self.words
         stats = []
         for i, name in enumerate(self.scenario_names):
@@ -364,15 +344,13 @@ class StatsBus:
             )
         return tuple(stats)
 
-    def read_scenarios(self) -> tuple[ScenarioStats, ...]:
-        """Every scenario's counts and histograms (what a tick's snapshot leaves out: the
-        dashboard's and the remote write's threads read them so, when they need them)."""
-        return self._scenarios()
-
     def read_requests(
         self, latency_of: Callable[[str], bool] | None = None
     ) -> tuple[RequestStats, ...]:
         """Every request name's totals over the slots (see :meth:`snapshot`)."""
+        return self._request_table(latency_of).names
+
+    def _request_table(self, latency_of: Callable[[str], bool] | None) -> requests.RequestTable:
         tables = [self.requests_base(slot) for slot in range(self.nslots)]
         return self._requests.read(self.words, self.bytes, tables, self.max_names, latency_of)
 
@@ -404,39 +382,6 @@ class StatsBus:
     def _histogram(self, base: int) -> Histogram | None:
         """The histogram of a block (a scenario's, or a run-wide one), if not empty."""
         return read_histogram(self.words, self.bytes, base)
-
-    def _read_errors(self, slot: int, published: int, into: _ErrorTotals) -> None:
-        words = self.words
-        base = self.errors_base(slot)
-        names: list[str] | None = None
-        for index in range(min(published, ERROR_ENTRIES)):
-            entry = base + index * ERROR_WORDS
-            cached = self._error_text.get((slot, index))
-            if cached is None:
-                # Published entries never change their text: decode each once.
-                start = (entry + ERROR_HEADER) * WORD
-                text_len = words[entry + E_TEXT_LEN]
-                tb_len = words[entry + E_TB_LEN]
-                text = bytes(self.bytes[start : start + text_len]).decode("utf-8", "replace")
-                tb_start = start + ERROR_TEXT_BYTES
-                tb = bytes(self.bytes[tb_start : tb_start + tb_len]).decode("utf-8", "replace")
-                cached = (ErrorKind(words[entry + E_KIND]), text, tb)
-                self._error_text[(slot, index)] = cached
-            kind, text, tb = cached
-            scenario = words[entry + E_SCENARIO]
-            request = words[entry + E_REQUEST]
-            if request and names is None:
-                names = self._request_names(slot)
-            key = (
-                kind,
-                text,
-                self.scenario_names[scenario - 1] if 0 < scenario <= self.nscenarios else "",
-                names[request - 1] if names and 0 < request <= len(names) else "",
-            )
-            total = into.get(key)
-            if total is None:
-                total = into[key] = _ErrorTotal(tb)
-            total.count += words[entry + E_COUNT]
 
     # -- lifetime ------------------------------------------------------------------------
 

@@ -14,8 +14,9 @@ from molotov.stats.histogram import NBUCKETS
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS
 
 MAGIC = 0x4D4F4C4F544F5631  # "MOLOTOV1"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 WORD = 8
+LINE_WORDS = requests.LINE_WORDS  # a 64-byte cache line: slots and request tables start on one
 
 
 class Control(IntEnum):
@@ -46,6 +47,9 @@ class StopReason(IntEnum):
 
 
 class Counter(IntEnum):
+    """A slot's counters. The run's requests, responses by status class and response bytes are
+    not among them: they are the sums of the request table's names (see stats.requests)."""
+
     PID = 0
     RUNNING = 1  # 1 while the process is running its workers
     WORKERS = 2  # workers currently running steps (closed model) or in the pool (open)
@@ -56,27 +60,22 @@ class Counter(IntEnum):
     SESSION_SETUP_FAILURES = 7
     ERROR_ENTRIES = 8
     ERRORS_DROPPED = 9
-    REQUESTS = 10
-    STATUS_1XX = 11  # then 2xx .. 5xx, then STATUS_OTHER
-    STATUS_OTHER = 16  # a status outside 100-599
-    RESPONSE_BYTES = 17
-    READY = 18  # open model: 1 once the process's first -w workers are set up
-    STARTED = 19  # steps started
-    DROPPED = 20  # open model: arrivals that never started (no free worker in --max-lag)
-    WAITING = 21  # open model: arrivals waiting for a free worker now
-    BUSY = 22  # open model: workers running a step now
-    FINISHING = 23  # -p 1 with a global_teardown: 1 workers done, 2 global_teardown done
-    REQUEST_ERRORS = 24  # then one word per kind of errors.REQUEST_ERROR_KINDS
-    FIRST_STEP_NS = 32  # monotonic ns when the process's first step started (0: none yet)
-    CHECKS_PASSED = 33
-    CHECKS_FAILED = 34
-    CHECKS_DROPPED = 35  # checks counted above but past the checks table's room
-    RETRIED = 36  # failed attempts aiohttp sent again at once (a stale kept-alive connection)
+    READY = 10  # open model: 1 once the process's first -w workers are set up
+    STARTED = 11  # steps started
+    DROPPED = 12  # open model: arrivals that never started (no free worker in --max-lag)
+    WAITING = 13  # open model: arrivals waiting for a free worker now
+    BUSY = 14  # open model: workers running a step now
+    FINISHING = 15  # -p 1 with a global_teardown: 1 workers done, 2 global_teardown done
+    REQUEST_ERRORS = 16  # then one word per kind of errors.REQUEST_ERROR_KINDS
+    FIRST_STEP_NS = 24  # monotonic ns when the process's first step started (0: none yet)
+    CHECKS_PASSED = 25
+    CHECKS_FAILED = 26
+    CHECKS_DROPPED = 27  # checks counted above but past the checks table's room
+    RETRIED = 28  # failed attempts aiohttp sent again at once (a stale kept-alive connection)
 
 
-COUNTER_WORDS = 48
+COUNTER_WORDS = 32
 REQUEST_ERROR_WORDS = len(REQUEST_ERROR_KINDS)
-STATUS_WORDS = 6  # 1xx .. 5xx, other
 
 # A histogram block: these words, then the buckets. A scenario's duration block counts its
 # successes and failures in the two count words; other blocks use the first only.
@@ -99,11 +98,18 @@ ERROR_HEADER = 6
 ERROR_WORDS = ERROR_HEADER + (ERROR_TEXT_BYTES + ERROR_TRACEBACK_BYTES) // WORD
 
 
+def _whole_lines(words: int) -> int:
+    return -(-words // LINE_WORDS) * LINE_WORDS
+
+
+def requests_offset(nscenarios: int) -> int:
+    """Where a slot's request table starts in it: past its counters, histogram blocks and
+    error table, on a cache line (so that each entry's hot words are one line)."""
+    blocks = (RUN_BLOCKS + 2 * nscenarios) * SCENARIO_WORDS
+    return _whole_lines(COUNTER_WORDS + blocks + ERROR_ENTRIES * ERROR_WORDS)
+
+
 def slot_words(nscenarios: int, max_names: int) -> int:
-    return (
-        COUNTER_WORDS
-        + (RUN_BLOCKS + 2 * nscenarios) * SCENARIO_WORDS
-        + ERROR_ENTRIES * ERROR_WORDS
-        + requests.table_words(max_names)
-        + checks.TABLE_WORDS
-    )
+    """A slot's size: whole cache lines, so that every slot starts on one."""
+    tables = requests.table_words(max_names) + checks.TABLE_WORDS
+    return _whole_lines(requests_offset(nscenarios) + tables)

@@ -4,13 +4,21 @@ Each slot holds ``max_names`` entries (``--max-request-names``, in the control b
 past the bound all go to one last entry, :data:`~molotov.stats.naming.OTHER`, so a test with
 random URLs keeps a fixed-size bus (the summary says so). An entry (int64 words) holds:
 
-* the lengths of its name and of the host of its first request (StatsD's 2.x names),
-* requests (responses and request errors), response bytes, request errors by kind,
-* :data:`CODE_PAIRS` pairs of (status code, responses), then the responses whose code did not
-  fit (listed as code 0),
-* a latency histogram block in the bus's log-linear encoding (count, -, sum, max, buckets),
-  so per-name percentiles merge exactly across processes, reports and machines,
+* one cache line (the entry starts on a 64-byte boundary) with all a response writes but its
+  latency's bucket: its first status code and that code's responses, the latency's sum and
+  max, the response bytes; and the requests that got no response, the lengths of the name and
+  of the host of its first request (StatsD's 2.x names),
+* :data:`CODE_PAIRS` - 1 more pairs of (status code, responses), then the responses whose code
+  did not fit, by status class (listed as code 0),
+* request errors by kind,
+* a latency histogram's buckets in the bus's log-linear encoding (its count is their sum), so
+  per-name percentiles merge exactly across processes, reports and machines,
 * the name's and the host's UTF-8 bytes.
+
+A pair is free while its count is 0 (a code of 0 is a code like any other), and the writer
+fills them in order. The run's requests, responses by status class and response bytes are
+not written anywhere else: they are the sums of the names' (one store less per request, and a
+run's totals always agree with its names').
 
 As everywhere on the bus, the worker process writes and the parent reads: a new entry's name is
 written before the table's entry count is raised to publish it.
@@ -21,37 +29,47 @@ from __future__ import annotations
 import dataclasses
 import operator
 from collections.abc import Callable
+from typing import NamedTuple
 
 from molotov.stats.histogram import NBUCKETS, Histogram
-from molotov.stats.naming import NAME_BYTES, OTHER, clip_name
-from molotov.stats.snapshot import REQUEST_ERROR_KINDS, RequestStats
+from molotov.stats.naming import NAME_BYTES, OTHER, clip_name, default_name
+from molotov.stats.snapshot import REQUEST_ERROR_KINDS, STATUS_CLASSES, RequestStats
 
 WORD = 8
+LINE_WORDS = 8  # a 64-byte cache line
 CODE_PAIRS = 16
 HOST_BYTES = 56
 _HEADER = 4  # a histogram block's words before its buckets: count, -, sum, max
 
-# An entry's words (the slot's writer, molotov.stats.slot, counts requests into them).
-_NAME_LEN, _HOST_LEN, REQUESTS, BYTES = range(4)
-ERRORS = 4
-CODES = ERRORS + len(REQUEST_ERROR_KINDS)
-OTHER_CODES = CODES + 2 * CODE_PAIRS
-LATENCY = OTHER_CODES + 1
-_TEXT = LATENCY + _HEADER + NBUCKETS
-ENTRY_WORDS = _TEXT + (NAME_BYTES + HOST_BYTES) // WORD
-_CACHE_LIMIT = 4096  # (method, host, path) -> entry lookups kept; cleared when it is full
+# An entry's words (the slot's writer, molotov.stats.slot, counts requests into them): its hot
+# line first, then the rest.
+CODE, RESPONSES, LATENCY_SUM, LATENCY_MAX, BYTES, FAILED, _NAME_LEN, _HOST_LEN = range(8)
+PAIRS = LINE_WORDS  # the other CODE_PAIRS - 1 pairs of (code, responses)
+UNLISTED = PAIRS + 2 * (CODE_PAIRS - 1)  # responses whose code did not fit, by status class
+ERRORS = UNLISTED + len(STATUS_CLASSES)
+BUCKETS = ERRORS + len(REQUEST_ERROR_KINDS)
+_TEXT = BUCKETS + NBUCKETS
+ENTRY_WORDS = -(-(_TEXT + (NAME_BYTES + HOST_BYTES) // WORD) // LINE_WORDS) * LINE_WORDS
+_CACHE_LIMIT = 4096  # (method, path) -> entry lookups kept; cleared when it is full
+
+
+def status_class(code: int) -> int:
+    """The index in STATUS_CLASSES of a status code's class."""
+    kind = code // 100
+    return kind - 1 if 1 <= kind <= 5 else len(STATUS_CLASSES) - 1
 
 
 def table_words(max_names: int) -> int:
-    """A slot's table: the published-entry count, then ``max_names`` entries."""
-    return 1 + max_names * ENTRY_WORDS
+    """A slot's table: one line holding the published-entry count, then ``max_names`` entries
+    (the table starts on a line, so each entry does)."""
+    return LINE_WORDS + max_names * ENTRY_WORDS
 
 
 class RequestWriter:
-    """A worker process's side of its request table: the entry of each request's name (one
-    dict lookup per request), publishing new ones. The counting itself is the slot writer's
-    (:meth:`molotov.stats.slot.SlotWriter.request_done`), which writes the run's counters and
-    the entry's in one call."""
+    """A worker process's side of its request table: the entry of each request's name (two
+    dict lookups per request), publishing new ones. The counting itself is the slot writer's
+    (:meth:`molotov.stats.slot.SlotWriter.request_done`), which writes the run's words and the
+    entry's in one call."""
 
     def __init__(self, words: memoryview, raw: memoryview, base: int, max_names: int) -> None:
         self._words = words
@@ -59,20 +77,21 @@ class RequestWriter:
         self._base = base
         self._max = max_names
         self._by_name: dict[str, int] = {}
-        # (method, host, path) -> entry: read by the recording middleware itself first (a
-        # dict lookup on the hot path, no call), then entry_for on a miss.
-        self.by_url: dict[tuple[str, str | None, str], int] = {}
+        self._cached = 0
+        # method -> path -> entry: read by the recording middleware itself first (two dict
+        # lookups on the hot path, no call, no tuple), then entry_for on a miss. The host is
+        # not in the key: a name is its method and path, whichever host served it.
+        self.by_method: dict[str, dict[str, int]] = {}
 
-    def entry_for(
-        self, method: str, host: str | None, path: str, name_of: Callable[[str, str], str]
-    ) -> int:
-        """The entry of a request named by its URL (``name_of(method, path)`` on a miss)."""
-        key = (method, host, path)
-        entry = self.by_url.get(key)
-        if entry is None:
-            if len(self.by_url) >= _CACHE_LIMIT:
-                self.by_url.clear()  # random paths: names are made again, memory stays bounded
-            entry = self.by_url[key] = self.entry_named(name_of(method, path), host or "")
+    def entry_for(self, method: str, host: str | None, path: str) -> int:
+        """The entry of a request named by its URL (``default_name(method, path)`` on a miss),
+        noting ``host`` on a new entry."""
+        if self._cached >= _CACHE_LIMIT:
+            self.by_method.clear()  # random paths: names are made again, memory stays bounded
+            self._cached = 0
+        entry = self.entry_named(default_name(method, path), host or "")
+        self.by_method.setdefault(method, {})[path] = entry
+        self._cached += 1
         return entry
 
     def entry_named(self, name: str, host: str = "") -> int:
@@ -84,9 +103,9 @@ class RequestWriter:
         if published >= self._max - 1 and name != OTHER:
             return self.entry_named(OTHER)  # not cached per name: random names stay bounded
         if published >= self._max:  # full: its last entry is OTHER, an earlier writer's
-            entry = self._by_name[OTHER] = self._base + 1 + (self._max - 1) * ENTRY_WORDS
+            entry = self._by_name[OTHER] = self._base + LINE_WORDS + (self._max - 1) * ENTRY_WORDS
             return entry
-        entry = self._base + 1 + published * ENTRY_WORDS
+        entry = self._base + LINE_WORDS + published * ENTRY_WORDS
         data = clip_name(name).encode("utf-8")
         host_data = host.encode("ascii", "replace")[:HOST_BYTES]
         start = (entry + _TEXT) * WORD
@@ -101,10 +120,19 @@ class RequestWriter:
 
     def index_of(self, entry: int) -> int:
         """The entry's number in this table (errors and checks say which request)."""
-        return (entry - self._base - 1) // ENTRY_WORDS
+        return (entry - self._base - LINE_WORDS) // ENTRY_WORDS
 
 
 _EMPTY_BLOCK = bytes(NBUCKETS * WORD)
+
+
+def read_buckets(words: memoryview, raw: memoryview, start: int) -> tuple[int, ...] | None:
+    """The :data:`NBUCKETS` buckets from word ``start``, or None when they are all 0 (found by
+    comparing their bytes, a copy and a memcmp, before any word is converted)."""
+    at = start * WORD
+    if bytes(raw[at : at + NBUCKETS * WORD]) == _EMPTY_BLOCK:
+        return None
+    return tuple(words[start : start + NBUCKETS].tolist())
 
 
 def read_histogram(words: memoryview, raw: memoryview, base: int) -> Histogram | None:
@@ -113,54 +141,69 @@ def read_histogram(words: memoryview, raw: memoryview, base: int) -> Histogram |
     A block's count words are not read: the request-latency blocks leave them unwritten (one
     store less per request), and the buckets say it all: the count is their sum, which also
     keeps a histogram whole when the writer adds a value between two reads (a histogram whose
-    count and buckets disagree is one a report reader refuses). An empty block is found by
-    comparing its bytes (a copy and a memcmp), before any word is converted.
+    count and buckets disagree is one a report reader refuses).
     """
-    start = (base + _HEADER) * WORD
-    if bytes(raw[start : start + NBUCKETS * WORD]) == _EMPTY_BLOCK:
+    buckets = read_buckets(words, raw, base + _HEADER)
+    if buckets is None:
         return None
-    head = words[base : base + _HEADER].tolist()
-    buckets = tuple(words[base + _HEADER : base + _HEADER + NBUCKETS].tolist())
-    return Histogram(buckets, sum(buckets), head[2], head[3])
+    return Histogram(buckets, sum(buckets), words[base + 2], words[base + 3])
 
 
-_HEAD = LATENCY - REQUESTS  # an entry's counter words, REQUESTS to LATENCY
-_CODES, _OTHER_CODES = CODES - REQUESTS, OTHER_CODES - REQUESTS  # where they are in those
+def _latency(words: memoryview, raw: memoryview, entry: int) -> Histogram | None:
+    """An entry's latency histogram: its buckets, with the sum and max of its hot line."""
+    buckets = read_buckets(words, raw, entry + BUCKETS)
+    if buckets is None:
+        return None
+    return Histogram(buckets, sum(buckets), words[entry + LATENCY_SUM], words[entry + LATENCY_MAX])
 
 
-def _counters(heads: list[int], name: str, host: str) -> RequestStats:
-    """A name's stats from its counter words (``REQUESTS`` to ``LATENCY``) in one or more
-    slots' tables, one after the other: counts add, status codes add by code."""
-    counts = heads[:_CODES]
-    for start in range(_HEAD, len(heads), _HEAD):
-        counts = list(map(operator.add, counts, heads[start : start + _CODES]))
+class RequestTable(NamedTuple):
+    """Every name's stats, and the run's responses by status class (the names' sum)."""
+
+    names: tuple[RequestStats, ...]
+    statuses: tuple[int, ...]
+
+
+def _counters(heads: list[int], name: str, host: str) -> tuple[RequestStats, list[int]]:
+    """A name's stats and its responses by status class, from its counter words (an entry's
+    first ``BUCKETS``) in one or more slots' tables, one after the other."""
     codes: dict[int, int] = {}
-    for start in range(0, len(heads), _HEAD):
-        for pair in range(start + _CODES, start + _OTHER_CODES, 2):
+    classes = [0] * len(STATUS_CLASSES)
+    errors = [0] * len(REQUEST_ERROR_KINDS)
+    failed = size = 0
+    for start in range(0, len(heads), BUCKETS):
+        size += heads[start + BYTES]
+        failed += heads[start + FAILED]
+        errors = list(map(operator.add, errors, heads[start + ERRORS : start + BUCKETS]))
+        for pair in (start + CODE, *range(start + PAIRS, start + UNLISTED, 2)):
+            count = heads[pair + 1]
+            if not count:
+                break  # the writer fills the pairs in order: the rest are free
             code = heads[pair]
-            if not code:
-                break  # the writer fills the pairs in order: the rest are empty
-            if heads[pair + 1]:
-                codes[code] = codes.get(code, 0) + heads[pair + 1]
-        if heads[start + _HEAD - 1]:  # responses whose code did not fit: listed as 0
-            codes[0] = codes.get(0, 0) + heads[start + _HEAD - 1]
-    return RequestStats(
+            codes[code] = codes.get(code, 0) + count
+            classes[status_class(code)] += count
+        for index, count in enumerate(heads[start + UNLISTED : start + ERRORS]):
+            if count:
+                codes[0] = codes.get(0, 0) + count
+                classes[index] += count
+    stats = RequestStats(
         name,
-        requests=counts[0],
-        response_bytes=counts[BYTES - REQUESTS],
-        errors_by_kind=tuple(counts[ERRORS - REQUESTS :]),
+        requests=failed + sum(classes),
+        response_bytes=size,
+        errors_by_kind=tuple(errors),
         status_codes=tuple(sorted(codes.items())),
         host=host,
     )
+    return stats, classes
 
 
 class RequestReader:
     """The parent's side: every slot's table summed by name into :class:`RequestStats`."""
 
     def __init__(self) -> None:
-        # name -> (its entries' counter words, its stats without latency) at the last read: an
-        # idle name's counters are not decoded again.
-        self._counted: dict[str, tuple[list[int], RequestStats]] = {}
+        # name -> (its entries' counter words, its stats without latency, its responses by
+        # status class) at the last read: an idle name's counters are not decoded again.
+        self._counted: dict[str, tuple[list[int], RequestStats, list[int]]] = {}
         self._tables: dict[int, list[tuple[str, str]]] = {}  # table -> its entries' texts
 
     def names(self, raw: memoryview, words: memoryview, table: int, count: int) -> list[str]:
@@ -175,48 +218,49 @@ class RequestReader:
         tables: list[int],
         max_names: int,
         latency_of: Callable[[str], bool] | None = None,
-    ) -> tuple[RequestStats, ...]:
+    ) -> RequestTable:
         """Each name's totals; its latency histogram only where ``latency_of(name)`` (None:
         every name's), since a live tick needs a few names' percentiles, not all.
 
         Long on purpose: with hundreds of names this loop is most of a tick. A name's
         counter words are gathered over the slots first (one slice per entry), then made
         into one :class:`RequestStats` only when they changed since the last read; the
-        latency blocks are read after, for the wanted names only."""
+        latency buckets are read after, for the wanted names only."""
         heads: dict[str, list[int]] = {}
         hosts: dict[str, str] = {}
         entries: dict[str, list[int]] = {}  # name -> its entries, when its latency is read
         for table in tables:
             texts = self._table_texts(raw, words, table, min(words[table], max_names))
-            first = table + 1 + REQUESTS
             for number, (name, host) in enumerate(texts):
-                start = first + number * ENTRY_WORDS
-                head = words[start : start + _HEAD].tolist()
+                start = table + LINE_WORDS + number * ENTRY_WORDS
+                head = words[start : start + BUCKETS].tolist()
                 known = heads.get(name)
                 if known is None:
                     heads[name] = head
                     hosts[name] = host
                     if latency_of is None or latency_of(name):
-                        entries[name] = [start - REQUESTS]
+                        entries[name] = [start]
                     continue
                 known += head
                 if host and not hosts[name]:
                     hosts[name] = host
                 if name in entries:
-                    entries[name].append(start - REQUESTS)
+                    entries[name].append(start)
         stats = []
+        statuses = [0] * len(STATUS_CLASSES)
         for name, head in heads.items():
             counted = self._counted.get(name)
             if counted is None or counted[0] != head:
-                counted = self._counted[name] = (head, _counters(head, name, hosts[name]))
+                counted = self._counted[name] = (head, *_counters(head, name, hosts[name]))
             one = counted[1]
+            statuses = list(map(operator.add, statuses, counted[2]))
             if name in entries:
-                latency = [read_histogram(words, raw, e + LATENCY) for e in entries[name]]
+                latency = [_latency(words, raw, entry) for entry in entries[name]]
                 one = dataclasses.replace(
                     one, latency=Histogram.merge([h for h in latency if h is not None])
                 )
             stats.append(one)
-        return tuple(stats)
+        return RequestTable(tuple(stats), tuple(statuses))
 
     def _table_texts(
         self, raw: memoryview, words: memoryview, table: int, count: int
@@ -225,7 +269,7 @@ class RequestReader:
         are only ever published, never changed)."""
         known = self._tables.setdefault(table, [])
         for number in range(len(known), count):
-            entry = table + 1 + number * ENTRY_WORDS
+            entry = table + LINE_WORDS + number * ENTRY_WORDS
             start = (entry + _TEXT) * WORD
             name = bytes(raw[start : start + words[entry + _NAME_LEN]]).decode("utf-8", "replace")
             start += NAME_BYTES

@@ -30,6 +30,11 @@ from molotov.stats.layout import (
 )
 from molotov.stats.snapshot import ErrorKind
 
+# An entry's hot words, as module globals (faster than a module's attributes per request).
+_RESPONSES = entry_words.RESPONSES
+_LATENCY_SUM, _LATENCY_MAX = entry_words.LATENCY_SUM, entry_words.LATENCY_MAX
+_BUCKETS, _BYTES = entry_words.BUCKETS, entry_words.BYTES
+
 
 def _clip(text: str, limit: int, keep_end: bool = False) -> bytes:
     data = text.encode("utf-8", "replace")
@@ -53,7 +58,9 @@ class SlotWriter:
         errors_base: int,
     ) -> None:
         """``blocks``: where the run-wide blocks start: request latency, start lateness, step
-        durations and response times (see :mod:`molotov.stats.layout`)."""
+        durations and response times (see :mod:`molotov.stats.layout`); the last two are 0
+        when the run has one scenario, whose own blocks are then the run's (not written
+        twice, see :meth:`molotov.stats.bus.StatsBus.run_blocks`)."""
         self._words = words
         self._bytes = data
         self._base = base
@@ -62,13 +69,9 @@ class SlotWriter:
         self._response_bases = response_bases
         self._errors_base = errors_base
         self._error_index: dict[tuple[int, str, int, int], int] = {}
-        # The request counters' word offsets, as plain ints: an IntEnum's arithmetic on every
-        # request costs more than the stores themselves.
-        self._n_requests = base + int(Counter.REQUESTS)
-        self._n_status = base + int(Counter.STATUS_1XX) - 1  # + the status class (1 to 5)
-        self._n_status_other = base + int(Counter.STATUS_OTHER)
+        # The request errors' word offset, as a plain int: an IntEnum's arithmetic costs more
+        # than the store itself.
         self._n_errors = base + int(Counter.REQUEST_ERRORS)
-        self._n_bytes = base + int(Counter.RESPONSE_BYTES)
 
     def set(self, counter: Counter, value: int) -> None:
         self._words[self._base + counter] = value
@@ -88,10 +91,11 @@ class SlotWriter:
             words[base + SC_MAX_US] = duration_us
         words[base + bucket] += 1
         base = self._durations  # inline, not _run_wide(): a call per step costs more
-        words[base + SC_SUM_US] += duration_us
-        if duration_us > words[base + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
-            words[base + SC_MAX_US] = duration_us
-        words[base + bucket] += 1
+        if base:  # 0: one scenario, whose block is the run's
+            words[base + SC_SUM_US] += duration_us
+            if duration_us > words[base + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max()
+                words[base + SC_MAX_US] = duration_us
+            words[base + bucket] += 1
 
     def _run_wide(self, block: int, bucket: int, us: int) -> None:
         """One value into a run-wide block whose count is its buckets' sum."""
@@ -114,7 +118,8 @@ class SlotWriter:
         """The open model: a finished step's time from its scheduled start to its end (under
         the scenario, and in the run-wide block)."""
         self._record(self._response_bases[scenario], response_us)
-        self._run_wide(self._responses, SCENARIO_HEADER + bucket_of(response_us), response_us)
+        if self._responses:  # 0: one scenario, whose block is the run's
+            self._run_wide(self._responses, SCENARIO_HEADER + bucket_of(response_us), response_us)
 
     def step_started(self, lateness_us: int) -> None:
         """The open model: a step started ``lateness_us`` after its scheduled instant."""
@@ -122,53 +127,50 @@ class SlotWriter:
         self._record(self._lateness, lateness_us)
 
     def request_done(self, entry: int, status: int, latency_us: int) -> None:
-        """Count one response (its headers arrived) and its latency, for the run and under
-        its name's entry (a word offset of the request table, see stats.requests).
+        """Count one response (its headers arrived) and its latency, in the run's latency
+        block and under its name's entry (a word offset of the request table, see
+        stats.requests; the run's responses are the names' sum).
 
-        Long on purpose: both records in one call, the latency's bucket found once; this
-        runs for every request. Neither latency block's count word is written: a block's
-        count is its buckets' sum (what the reader takes anyway), one store less each."""
+        Runs for every request: the latency's bucket is found once, neither block's count is
+        written (a block's count is its buckets' sum), and all of the entry's words but its
+        bucket are in one cache line, its first status code's pair among them."""
         words = self._words
-        words[self._n_requests] += 1
-        status_class = status // 100
-        if 1 <= status_class <= 5:
-            words[self._n_status + status_class] += 1
-        else:
-            words[self._n_status_other] += 1
-        bucket = SCENARIO_HEADER + bucket_of(latency_us)
+        bucket = bucket_of(latency_us)
         block = self._requests
         words[block + SC_SUM_US] += latency_us
         if latency_us > words[block + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
             words[block + SC_MAX_US] = latency_us
-        words[block + bucket] += 1
-        words[entry + entry_words.REQUESTS] += 1
-        pair = entry + entry_words.CODES
-        end = entry + entry_words.OTHER_CODES
-        while pair < end:
-            code = words[pair]
-            if code == status:
-                words[pair + 1] += 1
-                break
-            if code == 0:
+        words[block + SCENARIO_HEADER + bucket] += 1
+        if words[entry] == status:  # the entry's first code (CODE is its first word)
+            words[entry + _RESPONSES] += 1
+        else:
+            self._other_status(entry, status)
+        words[entry + _LATENCY_SUM] += latency_us
+        if latency_us > words[entry + _LATENCY_MAX]:  # noqa: PLR1730 - cheaper than max()
+            words[entry + _LATENCY_MAX] = latency_us
+        words[entry + _BUCKETS + bucket] += 1
+
+    def _other_status(self, entry: int, status: int) -> None:
+        """A response whose code is not the entry's first: counted in its code's pair, taking
+        the first free one (the first pair too, when the entry has no response yet), or as
+        unlisted in its status class when all are taken."""
+        words = self._words
+        for pair in (entry, *range(entry + entry_words.PAIRS, entry + entry_words.UNLISTED, 2)):
+            if not words[pair + 1]:  # free: the code, then its count, so a reader sees both
                 words[pair] = status
                 words[pair + 1] = 1
-                break
-            pair += 2
-        else:
-            words[end] += 1
-        block = entry + entry_words.LATENCY
-        words[block + SC_SUM_US] += latency_us
-        if latency_us > words[block + SC_MAX_US]:  # noqa: PLR1730 - cheaper than max() here
-            words[block + SC_MAX_US] = latency_us
-        words[block + bucket] += 1
+                return
+            if words[pair] == status:
+                words[pair + 1] += 1
+                return
+        words[entry + entry_words.UNLISTED + entry_words.status_class(status)] += 1
 
     def request_failed(self, entry: int, kind_index: int) -> None:
         """Count one request that got no response (``kind_index`` in REQUEST_ERROR_KINDS)."""
         words = self._words
-        words[self._n_requests] += 1
         words[self._n_errors + kind_index] += 1
-        words[entry + entry_words.REQUESTS] += 1
         words[entry + entry_words.ERRORS + kind_index] += 1
+        words[entry + entry_words.FAILED] += 1
 
     def request_error(self, entry: int, kind_index: int) -> None:
         """A counted request's response failed after its headers (a broken body); ``entry``:
@@ -178,8 +180,8 @@ class SlotWriter:
             self._words[entry + entry_words.ERRORS + kind_index] += 1
 
     def response_bytes(self, entry: int, size: int) -> None:
-        self._words[self._n_bytes] += size
-        self._words[entry + entry_words.BYTES] += size
+        """A response's body was read to its end (the run's bytes are the names' sum)."""
+        self._words[entry + _BYTES] += size
 
     def error(
         self,

@@ -21,7 +21,6 @@ from yarl import URL
 
 from molotov.scope import explicit_name, last_request
 from molotov.stats.layout import Counter
-from molotov.stats.naming import default_name
 from molotov.stats.requests import RequestWriter
 from molotov.stats.slot import SlotWriter
 from molotov.stats.snapshot import REQUEST_ERROR_KINDS, ErrorKind
@@ -175,7 +174,7 @@ def _recording_middleware(
     clock = time.perf_counter_ns
     kind_index = {kind: i for i, kind in enumerate(REQUEST_ERROR_KINDS)}
     retries: dict[tuple[str, URL], int] = {}  # failed attempts aiohttp is about to send again
-    by_url = table.by_url
+    by_method = table.by_method
 
     async def middleware(
         request: aiohttp.ClientRequest,
@@ -190,10 +189,10 @@ def _recording_middleware(
         url = request.url
         name = explicit_name.get()
         if name is None:
-            method, host, path = request.method, url.raw_host, url.raw_path
-            entry = by_url.get((method, host, path))
+            paths = by_method.get(request.method)
+            entry = paths.get(url.raw_path) if paths is not None else None
             if entry is None:
-                entry = table.entry_for(method, host, path, default_name)
+                entry = table.entry_for(request.method, url.raw_host, url.raw_path)
         else:
             entry = table.entry_named(name, url.raw_host or "")
         last_request.set(entry)
