@@ -158,6 +158,37 @@ def test_checks_are_counted_by_name_and_request(scenario_file, run_molotov, targ
     assert (error["scenario"], error["count"]) == ("checked", 1)
 
 
+def test_a_check_counts_under_its_worker_s_last_request(
+    scenario_file, run_molotov, target, tmp_path
+):
+    """The last request is the worker's: one sent from a task the scenario started (a gather)
+    counts, and two workers interleaving their steps never take each other's."""
+    scenario_file(
+        """
+        import asyncio
+
+        async def fetch(session, path):
+            async with session.get(URL + path) as resp:
+                await resp.read()
+
+        @molotov.scenario()
+        async def gathered(session):
+            ctx = molotov.get_context(session)
+            await fetch(session, "/")
+            await asyncio.gather(fetch(session, f"/page-{ctx.worker_id}"))
+            await asyncio.sleep(0.01)  # the other worker sends its requests meanwhile
+            molotov.check(True, "after the gather")
+        """
+    )
+    result = run_molotov("-w", "2", "-r", "2", "--report", "r.json", "loadtest.py")
+    assert closing(result.stdout) == (4, 0)
+    items = read_report(tmp_path)["checks"]["items"]
+    assert items == [
+        {"name": "after the gather", "request": f"GET /page-{w}", "passes": 2, "failures": 0}
+        for w in (0, 1)
+    ]
+
+
 def test_errors_say_which_scenario_and_request(scenario_file, run_molotov, target, tmp_path):
     scenario_file(
         """

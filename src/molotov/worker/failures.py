@@ -89,13 +89,13 @@ class StepFailures:
         elif kind is ErrorKind.PROTOCOL and not counted_as_request(exc):
             # Invalid HTTP in a body (a broken chunk, a short one): found as the scenario
             # reads it, after the request was counted with its status.
-            self.slot.request_error(last_request.get(), REQUEST_ERROR_KINDS.index(kind))
+            self.slot.request_error(last_request(), REQUEST_ERROR_KINDS.index(kind))
         self.report(kind, message, exc, scenario, request)
         if self.config.exception:
             self.stop(StopReason.EXCEPTION)
 
     def _last_request(self) -> int:
-        entry = last_request.get()
+        entry = last_request()
         return self.requests.index_of(entry) if entry >= 0 else -1
 
     def timed_out(self) -> Exception:

@@ -110,7 +110,7 @@ class ProcessRun:
     def _record_check(self, name: str, passed: bool) -> None:
         """``molotov.check`` in this process: the totals, and the (check, request) entry."""
         self.slot.add(Counter.CHECKS_PASSED if passed else Counter.CHECKS_FAILED)
-        entry = last_request.get()
+        entry = last_request()
         request = self.sessions.requests.index_of(entry) if entry >= 0 else -1
         if not self.checks.record(name, request, passed):
             self.slot.add(Counter.CHECKS_DROPPED)

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from molotov.scope import explicit_name, last_request
+from molotov.scope import LastRequest, explicit_name, worker_requests
 from molotov.stats.layout import Counter
 from molotov.stats.requests import RequestWriter
 from molotov.stats.slot import SlotWriter
@@ -153,6 +153,7 @@ def _retried_by_aiohttp(
 def _recording_middleware(
     slot: SlotWriter,
     table: RequestWriter,
+    last: LastRequest,
     session_ref: Callable[[], aiohttp.ClientSession | None],
 ) -> Middleware:
     """Counts every request into the process's bus slot: status class, latency, bytes, errors,
@@ -161,8 +162,9 @@ def _recording_middleware(
     Request latency runs from the moment aiohttp hands the request to the middleware chain
     (so it includes getting a pooled connection or opening one) to the arrival of the
     response headers. Response bytes are the body bytes received, counted when the body has
-    been read to its end. The request's table entry is the task's last request from then on
-    (checks count under it) and is noted on the error it raises (errors say which request).
+    been read to its end. The request's table entry is the worker's ``last`` request from then
+    on (checks count under it) and is noted on the error it raises (errors say which
+    request).
 
     Each attempt is a request, as the server may have seen it: when one fails on a kept-alive
     connection that the server closed (or reset before answering), aiohttp sends it again at
@@ -195,7 +197,7 @@ def _recording_middleware(
                 entry = table.entry_for(request.method, url.raw_host, url.raw_path)
         else:
             entry = table.entry_named(name, url.raw_host or "")
-        last_request.set(entry)
+        last.entry = entry
         started = clock()
         try:
             response = await handler(request)
@@ -258,10 +260,14 @@ class SessionFactory:
                     self.events, self.verbose, lambda: holder[0]() if holder else None
                 )
             )
+        # The worker's task (which makes its session) knows its last request from here on.
+        last = LastRequest()
+        worker_requests.set(last)
         middlewares.append(
             _recording_middleware(
                 self.slot,
                 self.requests,
+                last,
                 lambda: holder[0]() if holder else None,
             )
         )
