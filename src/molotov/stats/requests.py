@@ -166,26 +166,34 @@ class RequestTable(NamedTuple):
 
 def _counters(heads: list[int], name: str, host: str) -> tuple[RequestStats, list[int]]:
     """A name's stats and its responses by status class, from its counter words (an entry's
-    first ``BUCKETS``) in one or more slots' tables, one after the other."""
+    first ``BUCKETS``) in one or more slots' tables, one after the other.
+
+    A tick decodes every busy name this way (300 of them at most by default): the words an
+    entry rarely writes (a second status code, unlisted ones, errors) are looked at only when
+    they are not all 0."""
     codes: dict[int, int] = {}
-    classes = [0] * len(STATUS_CLASSES)
-    errors = [0] * len(REQUEST_ERROR_KINDS)
+    errors, unlisted = _NO_ERRORS, _NO_CLASSES
     failed = size = 0
     for start in range(0, len(heads), BUCKETS):
         size += heads[start + BYTES]
         failed += heads[start + FAILED]
-        errors = list(map(operator.add, errors, heads[start + ERRORS : start + BUCKETS]))
-        for pair in (start + CODE, *range(start + PAIRS, start + UNLISTED, 2)):
+        if any(heads[start + UNLISTED : start + BUCKETS]):  # unlisted codes, then errors
+            errors = list(map(operator.add, errors, heads[start + ERRORS : start + BUCKETS]))
+            unlisted = list(map(operator.add, unlisted, heads[start + UNLISTED : start + ERRORS]))
+        code, count = heads[start + CODE], heads[start + RESPONSES]
+        if not count:
+            continue  # the writer fills the pairs in order: no response yet
+        codes[code] = codes.get(code, 0) + count
+        for pair in range(start + PAIRS, start + UNLISTED, 2) if heads[start + PAIRS + 1] else ():
             count = heads[pair + 1]
             if not count:
-                break  # the writer fills the pairs in order: the rest are free
-            code = heads[pair]
-            codes[code] = codes.get(code, 0) + count
-            classes[status_class(code)] += count
-        for index, count in enumerate(heads[start + UNLISTED : start + ERRORS]):
-            if count:
-                codes[0] = codes.get(0, 0) + count
-                classes[index] += count
+                break  # the rest are free
+            codes[heads[pair]] = codes.get(heads[pair], 0) + count
+    classes = list(unlisted)
+    for code, count in codes.items():
+        classes[_CLASS_OF[code]] += count
+    if any(unlisted):
+        codes[0] = codes.get(0, 0) + sum(unlisted)
     stats = RequestStats(
         name,
         requests=failed + sum(classes),
@@ -195,6 +203,20 @@ def _counters(heads: list[int], name: str, host: str) -> tuple[RequestStats, lis
         host=host,
     )
     return stats, classes
+
+
+class _Classes(dict[int, int]):
+    """status code -> its class's index, each computed once (a dict lookup is cheaper than a
+    call, and a tick classifies every busy name's codes)."""
+
+    def __missing__(self, code: int) -> int:
+        index = self[code] = status_class(code)
+        return index
+
+
+_CLASS_OF = _Classes()
+_NO_ERRORS = [0] * len(REQUEST_ERROR_KINDS)
+_NO_CLASSES = [0] * len(STATUS_CLASSES)
 
 
 class RequestReader:
@@ -247,20 +269,21 @@ class RequestReader:
                 if name in entries:
                     entries[name].append(start)
         stats = []
-        statuses = [0] * len(STATUS_CLASSES)
+        classes = []
         for name, head in heads.items():
             counted = self._counted.get(name)
             if counted is None or counted[0] != head:
                 counted = self._counted[name] = (head, *_counters(head, name, hosts[name]))
             one = counted[1]
-            statuses = list(map(operator.add, statuses, counted[2]))
+            classes.append(counted[2])
             if name in entries:
                 latency = [_latency(words, raw, entry) for entry in entries[name]]
                 one = dataclasses.replace(
                     one, latency=Histogram.merge([h for h in latency if h is not None])
                 )
             stats.append(one)
-        return RequestTable(tuple(stats), tuple(statuses))
+        statuses = tuple(map(sum, zip(*classes, strict=True))) if classes else tuple(_NO_CLASSES)
+        return RequestTable(tuple(stats), statuses)
 
     def _table_texts(
         self, raw: memoryview, words: memoryview, table: int, count: int
