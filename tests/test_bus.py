@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -263,6 +265,36 @@ def test_a_writer_of_a_full_table_counts_new_names_in_its_other_entry(make_bus):
     assert len(stats) == bus.max_names
     assert stats[OTHER].requests == 2
     assert bus.snapshot().requests == 2
+
+
+def test_names_read_by_two_threads_while_new_ones_appear_stay_in_place():
+    """The tick and a remote write's thread read the same tables: a name published while both
+    decode it must be decoded once, or every later name of the table would shift."""
+    bus = StatsBus.create(1, ["s"], 1500)
+    writer, table = bus.writer(0), bus.request_writer(0)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # thread switches anywhere, the decoding loop included
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            bus.read_requests(lambda name: False)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    try:
+        for reader in readers:
+            reader.start()
+        for i in range(1400):
+            writer.request_done(table.entry_named(f"GET /n{i}"), 200 + i % 7, 100)
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join(10)
+        sys.setswitchinterval(interval)
+    by_name = {stats.name: stats for stats in bus.snapshot().by_request}
+    bus.close()
+    assert len(by_name) == 1400
+    assert all(by_name[f"GET /n{i}"].status_codes == ((200 + i % 7, 1),) for i in range(1400))
 
 
 @pytest.mark.parametrize("index", [-1, 2, 10])

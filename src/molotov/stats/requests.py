@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import threading
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -227,6 +228,7 @@ class RequestReader:
         # status class) at the last read: an idle name's counters are not decoded again.
         self._counted: dict[str, tuple[list[int], RequestStats, list[int]]] = {}
         self._tables: dict[int, list[tuple[str, str]]] = {}  # table -> its entries' texts
+        self._decoding = threading.Lock()
 
     def names(self, raw: memoryview, words: memoryview, table: int, count: int) -> list[str]:
         """The names of a table's first ``count`` entries (errors and checks refer to them by
@@ -289,13 +291,17 @@ class RequestReader:
         self, raw: memoryview, words: memoryview, table: int, count: int
     ) -> list[tuple[str, str]]:
         """The (name, host) of a table's first ``count`` entries, each decoded once (entries
-        are only ever published, never changed)."""
+        are only ever published, never changed). The tick and a remote write's thread both
+        read: new entries are decoded under a lock, or both could append the same one and
+        shift every later name."""
         known = self._tables.setdefault(table, [])
-        for number in range(len(known), count):
-            entry = table + LINE_WORDS + number * ENTRY_WORDS
-            start = (entry + _TEXT) * WORD
-            name = bytes(raw[start : start + words[entry + _NAME_LEN]]).decode("utf-8", "replace")
-            start += NAME_BYTES
-            host = bytes(raw[start : start + words[entry + _HOST_LEN]]).decode("ascii", "replace")
-            known.append((name, host))
+        if len(known) < count:
+            with self._decoding:
+                for number in range(len(known), count):
+                    entry = table + LINE_WORDS + number * ENTRY_WORDS
+                    start = (entry + _TEXT) * WORD
+                    name = bytes(raw[start : start + words[entry + _NAME_LEN]])
+                    start += NAME_BYTES
+                    host = bytes(raw[start : start + words[entry + _HOST_LEN]])
+                    known.append((name.decode("utf-8", "replace"), host.decode("ascii", "replace")))
         return known[:count] if len(known) > count else known
