@@ -173,7 +173,7 @@ class StatsBus:
             (
                 self.block_base(index, LATENCY_BLOCK),
                 self.block_base(index, LATENESS_BLOCK),
-                *((0, 0) if self.nscenarios == 1 else self.run_blocks(index)),
+                *self.run_blocks(index),
             ),
             [self.scenario_base(index, i) for i in range(self.nscenarios)],
             [self.response_base(index, i) for i in range(self.nscenarios)],

@@ -58,13 +58,16 @@ class SlotWriter:
         errors_base: int,
     ) -> None:
         """``blocks``: where the run-wide blocks start: request latency, start lateness, step
-        durations and response times (see :mod:`molotov.stats.layout`); the last two are 0
-        when the run has one scenario, whose own blocks are then the run's (not written
-        twice, see :meth:`molotov.stats.bus.StatsBus.run_blocks`)."""
+        durations and response times (see :mod:`molotov.stats.layout`); the last two are a
+        one-scenario run's own scenario blocks (:meth:`molotov.stats.bus.StatsBus.run_blocks`),
+        then written once, not twice."""
         self._words = words
         self._bytes = data
         self._base = base
-        self._requests, self._lateness, self._durations, self._responses = blocks
+        self._requests, self._lateness, durations, responses = blocks
+        # 0: the run's block is the one scenario's own, which step_done writes anyway.
+        self._durations = 0 if durations in scenario_bases[:1] else durations
+        self._responses = 0 if responses in response_bases[:1] else responses
         self._scenario_bases = scenario_bases
         self._response_bases = response_bases
         self._errors_base = errors_base
