@@ -266,9 +266,9 @@ class StatsBus:
             session_setup_failures=totals[Counter.SESSION_SETUP_FAILURES],
             errors_dropped=totals[Counter.ERRORS_DROPPED],
             pids=tuple(pids),
-            requests=sum(one.requests for one in table.names),
+            requests=table.requests,
             statuses=table.statuses,
-            response_bytes=sum(one.response_bytes for one in table.names),
+            response_bytes=table.response_bytes,
             request_errors_by_kind=tuple(
                 totals[Counter.REQUEST_ERRORS : Counter.REQUEST_ERRORS + REQUEST_ERROR_WORDS]
             ),

@@ -159,10 +159,13 @@ def _latency(words: memoryview, raw: memoryview, entry: int) -> Histogram | None
 
 
 class RequestTable(NamedTuple):
-    """Every name's stats, and the run's responses by status class (the names' sum)."""
+    """Every name's stats, and the run's totals that are their sums: requests, responses by
+    status class, response bytes."""
 
     names: tuple[RequestStats, ...]
+    requests: int
     statuses: tuple[int, ...]
+    response_bytes: int
 
 
 def _counters(heads: list[int], name: str, host: str) -> tuple[RequestStats, list[int]]:
@@ -285,7 +288,12 @@ class RequestReader:
                 )
             stats.append(one)
         statuses = tuple(map(sum, zip(*classes, strict=True))) if classes else tuple(_NO_CLASSES)
-        return RequestTable(tuple(stats), statuses)
+        return RequestTable(
+            tuple(stats),
+            sum(one.requests for one in stats),
+            statuses,
+            sum(one.response_bytes for one in stats),
+        )
 
     def _table_texts(
         self, raw: memoryview, words: memoryview, table: int, count: int
